@@ -1,0 +1,43 @@
+/**
+ * PostgreSQL connection pools. bigint columns (int8) come back as JS strings by default
+ * in pg; we keep that and convert where needed, so no precision is ever lost.
+ */
+import pg from "pg";
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+
+/** Creates a pool for a connection string; errors on idle clients are logged, not thrown. */
+export function createPool(options: { connectionString: string; max?: number; applicationName?: string; onError?: (error: Error) => void }): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.max ?? 20,
+    application_name: options.applicationName ?? "commerce-cqrs",
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30000,
+    keepAlive: true,
+  });
+  pool.on("error", (error) => options.onError?.(error));
+  return pool;
+}
+
+const UNAVAILABLE_CODES = new Set([
+  "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH",
+  "57P01", "57P02", "57P03", // admin shutdown, crash shutdown, cannot connect now
+  "08000", "08001", "08003", "08004", "08006", "08007", "53300", // connection exceptions, too many connections
+]);
+
+/** True when an error from pg means the database cannot be reached (rather than a bad query). */
+export function isConnectionError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && UNAVAILABLE_CODES.has(code)) return true;
+  const message = error.message;
+  return (
+    message.includes("Connection terminated") ||
+    message.includes("timeout exceeded when trying to connect") ||
+    message.includes("Client has encountered a connection error") ||
+    message.includes("Connection refused") ||
+    message.includes("the database system is")
+  );
+}

@@ -1,0 +1,80 @@
+/**
+ * What a projection is: a pure, per-row fold from events to read-model rows, plus the
+ * tables those rows live in and the Redis views derived from them. The runner owns all
+ * I/O (loading rows, writing them with multi-row statements, checkpoints, Redis, workers).
+ *
+ * Rows are folded independently: an event names the rows it touches (`touches`), and
+ * each touched row is folded from its own previous state and the event (`reduce`). This
+ * is what lets the runner partition by row key and apply partitions in parallel while
+ * keeping per-row order, and it makes replay deterministic.
+ */
+import type { RecordedEvent } from "../event_store/types.ts";
+
+/** A column value as the runner reads it from and writes it to PostgreSQL. */
+export type CellValue = string | number | boolean | Buffer | null;
+export type Row = Record<string, CellValue>;
+
+export type ColumnType = "text" | "uuid" | "int" | "bigint" | "timestamptz" | "date" | "bytea" | "boolean" | "jsonb";
+
+/** One read-model table. Physical name: `${table}_v${version}` (see tableName). */
+export interface TableModel {
+  /** Logical name, unique within the projection, e.g. "products". */
+  table: string;
+  /** Single key column (text or uuid); rows are addressed by its string value. */
+  key: string;
+  /** Every column, key included, in order. */
+  columns: ReadonlyArray<{ name: string; type: ColumnType }>;
+  /** Index DDL for the physical table name; created after a bulk load on replay. */
+  indexes(physical: string): string[];
+}
+
+/** A write to a Redis view. Values are absolute (idempotent when repeated). */
+export type ViewOp =
+  | { op: "set"; key: string; value: Buffer }
+  | { op: "del"; key: string }
+  | { op: "zadd"; key: string; score: number; member: string }
+  | { op: "zrem"; key: string; member: string }
+  | { op: "hset"; key: string; field: string; value: Buffer }
+  | { op: "hdel"; key: string; field: string };
+
+export interface RowRef {
+  table: string;
+  key: string;
+}
+
+export interface ProjectionDefinition {
+  name: string;
+  /** Bump to rebuild into new tables and Redis keys (blue/green replay). */
+  version: number;
+  /** Event types this projection reads; others are skipped without I/O. */
+  handles: ReadonlySet<string>;
+  tables: readonly TableModel[];
+  /** The rows an event touches. Pure. */
+  touches(event: RecordedEvent): RowRef[];
+  /**
+   * Folds one event into one row. `row` is the row's current state (undefined: absent).
+   * Returns the new state, or undefined to delete the row. Pure: only this row and the event.
+   */
+  reduce(ref: RowRef, row: Row | undefined, event: RecordedEvent): Row | undefined;
+  /**
+   * Called once per changed row at the end of a batch, before writing: fills derived
+   * columns (prepared view bytes, etag). Pure.
+   */
+  finalize?(table: string, row: Row): Row;
+  /**
+   * The Redis writes that make the views match the final row (undefined: deleted).
+   * `previous` is the row before the batch, for moves (e.g. a category change).
+   * `version` is the projection version being written (keys are versioned).
+   */
+  views?(table: string, key: string, row: Row | undefined, previous: Row | undefined, version: number): ViewOp[];
+}
+
+/** Physical table name for a projection table at a version. */
+export function tableName(table: string, version: number): string {
+  return `${table}_v${version}`;
+}
+
+/** Declares a projection; returns it unchanged (a typed anchor for definitions). */
+export function defineProjection(definition: ProjectionDefinition): ProjectionDefinition {
+  return definition;
+}
