@@ -1,0 +1,21 @@
+/**
+ * Schema validation that fails the house way: a ValidationError listing every issue with
+ * its full dotted path (`lines.2.quantity`).
+ */
+import type { z } from "zod";
+import { ValidationError, type Issue } from "./errors.ts";
+
+/** Converts zod issues to problem+json issues with dotted paths (`body` for the root). */
+export function toIssues(error: z.ZodError, root = ""): Issue[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.map((part) => String(part)).join(".");
+    return { path: [root, path].filter(Boolean).join(".") || root || "(root)", message: issue.message };
+  });
+}
+
+/** Parses input with a schema; throws ValidationError with every issue when it does not fit. */
+export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, root = ""): z.output<S> {
+  const result = schema.safeParse(input);
+  if (!result.success) throw new ValidationError(toIssues(result.error, root));
+  return result.data;
+}
