@@ -78,3 +78,13 @@ export function tableName(table: string, version: number): string {
 export function defineProjection(definition: ProjectionDefinition): ProjectionDefinition {
   return definition;
 }
+
+/**
+ * Where a projection definition lives, so a worker thread can import it by itself
+ * (functions cannot cross thread boundaries): a module URL and the export's name.
+ */
+export interface ProjectionModuleRef {
+  name: string;
+  url: string;
+  exportName: string;
+}
