@@ -1,0 +1,127 @@
+/**
+ * Wake-ups for readers of the PostgreSQL store. An append wakes in-process waiters at
+ * once and sends a coalesced NOTIFY (at most one in flight, outside the append's
+ * transaction, with synchronous_commit off) so other processes' LISTENers wake too.
+ * NOTIFY is kept out of the append transaction because it serializes commits on a
+ * global lock.
+ */
+import pg from "pg";
+
+const CHANNEL = "cqrs_events";
+
+export class Wakeup {
+  #connectionString: string;
+  #client: pg.Client | null = null;
+  #connecting: Promise<pg.Client> | null = null;
+  #counter = 0;
+  #waiters = new Set<() => void>();
+  #notifyInFlight = false;
+  #notifyAgain = false;
+  #closed = false;
+  #onError: (error: Error) => void;
+
+  constructor(connectionString: string, onError: (error: Error) => void = () => undefined) {
+    this.#connectionString = connectionString;
+    this.#onError = onError;
+  }
+
+  /** Increments with every wake-up; a reader compares it before and after a read. */
+  get counter(): number {
+    return this.#counter;
+  }
+
+  /** Starts listening (idempotent); resolves once LISTEN is active or rejects when PostgreSQL is down. */
+  async listen(): Promise<void> {
+    await this.#connection();
+  }
+
+  /** Called after a committed append: wakes local waiters and other processes. */
+  appended(): void {
+    this.#wakeLocal();
+    if (this.#notifyInFlight) {
+      this.#notifyAgain = true;
+      return;
+    }
+    this.#notifyInFlight = true;
+    void this.#sendNotify();
+  }
+
+  /** Resolves when the counter moves past `seen`, the timeout passes, or the signal aborts. */
+  wait(seen: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.#counter !== seen || signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#waiters.delete(done);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.#waiters.add(done);
+      signal?.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  /** Stops listening and releases the connection. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const waiter of [...this.#waiters]) waiter();
+    const client = this.#client;
+    this.#client = null;
+    await client?.end().catch(() => undefined);
+  }
+
+  #wakeLocal(): void {
+    this.#counter++;
+    for (const waiter of [...this.#waiters]) waiter();
+  }
+
+  async #sendNotify(): Promise<void> {
+    try {
+      do {
+        this.#notifyAgain = false;
+        const client = await this.#connection();
+        await client.query("SELECT pg_notify($1, '')", [CHANNEL]);
+      } while (this.#notifyAgain && !this.#closed);
+    } catch (error) {
+      this.#onError(error as Error);
+    } finally {
+      this.#notifyInFlight = false;
+    }
+  }
+
+  #connection(): Promise<pg.Client> {
+    if (this.#client) return Promise.resolve(this.#client);
+    if (this.#closed) return Promise.reject(new Error("wake-up channel closed"));
+    this.#connecting ??= this.#connect().finally(() => {
+      this.#connecting = null;
+    });
+    return this.#connecting;
+  }
+
+  async #connect(): Promise<pg.Client> {
+    const client = new pg.Client({ connectionString: this.#connectionString, application_name: "commerce-cqrs-wakeup", connectionTimeoutMillis: 5000, keepAlive: true });
+    client.on("notification", () => this.#wakeLocal());
+    client.on("error", (error) => {
+      this.#onError(error);
+      if (this.#client === client) this.#client = null;
+      void client.end().catch(() => undefined);
+      // Notifications may have been missed while disconnected: wake readers so they re-read.
+      this.#wakeLocal();
+    });
+    await client.connect();
+    try {
+      await client.query("SET synchronous_commit = off");
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    if (this.#closed) {
+      await client.end().catch(() => undefined);
+      throw new Error("wake-up channel closed");
+    }
+    this.#client = client;
+    return client;
+  }
+}

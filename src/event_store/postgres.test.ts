@@ -1,0 +1,183 @@
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPool } from "../db/pool.ts";
+import { DuplicateIdempotencyKeyError, StoreUnavailableError, WrongExpectedVersionError } from "../shared/errors.ts";
+import { comparePositions, encodePosition, type Position } from "../shared/position.ts";
+import { createTestDatabase, databaseAvailable, databaseSkipReason, type TestDatabase } from "../testing/db.ts";
+import { encodePayload } from "./codec.ts";
+import { createPostgresStore, type PostgresEventStore } from "./postgres.ts";
+import type { NewEvent, RecordedEvent } from "./types.ts";
+
+function event(type: string, data: Record<string, unknown> = {}): NewEvent {
+  return { type, data, metadata: { occurredAt: "2026-11-21T10:15:30.123Z", correlationId: crypto.randomUUID(), causationId: null } };
+}
+
+/** Appends inside an explicit transaction on its own connection and leaves it open. */
+async function openAppend(url: string, stream: string): Promise<{ commit(): Promise<void> }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query("BEGIN");
+  await client.query(
+    "SELECT * FROM append_events($1, 'any', 0, $2::uuid[], $3::text[], $4::bytea[], $5::bytea[], NULL, NULL, NULL, NULL, NULL)",
+    [stream, [crypto.randomUUID()], ["Late"], [encodePayload({ late: true })], [encodePayload(event("Late").metadata)]],
+  );
+  return {
+    async commit() {
+      await client.query("COMMIT");
+      await client.end();
+    },
+  };
+}
+
+/**
+ * Reads forward until `count` events arrived. Transactions elsewhere on the server (other
+ * test files run in parallel) hold the xmin horizon back for a moment, so one read may
+ * legitimately return fewer events than are committed.
+ */
+async function readAllUntil(store: PostgresEventStore, after: Position | null, count: number, batch = 1000): Promise<RecordedEvent[]> {
+  const events: RecordedEvent[] = [];
+  let position = after;
+  for (let attempt = 0; events.length < count && attempt < 2000; attempt++) {
+    const got = await store.readAll(position, batch);
+    if (got.length === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      continue;
+    }
+    events.push(...got);
+    position = got.at(-1)!.position;
+  }
+  return events;
+}
+
+describe.skipIf(!databaseAvailable)(`PostgreSQL event store (${databaseAvailable ? "real server" : databaseSkipReason})`, () => {
+  let db: TestDatabase;
+  let store: PostgresEventStore;
+
+  beforeAll(async () => {
+    db = await createTestDatabase({ poolSize: 60 });
+    store = createPostgresStore(db.pool);
+  });
+  afterAll(async () => {
+    await store?.close();
+    await db?.drop();
+  });
+
+  it("never skips an event committed late by a slow transaction", async () => {
+    const before = await store.headPosition();
+    const slow = await openAppend(db.url, `late-${crypto.randomUUID()}`);
+    // Others commit while the slow transaction stays open.
+    for (let i = 0; i < 5; i++) await store.append(`fast-${crypto.randomUUID()}`, [event("Fast")], { expectedVersion: "no_stream" });
+    const whileOpen = await store.readAll(before, 100);
+    expect(whileOpen).toHaveLength(0); // hidden behind the open transaction's xmin, not skipped
+    await slow.commit();
+    const after = await readAllUntil(store, before, 6);
+    expect(await store.readAll(after.at(-1)!.position, 100)).toHaveLength(0);
+    expect(after.map((e) => e.type)).toEqual(["Late", "Fast", "Fast", "Fast", "Fast", "Fast"]);
+  });
+
+  it("a subscriber sees events committed out of order, each exactly once", async () => {
+    const start = await store.headPosition();
+    const controller = new AbortController();
+    const seen: RecordedEvent[] = [];
+    const consuming = (async () => {
+      for await (const batch of store.subscribeAll({ after: start, batchSize: 50, signal: controller.signal })) {
+        seen.push(...batch);
+        if (seen.length >= 12) controller.abort();
+      }
+    })();
+    const slowA = await openAppend(db.url, `late-${crypto.randomUUID()}`);
+    const slowB = await openAppend(db.url, `late-${crypto.randomUUID()}`);
+    for (let i = 0; i < 10; i++) await store.append(`fast-${crypto.randomUUID()}`, [event("Fast")], { expectedVersion: "no_stream" });
+    await slowB.commit();
+    await slowA.commit();
+    await consuming;
+    expect(seen).toHaveLength(12);
+    expect(new Set(seen.map((e) => e.eventId)).size).toBe(12);
+    for (let i = 1; i < seen.length; i++) expect(comparePositions(seen[i - 1]!.position, seen[i]!.position)).toBeLessThan(0);
+  });
+
+  it("reads 10,000 events in batches in order with no gap or duplicate", async () => {
+    const start = await store.headPosition();
+    const stream = `bulk-${crypto.randomUUID()}`;
+    for (let chunk = 0; chunk < 20; chunk++) {
+      const events = Array.from({ length: 500 }, (_, i) => event("Bulk", { n: chunk * 500 + i }));
+      await store.append(stream, events, { expectedVersion: chunk * 500 });
+    }
+    const events = await readAllUntil(store, start, 10_000, 777);
+    const numbers = events.map((e) => e.data["n"] as number);
+    for (let i = 1; i < events.length; i++) expect(comparePositions(events[i - 1]!.position, events[i]!.position)).toBeLessThan(0);
+    expect(numbers).toEqual(Array.from({ length: 10_000 }, (_, i) => i));
+    const read = await store.readStream(stream);
+    expect(read.version).toBe(10_000);
+    expect(read.events.at(-1)!.streamVersion).toBe(10_000);
+  });
+
+  it("50 parallel appends at the same expected version: exactly one wins", async () => {
+    const stream = `race-${crypto.randomUUID()}`;
+    await store.append(stream, [event("First")], { expectedVersion: "no_stream" });
+    const results = await Promise.allSettled(
+      Array.from({ length: 50 }, (_, i) => store.append(stream, [event("Racer", { i })], { expectedVersion: 1 })),
+    );
+    const won = results.filter((r) => r.status === "fulfilled");
+    const lost = results.filter((r) => r.status === "rejected");
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(49);
+    for (const r of lost) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(WrongExpectedVersionError);
+    const read = await store.readStream(stream);
+    expect(read.events.map((e) => e.type)).toEqual(["First", "Racer"]);
+  });
+
+  it("50 parallel appends with expected version any: none lost, none duplicated", async () => {
+    const stream = `any-${crypto.randomUUID()}`;
+    await Promise.all(Array.from({ length: 50 }, (_, i) => store.append(stream, [event("Any", { i })], { expectedVersion: "any" })));
+    const read = await store.readStream(stream);
+    expect(read.version).toBe(50);
+    expect(read.events.map((e) => e.streamVersion)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    expect(new Set(read.events.map((e) => e.data["i"])).size).toBe(50);
+  });
+
+  it("records an idempotency key with the append and refuses a second append with it", async () => {
+    const key = `key-${crypto.randomUUID()}`;
+    const idempotency = { key, scope: "POST /v1/test", requestHash: "h1", status: 201, resourceId: "r1" };
+    const first = await store.append(`idem-${crypto.randomUUID()}`, [event("Once")], { expectedVersion: "no_stream", idempotency });
+    const second = `idem-${crypto.randomUUID()}`;
+    await expect(store.append(second, [event("Twice")], { expectedVersion: "no_stream", idempotency })).rejects.toBeInstanceOf(
+      DuplicateIdempotencyKeyError,
+    );
+    expect((await store.readStream(second)).version).toBe(0);
+    const row = await db.pool.query("SELECT status, resource_id, version, position FROM idempotency_keys WHERE key = $1", [key]);
+    expect(row.rows[0]).toEqual({ status: 201, resource_id: "r1", version: "1", position: encodePosition(first.position) });
+  });
+
+  it("a subscriber in another process-like store instance is woken by NOTIFY", async () => {
+    const otherPool = createPool({ connectionString: db.url, max: 2 });
+    const other = createPostgresStore(otherPool, { idlePollMs: 60_000 });
+    try {
+      const start = await store.headPosition();
+      const controller = new AbortController();
+      const got = (async () => {
+        for await (const batch of other.subscribeAll({ after: start, batchSize: 10, signal: controller.signal })) {
+          controller.abort();
+          return batch;
+        }
+        return [];
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 100)); // let it reach its idle wait
+      await store.append(`notify-${crypto.randomUUID()}`, [event("Ping")], { expectedVersion: "no_stream" });
+      const batch = await got; // would hang for 60 s without the notification
+      expect(batch.map((e) => e.type)).toEqual(["Ping"]);
+    } finally {
+      await other.close();
+      await otherPool.end();
+    }
+  });
+
+  it("answers StoreUnavailableError when the database cannot be reached", async () => {
+    const deadPool = createPool({ connectionString: "postgres://postgres@127.0.0.1:1/none", max: 1 });
+    const dead = createPostgresStore(deadPool);
+    await expect(dead.append("x", [event("X")], { expectedVersion: "any" })).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(dead.readStream("x")).rejects.toBeInstanceOf(StoreUnavailableError);
+    await dead.close();
+    await deadPool.end();
+  });
+});

@@ -1,0 +1,217 @@
+/**
+ * The PostgreSQL event store. Appends go through the `append_events` SQL function (one
+ * round trip, atomic optimistic concurrency on the `streams` row, idempotency key in the
+ * same transaction). Readers read by (transaction id, sequence) below the snapshot's xmin,
+ * so an event committed late by a slow transaction is still read: nothing can ever appear
+ * below a position already read.
+ */
+import type { Pool } from "../db/pool.ts";
+import { isConnectionError } from "../db/pool.ts";
+import { DuplicateIdempotencyKeyError, StoreUnavailableError, WrongExpectedVersionError } from "../shared/errors.ts";
+import type { Position } from "../shared/position.ts";
+import { decodePayload, encodePayload } from "./codec.ts";
+import { Wakeup } from "./pg_wakeup.ts";
+import type { AppendOptions, AppendResult, EventMetadata, EventStore, NewEvent, RecordedEvent, StreamRead, SubscribeOptions } from "./types.ts";
+
+export interface PostgresStoreOptions {
+  /** Defaults to the pool's connection string; used for the LISTEN/NOTIFY connection. */
+  connectionString?: string;
+  /** Longest wait between reads when no notification arrives (covers missed notifications). */
+  idlePollMs?: number;
+  onError?: (error: Error) => void;
+}
+
+interface EventRow {
+  tx: string;
+  global_position: string;
+  event_id: string;
+  stream_id: string;
+  stream_version: string;
+  type: string;
+  data: Buffer;
+  metadata: Buffer;
+}
+
+const COLUMNS = "transaction_id::text AS tx, global_position, event_id, stream_id, stream_version, type, data, metadata";
+const VISIBLE = "transaction_id < pg_snapshot_xmin(pg_current_snapshot())";
+
+function toRecorded(row: EventRow): RecordedEvent {
+  return {
+    eventId: row.event_id,
+    streamId: row.stream_id,
+    streamVersion: Number(row.stream_version),
+    type: row.type,
+    data: decodePayload(row.data),
+    metadata: decodePayload<EventMetadata>(row.metadata),
+    position: { commit: BigInt(row.tx), prepare: BigInt(row.global_position) },
+  };
+}
+
+/** Wraps a query so an unreachable database surfaces as StoreUnavailableError (503). */
+async function guarded<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (isConnectionError(error)) throw new StoreUnavailableError("PostgreSQL", { cause: error });
+    throw error;
+  }
+}
+
+export class PostgresEventStore implements EventStore {
+  readonly kind = "postgres" as const;
+  #pool: Pool;
+  #wakeup: Wakeup;
+  #idlePollMs: number;
+
+  constructor(pool: Pool, options: PostgresStoreOptions = {}) {
+    this.#pool = pool;
+    const connectionString = options.connectionString ?? (pool as unknown as { options: { connectionString?: string } }).options.connectionString;
+    if (!connectionString) throw new Error("createPostgresStore needs a connection string for LISTEN/NOTIFY");
+    this.#wakeup = new Wakeup(connectionString, options.onError);
+    this.#idlePollMs = options.idlePollMs ?? 1000;
+  }
+
+  async append(streamId: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
+    if (events.length === 0) throw new Error("append needs at least one event");
+    const expected = options.expectedVersion;
+    const mode = typeof expected === "number" ? "exact" : expected;
+    const idem = options.idempotency;
+    const result = await guarded(async () => {
+      try {
+        return await this.#pool.query<{ ok: boolean; version: string; tx: string | null; last_position: string | null }>(
+          "SELECT ok, version, tx::text AS tx, last_position FROM append_events($1, $2, $3, $4::uuid[], $5::text[], $6::bytea[], $7::bytea[], $8, $9, $10, $11, $12)",
+          [
+            streamId,
+            mode,
+            typeof expected === "number" ? expected : 0,
+            events.map(() => crypto.randomUUID()),
+            events.map((event) => event.type),
+            events.map((event) => encodePayload(event.data)),
+            events.map((event) => encodePayload(event.metadata)),
+            idem?.key ?? null,
+            idem?.scope ?? null,
+            idem?.requestHash ?? null,
+            idem?.status ?? null,
+            idem?.resourceId ?? null,
+          ],
+        );
+      } catch (error) {
+        if ((error as { code?: string }).code === "CQ001" && idem) throw new DuplicateIdempotencyKeyError(idem.key);
+        throw error;
+      }
+    });
+    const row = result.rows[0]!;
+    if (!row.ok) throw new WrongExpectedVersionError(streamId, String(expected), Number(row.version));
+    this.#wakeup.appended();
+    return { version: Number(row.version), position: { commit: BigInt(row.tx!), prepare: BigInt(row.last_position!) } };
+  }
+
+  async readStream(streamId: string): Promise<StreamRead> {
+    const result = await guarded(() =>
+      this.#pool.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version`, [streamId]),
+    );
+    const events = result.rows.map(toRecorded);
+    return { version: events.at(-1)?.streamVersion ?? 0, events };
+  }
+
+  async readStreams(streamIds: readonly string[]): Promise<Map<string, StreamRead>> {
+    const reads = new Map<string, StreamRead>(streamIds.map((id) => [id, { version: 0, events: [] }]));
+    if (streamIds.length === 0) return reads;
+    const result = await guarded(() =>
+      this.#pool.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, stream_version`, [
+        [...new Set(streamIds)],
+      ]),
+    );
+    for (const row of result.rows) {
+      const event = toRecorded(row);
+      const read = reads.get(event.streamId)!;
+      read.events.push(event);
+      read.version = event.streamVersion;
+    }
+    return reads;
+  }
+
+  async readAll(after: Position | null, limit: number): Promise<RecordedEvent[]> {
+    const from = after ?? { commit: 0n, prepare: 0n };
+    const result = await guarded(() =>
+      this.#pool.query<EventRow>(
+        `SELECT ${COLUMNS} FROM events
+          WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint) AND ${VISIBLE}
+          ORDER BY transaction_id, global_position LIMIT $3`,
+        [from.commit.toString(), from.prepare.toString(), limit],
+      ),
+    );
+    return result.rows.map(toRecorded);
+  }
+
+  async headPosition(): Promise<Position | null> {
+    const result = await guarded(() =>
+      this.#pool.query<{ tx: string; global_position: string }>(
+        `SELECT transaction_id::text AS tx, global_position FROM events WHERE ${VISIBLE}
+          ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+      ),
+    );
+    const row = result.rows[0];
+    return row ? { commit: BigInt(row.tx), prepare: BigInt(row.global_position) } : null;
+  }
+
+  async *subscribeAll(options: SubscribeOptions): AsyncIterable<RecordedEvent[]> {
+    const { signal, batchSize } = options;
+    let position = options.after;
+    let backoffMs = 0;
+    await this.#wakeup.listen().catch((error: unknown) => {
+      if (!isConnectionError(error)) throw error;
+    });
+    while (!signal.aborted) {
+      const seen = this.#wakeup.counter;
+      let batch: RecordedEvent[];
+      try {
+        batch = await this.readAll(position, batchSize);
+      } catch (error) {
+        if (!(error instanceof StoreUnavailableError)) throw error;
+        backoffMs = Math.min(Math.max(backoffMs * 2, 100), 2000);
+        await this.#wakeup.wait(seen, backoffMs, signal);
+        continue;
+      }
+      if (batch.length > 0) {
+        position = batch.at(-1)!.position;
+        backoffMs = 0;
+        yield batch;
+        continue;
+      }
+      // Nothing visible. Committed events may still be hidden behind an older open
+      // transaction (the xmin horizon): then re-read soon, backing off; else sleep until
+      // the next wake-up (or the idle poll, which covers a missed notification).
+      if (await this.#hiddenAfter(position).catch(() => false)) {
+        backoffMs = Math.min(Math.max(backoffMs * 2, 2), 250);
+        await this.#wakeup.wait(this.#wakeup.counter, backoffMs, signal);
+      } else {
+        backoffMs = 0;
+        await this.#wakeup.wait(seen, this.#idlePollMs, signal);
+      }
+    }
+  }
+
+  /** True when committed events after the position exist that readers cannot see yet. */
+  async #hiddenAfter(position: Position | null): Promise<boolean> {
+    const from = position ?? { commit: 0n, prepare: 0n };
+    const result = await this.#pool.query<{ hidden: boolean }>(
+      "SELECT EXISTS (SELECT 1 FROM events WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)) AS hidden",
+      [from.commit.toString(), from.prepare.toString()],
+    );
+    return result.rows[0]?.hidden === true;
+  }
+
+  async ping(): Promise<void> {
+    await guarded(() => this.#pool.query("SELECT 1"));
+  }
+
+  async close(): Promise<void> {
+    await this.#wakeup.close();
+  }
+}
+
+/** Creates the PostgreSQL event store on a pool (the pool stays the caller's to end). */
+export function createPostgresStore(pool: Pool, options: PostgresStoreOptions = {}): PostgresEventStore {
+  return new PostgresEventStore(pool, options);
+}
