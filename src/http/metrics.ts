@@ -1,0 +1,94 @@
+/**
+ * Prometheus metrics (prom-client) served at GET /metrics: request durations by route and
+ * status, where hot reads were answered from (Redis view or PostgreSQL fallback),
+ * projection lag and throughput, and connection-pool usage.
+ */
+import type { Middleware } from "koa";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { Pool } from "../db/pool.ts";
+import type { RouteModule } from "./route_module.ts";
+
+export interface ProjectionLag {
+  name: string;
+  lagEvents: number;
+  /** Seconds between the head event's and the last applied event's occurredAt; null when unknown. */
+  lagSeconds?: number | null;
+  parkedEvents: number;
+  /** Events applied since start (a counter). */
+  appliedEvents?: number;
+}
+
+export interface Metrics {
+  registry: Registry;
+  /** Koa middleware timing every request. */
+  middleware: Middleware;
+  /** Counts a hot read by its source. */
+  viewRead(source: "redis" | "postgres"): void;
+  routes: RouteModule;
+}
+
+/** Creates the registry and instruments; `projectionLag` is read at scrape time. */
+export function createMetrics(options: { pool: Pool; projectionLag?: () => Promise<ProjectionLag[]> }): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const duration = new Histogram({
+    name: "http_request_duration_seconds",
+    help: "HTTP request duration by route, method and status",
+    labelNames: ["method", "route", "status"],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const viewReads = new Counter({ name: "view_reads_total", help: "Hot reads by source (redis view or postgres fallback)", labelNames: ["source"], registers: [registry] });
+  const pool = options.pool;
+  new Gauge({
+    name: "pg_pool_connections",
+    help: "PostgreSQL pool connections by state",
+    labelNames: ["state"],
+    registers: [registry],
+    collect() {
+      this.set({ state: "total" }, pool.totalCount);
+      this.set({ state: "idle" }, pool.idleCount);
+      this.set({ state: "waiting" }, pool.waitingCount);
+    },
+  });
+  const lagEvents = new Gauge({ name: "projection_lag_events", help: "Events between a projection's checkpoint and the head", labelNames: ["projection"], registers: [registry] });
+  const lagSeconds = new Gauge({ name: "projection_lag_seconds", help: "Business-time lag of a projection behind the head", labelNames: ["projection"], registers: [registry] });
+  const parked = new Gauge({ name: "projection_parked_events", help: "Events parked after repeated failures", labelNames: ["projection"], registers: [registry] });
+  const applied = new Gauge({ name: "projection_applied_events", help: "Events applied by this process since start (rate() gives throughput)", labelNames: ["projection"], registers: [registry] });
+
+  async function refreshProjections(): Promise<void> {
+    if (!options.projectionLag) return;
+    for (const item of await options.projectionLag().catch(() => [])) {
+      lagEvents.set({ projection: item.name }, item.lagEvents);
+      if (item.lagSeconds !== undefined && item.lagSeconds !== null) lagSeconds.set({ projection: item.name }, item.lagSeconds);
+      parked.set({ projection: item.name }, item.parkedEvents);
+      if (item.appliedEvents !== undefined) applied.set({ projection: item.name }, item.appliedEvents);
+    }
+  }
+
+  const middleware: Middleware = async (ctx, next) => {
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? "unmatched";
+      duration.observe({ method: ctx.method, route: String(route), status: String(ctx.status) }, (performance.now() - started) / 1000);
+    }
+  };
+
+  return {
+    registry,
+    middleware,
+    viewRead: (source) => viewReads.inc({ source }),
+    routes: {
+      docs: [{ method: "get", path: "/metrics", summary: "Prometheus metrics (text format)", tags: ["operations"], responses: { 200: { description: "Prometheus text exposition format" } } }],
+      register(router) {
+        router.get("/metrics", async (ctx) => {
+          await refreshProjections();
+          ctx.type = registry.contentType;
+          ctx.body = await registry.metrics();
+        });
+      },
+    },
+  };
+}

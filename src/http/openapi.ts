@@ -1,0 +1,99 @@
+/**
+ * The OpenAPI 3.1 document served at GET /openapi.json, generated from the RouteDocs that
+ * every route module publishes with the same zod schemas its handlers use, so the
+ * document cannot drift from the code.
+ */
+import { z } from "zod";
+import type { RouteDoc, RouteModule } from "./route_module.ts";
+
+type JsonSchema = Record<string, unknown>;
+
+/** The problem+json error body every error answer uses. */
+export const problemSchema = z
+  .object({
+    type: z.enum([
+      "validation", "unauthorized", "forbidden", "not_found", "conflict", "precondition_failed",
+      "payload_too_large", "unsupported_media_type", "unprocessable", "unavailable", "internal", "rate_limited", "method_not_allowed",
+    ]),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().optional(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .meta({ id: "Problem" });
+
+function toSchema(schema: z.ZodType, io: "input" | "output"): JsonSchema {
+  const json = z.toJSONSchema(schema, { target: "draft-2020-12", io, unrepresentable: "any" }) as JsonSchema;
+  delete json["$schema"];
+  return json;
+}
+
+function objectProperties(schema: z.ZodType): Array<{ name: string; schema: JsonSchema; required: boolean }> {
+  const json = toSchema(schema, "input");
+  const properties = (json["properties"] ?? {}) as Record<string, JsonSchema>;
+  const required = new Set((json["required"] ?? []) as string[]);
+  return Object.entries(properties).map(([name, property]) => ({ name, schema: property, required: required.has(name) }));
+}
+
+function operation(doc: RouteDoc): JsonSchema {
+  const parameters: JsonSchema[] = [];
+  if (doc.params) for (const p of objectProperties(doc.params)) parameters.push({ name: p.name, in: "path", required: true, schema: p.schema });
+  if (doc.query) for (const p of objectProperties(doc.query)) parameters.push({ name: p.name, in: "query", required: p.required, schema: p.schema });
+  for (const [name, description] of Object.entries(doc.headers ?? {})) parameters.push({ name, in: "header", required: false, description, schema: { type: "string" } });
+  const responses: JsonSchema = {};
+  for (const [status, response] of Object.entries(doc.responses)) {
+    const code = Number(status);
+    const headers = Object.fromEntries(Object.entries(response.headers ?? {}).map(([name, description]) => [name, { description, schema: { type: "string" } }]));
+    const content =
+      code >= 400
+        ? { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } }
+        : response.schema
+          ? { "application/json": { schema: toSchema(response.schema, "output") } }
+          : undefined;
+    responses[status] = { description: response.description, ...(Object.keys(headers).length ? { headers } : {}), ...(content ? { content } : {}) };
+  }
+  return {
+    summary: doc.summary,
+    ...(doc.description ? { description: doc.description } : {}),
+    ...(doc.tags ? { tags: doc.tags } : {}),
+    ...(doc.scope ? { security: [{ bearer: [doc.scope] }] } : { security: [] }),
+    ...(parameters.length ? { parameters } : {}),
+    ...(doc.body ? { requestBody: { required: true, content: { "application/json": { schema: toSchema(doc.body, "input") } } } } : {}),
+    responses,
+  };
+}
+
+/** Builds the OpenAPI 3.1 document for the given route docs. */
+export function buildOpenApi(docs: readonly RouteDoc[], info: { title: string; version: string; description?: string }): JsonSchema {
+  const paths: Record<string, Record<string, JsonSchema>> = {};
+  for (const doc of docs) {
+    paths[doc.path] ??= {};
+    paths[doc.path]![doc.method] = operation(doc);
+  }
+  return {
+    openapi: "3.1.0",
+    info,
+    paths,
+    components: {
+      schemas: { Problem: toSchema(problemSchema, "output") },
+      securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "Tokens from API_TOKENS (token:scope[+scope]); scopes `commands`, `operator`." } },
+    },
+  };
+}
+
+/** A route module serving GET /openapi.json for the docs of the given modules (and its own). */
+export function openApiRoutes(modules: readonly RouteModule[], info: { title: string; version: string; description?: string }): RouteModule {
+  const ownDoc: RouteDoc = { method: "get", path: "/openapi.json", summary: "This OpenAPI document", tags: ["operations"], responses: { 200: { description: "OpenAPI 3.1 document" } } };
+  let body: string | null = null;
+  return {
+    docs: [ownDoc],
+    register(router) {
+      router.get("/openapi.json", (ctx) => {
+        body ??= JSON.stringify(buildOpenApi([...modules.flatMap((module) => module.docs), ownDoc], info));
+        ctx.type = "application/json";
+        ctx.set("Cache-Control", "no-cache");
+        ctx.body = body;
+      });
+    },
+  };
+}
