@@ -13,7 +13,7 @@ export const problemSchema = z
   .object({
     type: z.enum([
       "validation", "unauthorized", "forbidden", "not_found", "conflict", "precondition_failed",
-      "payload_too_large", "unsupported_media_type", "unprocessable", "unavailable", "internal", "rate_limited", "method_not_allowed",
+      "payload_too_large", "unsupported_media_type", "unprocessable", "unavailable", "internal",
     ]),
     title: z.string(),
     status: z.number().int(),

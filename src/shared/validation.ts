@@ -7,9 +7,13 @@ import { ValidationError, type Issue } from "./errors.ts";
 
 /** Converts zod issues to problem+json issues with dotted paths (`body` for the root). */
 export function toIssues(error: z.ZodError, root = ""): Issue[] {
-  return error.issues.map((issue) => {
-    const path = issue.path.map((part) => String(part)).join(".");
-    return { path: [root, path].filter(Boolean).join(".") || root || "(root)", message: issue.message };
+  const dotted = (parts: readonly PropertyKey[]): string => [root, ...parts.map((part) => String(part))].filter(Boolean).join(".") || "(root)";
+  return error.issues.flatMap((issue): Issue[] => {
+    // An unknown field is reported at its own path, one issue per field.
+    if (issue.code === "unrecognized_keys") {
+      return issue.keys.map((key) => ({ path: dotted([...issue.path, key]), message: "Unknown field" }));
+    }
+    return [{ path: dotted(issue.path), message: issue.message }];
   });
 }
 

@@ -1,0 +1,122 @@
+/**
+ * Turns a command spec into a koa handler: params, body, If-Match and Idempotency-Key
+ * parsing (400s), idempotent replay, execution, and the success answer
+ * (`{ id, version, position }`, ETag, 201 + Location for creates).
+ */
+import type { Context, Middleware } from "koa";
+import type { z } from "zod";
+import type { Pool } from "../db/pool.ts";
+import type { EventMetadata, EventStore, IdempotencyRecord } from "../event_store/types.ts";
+import { readJsonBody } from "../http/body.ts";
+import { problemFor } from "../http/error_middleware.ts";
+import { requestIdOf } from "../http/request_id.ts";
+import { AppError, ConflictError, DuplicateIdempotencyKeyError } from "../shared/errors.ts";
+import { encodePosition } from "../shared/position.ts";
+import { parseOrThrow } from "../shared/validation.ts";
+import type { Clock } from "./clock.ts";
+import type { CommandResult } from "./handle.ts";
+import { parseIfMatch } from "./if_match.ts";
+import {
+  IdempotencyInFlightError, awaitRecordedAnswer, locationFor, lookupIdempotency, parseIdempotencyKey, recordNonAppend, requestHash,
+  type IdempotentRequest, type StoredAnswer,
+} from "./idempotency.ts";
+
+/** What command routes need from the composition root. */
+export interface CommandEnv {
+  store: EventStore;
+  pool: Pool;
+  clock: Clock;
+  newId: () => string;
+}
+
+/** Everything a command's execution gets, already validated. */
+export interface CommandInput<P, B> {
+  params: P;
+  body: B;
+  /** The addressed aggregate's id (from the URL, or the body / a new id on creates). */
+  id: string;
+  ifMatch: number | null;
+  metadata: EventMetadata;
+  idempotency: IdempotencyRecord | undefined;
+}
+
+export interface CommandSpec<PS extends z.ZodType, BS extends z.ZodType> {
+  /** Koa route template, e.g. `/v1/products/:id/price`. */
+  template: string;
+  /** Creates answer 201 with Location. */
+  create: boolean;
+  params: PS;
+  body: BS;
+  resourceId(params: z.output<PS>, body: z.output<BS>, newId: () => string): string;
+  execute(input: CommandInput<z.output<PS>, z.output<BS>>): Promise<CommandResult>;
+}
+
+/** Status codes of domain answers that are recorded for idempotent replay. */
+const RECORDED_ERRORS = new Set([404, 409, 412, 422]);
+
+function sendAnswer(ctx: Context, answer: StoredAnswer): void {
+  for (const [name, value] of Object.entries(answer.headers)) ctx.set(name, value);
+  ctx.status = answer.status;
+  if (answer.status >= 400) {
+    ctx.type = "application/problem+json";
+    ctx.body = JSON.stringify(answer.body);
+  } else {
+    ctx.body = answer.body;
+  }
+}
+
+async function replayOrConflict(env: CommandEnv, ctx: Context, request: IdempotentRequest, wait: boolean): Promise<void> {
+  const answer = wait ? await awaitRecordedAnswer(env.pool, request) : await lookupIdempotency(env.pool, request);
+  if (answer === null) throw new ConflictError("A concurrent request with this Idempotency-Key did not finish; try again");
+  sendAnswer(ctx, answer);
+}
+
+/** Builds the koa handler for one command route. */
+export function commandHandler<PS extends z.ZodType, BS extends z.ZodType>(env: CommandEnv, spec: CommandSpec<PS, BS>): Middleware {
+  const scope = `POST ${spec.template}`;
+  return async (ctx) => {
+    const rawParams = { ...(ctx["params"] as Record<string, string> | undefined) };
+    const params = parseOrThrow(spec.params, rawParams, "params");
+    const rawBody = await readJsonBody(ctx);
+    const body = parseOrThrow(spec.body, rawBody);
+    const ifMatch = parseIfMatch(ctx.get("If-Match"));
+    const key = parseIdempotencyKey(ctx.headers["idempotency-key"] as string | undefined);
+    const request: IdempotentRequest | null = key === null ? null : { key, scope, requestHash: requestHash("POST", spec.template, rawParams, rawBody) };
+    if (request) {
+      const stored = await lookupIdempotency(env.pool, request);
+      if (stored) return sendAnswer(ctx, stored);
+    }
+    const id = spec.resourceId(params, body, env.newId);
+    const status = spec.create ? 201 : 200;
+    const metadata: EventMetadata = {
+      occurredAt: env.clock.now().toISOString(),
+      correlationId: requestIdOf(ctx),
+      causationId: null,
+      ...(key === null ? {} : { idempotencyKey: key }),
+    };
+    const idempotency = request ? { ...request, status, resourceId: id } : undefined;
+    let result: CommandResult;
+    try {
+      result = await spec.execute({ params, body, id, ifMatch, metadata, idempotency });
+    } catch (error) {
+      if (request === null) throw error;
+      if (error instanceof DuplicateIdempotencyKeyError) return replayOrConflict(env, ctx, request, false);
+      if (error instanceof IdempotencyInFlightError) return replayOrConflict(env, ctx, request, true);
+      if (error instanceof AppError && RECORDED_ERRORS.has(error.status)) {
+        const { problem } = problemFor(error);
+        const recorded = await recordNonAppend(env.pool, request, { status: error.status, body: problem, resourceId: id, version: null, position: null });
+        if (!recorded) return replayOrConflict(env, ctx, request, false);
+      }
+      throw error;
+    }
+    const answer = { id, version: result.version, position: encodePosition(result.position) };
+    if (request && !result.appended) {
+      const recorded = await recordNonAppend(env.pool, request, { status: 200, body: answer, resourceId: id, version: result.version, position: answer.position });
+      if (!recorded) return replayOrConflict(env, ctx, request, false);
+    }
+    ctx.status = result.appended ? status : 200;
+    ctx.set("ETag", `"${result.version}"`);
+    if (ctx.status === 201) ctx.set("Location", locationFor(scope, id));
+    ctx.body = answer;
+  };
+}

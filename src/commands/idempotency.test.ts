@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { databaseAvailable, databaseSkipReason } from "../testing/db.ts";
+import { productBody, startCommandHarness, type CommandHarness } from "./test_support.ts";
+
+describe.skipIf(!databaseAvailable)(`idempotency keys (${databaseAvailable ? "PostgreSQL" : databaseSkipReason})`, () => {
+  let h: CommandHarness;
+  beforeAll(async () => {
+    h = await startCommandHarness();
+  });
+  afterAll(() => h?.close());
+
+  const key = () => ({ "idempotency-key": `key ${crypto.randomUUID()}` });
+
+  it("replays a create: same status, body, ETag and Location; nothing appended", async () => {
+    const headers = key();
+    const body = productBody();
+    const first = await h.post("/v1/products", body, headers);
+    expect(first.status).toBe(201);
+    const firstBody = await first.json();
+    const before = await h.countEvents();
+    const again = await h.post("/v1/products", { ...body }, headers);
+    expect(again.status).toBe(201);
+    expect(await again.json()).toEqual(firstBody);
+    expect(again.headers.get("etag")).toBe(first.headers.get("etag"));
+    expect(again.headers.get("location")).toBe(first.headers.get("location"));
+    expect(await h.countEvents()).toBe(before);
+  });
+
+  it("answers 422 for the same key with another body or route, appending nothing", async () => {
+    const headers = key();
+    const body = productBody();
+    expect((await h.post("/v1/products", body, headers)).status).toBe(201);
+    const before = await h.countEvents();
+    const other = await h.post("/v1/products", { ...body, name: "Other" }, headers);
+    expect(other.status).toBe(422);
+    expect(((await other.json()) as { type: string }).type).toBe("unprocessable");
+    const otherRoute = await h.post("/v1/orders", { customerId: crypto.randomUUID(), lines: [{ productId: crypto.randomUUID(), quantity: 1 }] }, headers);
+    expect(otherRoute.status).toBe(422);
+    expect(await h.countEvents()).toBe(before);
+  });
+
+  it("replays updates, no-ops and domain errors; keys are per request, not per stream", async () => {
+    const created = (await (await h.post("/v1/products", productBody({ stock: 1 }))).json()) as { id: string };
+    const headers = key();
+    const first = await h.post(`/v1/products/${created.id}/stock`, { delta: -1 }, headers);
+    expect(first.status).toBe(200);
+    const firstBody = await first.json();
+    const replay = await h.post(`/v1/products/${created.id}/stock`, { delta: -1 }, headers);
+    expect(replay.status).toBe(200);
+    expect(await replay.json()).toEqual(firstBody);
+    expect(await h.countEvents(`product-${created.id}`)).toBe(2);
+
+    const failing = key();
+    const rejected = await h.post(`/v1/products/${created.id}/stock`, { delta: -1 }, failing);
+    expect(rejected.status).toBe(422);
+    const rejectedBody = await rejected.json();
+    expect((await h.post(`/v1/products/${created.id}/stock`, { delta: 5 })).status).toBe(200);
+    const rejectedAgain = await h.post(`/v1/products/${created.id}/stock`, { delta: -1 }, failing);
+    expect(rejectedAgain.status).toBe(422);
+    expect(await rejectedAgain.json()).toEqual(rejectedBody);
+
+    const noop = key();
+    const unchanged = await h.post(`/v1/products/${created.id}/price`, { priceCents: 1200 }, noop);
+    expect(unchanged.status).toBe(200);
+    const unchangedBody = await unchanged.json();
+    expect((await h.post(`/v1/products/${created.id}/price`, { priceCents: 1300 })).status).toBe(200);
+    const unchangedAgain = await h.post(`/v1/products/${created.id}/price`, { priceCents: 1200 }, noop);
+    expect(unchangedAgain.status).toBe(200);
+    expect(await unchangedAgain.json()).toEqual(unchangedBody);
+    expect(unchangedAgain.headers.get("etag")).toBe(unchanged.headers.get("etag"));
+  });
+
+  it("rejects malformed keys with 400 and does not record 400s", async () => {
+    const tooLong = await h.post("/v1/products", productBody(), { "idempotency-key": "k".repeat(201) });
+    expect(tooLong.status).toBe(400);
+    const headers = key();
+    expect((await h.post("/v1/products", { sku: "" }, headers)).status).toBe(400);
+    expect((await h.post("/v1/products", productBody(), headers)).status).toBe(201);
+  });
+
+  it("answers concurrent repeats of one keyed create with one 201 and one product", async () => {
+    const headers = key();
+    const body = productBody();
+    const responses = await Promise.all(Array.from({ length: 5 }, () => h.post("/v1/products", body, headers)));
+    const bodies = await Promise.all(responses.map((response) => response.json()));
+    expect(responses.map((response) => response.status)).toEqual([201, 201, 201, 201, 201]);
+    expect(new Set(bodies.map((b) => JSON.stringify(b))).size).toBe(1);
+    const sku = (await h.store.readStream(`sku-${body["sku"] as string}`)).events.map((event) => event.type);
+    expect(sku).toEqual(["SkuReserved"]);
+  });
+});

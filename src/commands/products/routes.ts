@@ -1,0 +1,60 @@
+/**
+ * HTTP → product commands: five POST routes under /v1/products.
+ */
+import type { Router } from "@koa/router";
+import type { Middleware } from "koa";
+import { z } from "zod";
+import type { RouteContext, RouteDoc } from "../../http/route_module.ts";
+import { streams } from "../../shared/events.ts";
+import { commandHandler, type CommandEnv, type CommandSpec } from "../command_route.ts";
+import { idParams } from "../common_schemas.ts";
+import { handle } from "../handle.ts";
+import { commandDoc } from "../route_docs.ts";
+import { createProduct } from "./create.ts";
+import { productDecider, type ProductCommand } from "./decide.ts";
+import { adjustStockBody, changeDetailsBody, changePriceBody, createProductBody, discontinueBody } from "./schemas.ts";
+
+const noParams = z.strictObject({});
+
+function postUpdate<BS extends z.ZodType>(router: Router, guard: Middleware, env: CommandEnv, path: string, body: BS, toCommand: (body: z.output<BS>) => ProductCommand): void {
+  const spec: CommandSpec<typeof idParams, BS> = {
+    template: `/v1/products/:id/${path}`,
+    create: false,
+    params: idParams,
+    body,
+    resourceId: (params) => params.id,
+    execute: ({ id, body: parsed, ifMatch, metadata, idempotency }) =>
+      handle({ store: env.store, streamId: streams.product(id), decider: productDecider, command: toCommand(parsed), mode: "update", ifMatch, metadata, idempotency, label: "Product" }),
+  };
+  router.post(spec.template, guard, commandHandler(env, spec));
+}
+
+/** Registers the product command routes, each behind the `commands` scope. */
+export function registerProductCommands(router: Router, context: RouteContext, env: CommandEnv): void {
+  const guard = context.requireScope("commands");
+  const create: CommandSpec<typeof noParams, typeof createProductBody> = {
+    template: "/v1/products",
+    create: true,
+    params: noParams,
+    body: createProductBody,
+    resourceId: (_params, body, newId) => body.id ?? newId(),
+    execute: ({ id, body, metadata, idempotency }) => {
+      const { id: _ignored, ...fields } = body;
+      return createProduct({ store: env.store, clock: env.clock, data: { productId: id, ...fields }, metadata, idempotency });
+    },
+  };
+  router.post(create.template, guard, commandHandler(env, create));
+  postUpdate(router, guard, env, "price", changePriceBody, (body) => ({ type: "ChangePrice", data: body }));
+  postUpdate(router, guard, env, "details", changeDetailsBody, (body) => ({ type: "ChangeDetails", data: body }));
+  postUpdate(router, guard, env, "stock", adjustStockBody, (body) => ({ type: "AdjustStock", data: body }));
+  postUpdate(router, guard, env, "discontinue", discontinueBody, () => ({ type: "Discontinue" }));
+}
+
+/** OpenAPI descriptions of the product command routes. */
+export const productCommandDocs: readonly RouteDoc[] = [
+  commandDoc({ path: "/v1/products", summary: "Create a product", tag: "products", create: true, body: createProductBody, extra: { 409: "The id exists or the sku is taken" } }),
+  commandDoc({ path: "/v1/products/{id}/price", summary: "Change a product's price", tag: "products", create: false, params: idParams, body: changePriceBody, extra: { 409: "The product is discontinued" } }),
+  commandDoc({ path: "/v1/products/{id}/details", summary: "Change a product's name, description or category", tag: "products", create: false, params: idParams, body: changeDetailsBody, extra: { 409: "The product is discontinued" } }),
+  commandDoc({ path: "/v1/products/{id}/stock", summary: "Adjust a product's stock", tag: "products", create: false, params: idParams, body: adjustStockBody, extra: { 409: "The product is discontinued", 422: "Stock would go below zero" } }),
+  commandDoc({ path: "/v1/products/{id}/discontinue", summary: "Discontinue a product", tag: "products", create: false, params: idParams, body: discontinueBody, extra: { 409: "Already discontinued" } }),
+];

@@ -1,0 +1,63 @@
+/**
+ * OpenAPI descriptions shared by command routes: request headers and response sets.
+ */
+import type { ZodType } from "zod";
+import type { ResponseDoc, RouteDoc } from "../http/route_module.ts";
+import { commandResultSchema } from "./common_schemas.ts";
+
+/** Request headers every command reads. */
+export const commandHeaders: Record<string, string> = {
+  "If-Match": 'Optional. `"<version>"`: answer 412 unless the aggregate is at this version.',
+  "Idempotency-Key": "Optional. 1..200 printable ASCII; a repeat within 24 h answers the first status and body again.",
+};
+
+function commandResponses(create: boolean, extra: Record<number, string>): Record<number, ResponseDoc> {
+  const success: ResponseDoc = create
+    ? { description: "Created", schema: commandResultSchema, headers: { ETag: '"<version>"', Location: "URL of the created resource" } }
+    : { description: "Done (or nothing to change)", schema: commandResultSchema, headers: { ETag: '"<version>"' } };
+  const responses: Record<number, ResponseDoc> = {
+    [create ? 201 : 200]: success,
+    400: { description: "Body, params or headers fail the schema; lists every issue with its dotted path" },
+    401: { description: "No or unknown bearer token" },
+    403: { description: "The token lacks the scope `commands`" },
+    409: { description: "Not allowed in the current state, duplicate create, or a concurrent write that still conflicts" },
+    413: { description: "Body larger than 64 KiB" },
+    415: { description: "Body is not application/json" },
+    422: { description: "Well-formed but does not fit, or an Idempotency-Key reused with another request" },
+    503: { description: "A store is unavailable; retry after Retry-After seconds", headers: { "Retry-After": "seconds" } },
+  };
+  if (!create) {
+    responses[404] = { description: "The aggregate does not exist" };
+    responses[412] = { description: "If-Match does not match the current version" };
+  }
+  for (const [status, description] of Object.entries(extra)) {
+    const general = responses[Number(status)];
+    responses[Number(status)] = { ...general, description: general ? `${description}. ${general.description}` : description };
+  }
+  return responses;
+}
+
+/** The RouteDoc of one command route. */
+export function commandDoc(options: {
+  path: string;
+  summary: string;
+  tag: string;
+  create: boolean;
+  body: ZodType;
+  params?: ZodType;
+  description?: string;
+  extra?: Record<number, string>;
+}): RouteDoc {
+  return {
+    method: "post",
+    path: options.path,
+    summary: options.summary,
+    tags: [options.tag],
+    scope: "commands",
+    headers: commandHeaders,
+    body: options.body,
+    ...(options.params ? { params: options.params } : {}),
+    ...(options.description ? { description: options.description } : {}),
+    responses: commandResponses(options.create, options.extra ?? {}),
+  };
+}

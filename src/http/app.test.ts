@@ -1,0 +1,168 @@
+import type { Router } from "@koa/router";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readJsonBody } from "./body.ts";
+import { createApp } from "./app.ts";
+import type { RouteModule } from "./route_module.ts";
+import { startServer, type RunningServer } from "./server.ts";
+import { UnavailableError } from "../shared/errors.ts";
+
+let ready = true;
+const echo: RouteModule = {
+  register(router: Router, context) {
+    router.post("/echo", context.requireScope("commands"), async (ctx) => {
+      ctx.body = { received: await readJsonBody(ctx) };
+    });
+    router.get("/boom", () => {
+      throw new Error("secret internals: SELECT * FROM users");
+    });
+    router.get("/down", () => {
+      throw new UnavailableError("store down", 3);
+    });
+    router.get("/pgdown", () => {
+      throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
+    });
+  },
+  docs: [],
+};
+
+let server: RunningServer;
+const auth = { authorization: "Bearer cmd-token", "content-type": "application/json" };
+
+beforeAll(async () => {
+  const app = createApp({
+    tokens: [{ token: "cmd-token", scopes: ["commands"] }, { token: "ops-token", scopes: ["operator"] }],
+    logger: pino({ level: "silent" }),
+    routes: [echo],
+    ready: async () => ready,
+  });
+  server = await startServer(app, { port: 0, host: "127.0.0.1" });
+});
+afterAll(() => server.close());
+
+async function problem(response: Response) {
+  expect(response.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+  return (await response.json()) as { type: string; status: number; title: string; detail?: string; errors?: unknown[] };
+}
+
+describe("http app", () => {
+  it("answers /healthz and /readyz publicly; /readyz follows the ready check", async () => {
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+    ready = false;
+    const response = await fetch(`${server.url}/readyz`);
+    expect(response.status).toBe(503);
+    expect(response.headers.get("retry-after")).toBe("1");
+    expect((await problem(response)).type).toBe("unavailable");
+    ready = true;
+  });
+
+  it("echoes or makes a request id", async () => {
+    const given = await fetch(`${server.url}/healthz`, { headers: { "x-request-id": "abc-123" } });
+    expect(given.headers.get("x-request-id")).toBe("abc-123");
+    const made = await fetch(`${server.url}/healthz`);
+    expect(made.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("answers 404 and 405 (with Allow) as problem+json", async () => {
+    const missing = await fetch(`${server.url}/nope`);
+    expect(missing.status).toBe(404);
+    expect((await problem(missing)).type).toBe("not_found");
+    const wrong = await fetch(`${server.url}/echo`, { method: "GET" });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get("allow")).toContain("POST");
+    expect((await problem(wrong)).status).toBe(405);
+  });
+
+  it("answers 401 without or with an unknown token and 403 without the scope", async () => {
+    const none = await fetch(`${server.url}/echo`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } });
+    expect(none.status).toBe(401);
+    expect((await problem(none)).type).toBe("unauthorized");
+    const unknown = await fetch(`${server.url}/echo`, { method: "POST", body: "{}", headers: { ...auth, authorization: "Bearer cmd-tokeN" } });
+    expect(unknown.status).toBe(401);
+    const scheme = await fetch(`${server.url}/echo`, { method: "POST", body: "{}", headers: { ...auth, authorization: "Basic cmd-token" } });
+    expect(scheme.status).toBe(401);
+    const forbidden = await fetch(`${server.url}/echo`, { method: "POST", body: "{}", headers: { ...auth, authorization: "Bearer ops-token" } });
+    expect(forbidden.status).toBe(403);
+    expect((await problem(forbidden)).type).toBe("forbidden");
+  });
+
+  it("reads JSON bodies; an empty body reads as {}", async () => {
+    const ok = await fetch(`${server.url}/echo`, { method: "POST", body: '{"a":[1,"é"]}', headers: { ...auth, "content-type": "application/json; charset=utf-8" } });
+    expect(await ok.json()).toEqual({ received: { a: [1, "é"] } });
+    const empty = await fetch(`${server.url}/echo`, { method: "POST", headers: { authorization: auth.authorization } });
+    expect(await empty.json()).toEqual({ received: {} });
+  });
+
+  it("answers 415 for a non-JSON body, 400 for invalid JSON or UTF-8", async () => {
+    const text = await fetch(`${server.url}/echo`, { method: "POST", body: "{}", headers: { ...auth, "content-type": "text/plain" } });
+    expect(text.status).toBe(415);
+    expect((await problem(text)).type).toBe("unsupported_media_type");
+    const latin = await fetch(`${server.url}/echo`, { method: "POST", body: "{}", headers: { ...auth, "content-type": "application/json; charset=latin1" } });
+    expect(latin.status).toBe(415);
+    const broken = await fetch(`${server.url}/echo`, { method: "POST", body: '{"a":', headers: auth });
+    expect(broken.status).toBe(400);
+    expect((await problem(broken)).type).toBe("validation");
+    const badUtf8 = await fetch(`${server.url}/echo`, { method: "POST", body: Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]), headers: auth });
+    expect(badUtf8.status).toBe(400);
+  });
+
+  it("answers 413 for a body over 64 KiB, by Content-Length or while streaming", async () => {
+    const big = JSON.stringify({ pad: "x".repeat(70 * 1024) });
+    const declared = await fetch(`${server.url}/echo`, { method: "POST", body: big, headers: auth });
+    expect(declared.status).toBe(413);
+    expect((await problem(declared)).type).toBe("payload_too_large");
+    const stream = new ReadableStream({
+      start(controller) {
+        for (let i = 0; i < 80; i++) controller.enqueue(new TextEncoder().encode("x".repeat(1024)));
+        controller.close();
+      },
+    });
+    const chunked = await fetch(`${server.url}/echo`, { method: "POST", body: stream, headers: auth, duplex: "half" } as RequestInit);
+    expect(chunked.status).toBe(413);
+  });
+
+  it("hides internals in 500s and maps outages to 503 with Retry-After", async () => {
+    const boom = await fetch(`${server.url}/boom`);
+    expect(boom.status).toBe(500);
+    const body = await problem(boom);
+    expect(body.type).toBe("internal");
+    expect(JSON.stringify(body)).not.toContain("SELECT");
+    const down = await fetch(`${server.url}/down`);
+    expect(down.status).toBe(503);
+    expect(down.headers.get("retry-after")).toBe("3");
+    const pgDown = await fetch(`${server.url}/pgdown`);
+    expect(pgDown.status).toBe(503);
+    expect(pgDown.headers.get("retry-after")).toBe("1");
+    expect(JSON.stringify(await problem(pgDown))).not.toContain("ECONNREFUSED");
+  });
+});
+
+describe("startServer close", () => {
+  it("lets an in-flight request finish, then stops", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let started!: () => void;
+    const entered = new Promise<void>((resolve) => (started = resolve));
+    const slow: RouteModule = {
+      register(router) {
+        router.get("/slow", async (ctx) => {
+          started();
+          await gate;
+          ctx.body = { done: true };
+        });
+      },
+      docs: [],
+    };
+    const app = createApp({ tokens: [], logger: pino({ level: "silent" }), routes: [slow], ready: async () => true });
+    const running = await startServer(app, { port: 0, host: "127.0.0.1" });
+    const inFlight = fetch(`${running.url}/slow`);
+    await entered;
+    const closed = running.close();
+    release();
+    const response = await inFlight;
+    expect(await response.json()).toEqual({ done: true });
+    await closed;
+    await expect(fetch(`${running.url}/healthz`)).rejects.toThrow();
+  });
+});

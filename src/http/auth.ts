@@ -1,0 +1,59 @@
+/**
+ * Bearer-token auth. Tokens come from configuration; comparison is constant time
+ * (both sides hashed with sha256, then timingSafeEqual against every token).
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { Middleware } from "koa";
+import type { ApiToken, Scope } from "../config.ts";
+import { ForbiddenError, UnauthorizedError } from "../shared/errors.ts";
+
+interface HashedToken {
+  digest: Buffer;
+  scopes: ReadonlySet<Scope>;
+}
+
+const BEARER = /^Bearer ([\x21-\x7e]+)$/i;
+
+function sha256(text: string): Buffer {
+  return createHash("sha256").update(text, "utf8").digest();
+}
+
+class UnauthorizedBearerError extends UnauthorizedError {
+  readonly headers = { "WWW-Authenticate": 'Bearer realm="commerce"' };
+}
+
+/** Checks bearer tokens and scopes; never logs or exposes a token. */
+export class Authenticator {
+  #tokens: HashedToken[];
+
+  constructor(tokens: readonly ApiToken[]) {
+    this.#tokens = tokens.map((token) => ({ digest: sha256(token.token), scopes: new Set(token.scopes) }));
+  }
+
+  /** The scopes of the token in an Authorization header value, or null when it names no known token. */
+  scopesOf(authorization: string): ReadonlySet<Scope> | null {
+    const match = BEARER.exec(authorization);
+    const digest = sha256(match?.[1] ?? "");
+    let found: ReadonlySet<Scope> | null = null;
+    for (const token of this.#tokens) {
+      // No early exit: every token is compared, whatever matched.
+      if (timingSafeEqual(token.digest, digest) && match) found = token.scopes;
+    }
+    return found;
+  }
+
+  /** Middleware answering 401 without a known bearer token and 403 when its scopes lack `scope`. */
+  requireScope(scope: Scope): Middleware {
+    return async (ctx, next) => {
+      const scopes = this.scopesOf(ctx.get("Authorization"));
+      if (scopes === null) throw new UnauthorizedBearerError();
+      if (!scopes.has(scope)) throw new ForbiddenError(`The token lacks the scope ${scope}`);
+      await next();
+    };
+  }
+}
+
+/** Creates an Authenticator over the configured tokens. */
+export function createAuthenticator(tokens: readonly ApiToken[]): Authenticator {
+  return new Authenticator(tokens);
+}

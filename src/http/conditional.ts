@@ -1,0 +1,99 @@
+/**
+ * Conditional and compressed answers for queries: every 200 carries a strong ETag and
+ * `Cache-Control: no-cache` (caches may store it but must revalidate); a matching
+ * `If-None-Match` answers 304 with no body; bodies over 1 KiB are compressed when the
+ * client accepts gzip or br (a precomputed gzip is used as it is), with
+ * `Vary: Accept-Encoding`. The ETag names the identity bytes, whatever the encoding.
+ */
+import { createHash } from "node:crypto";
+import { promisify } from "node:util";
+import { brotliCompress, constants, gzip } from "node:zlib";
+import type { Context } from "koa";
+
+/** Bodies larger than this many bytes are compressed when the client accepts it. */
+export const COMPRESS_THRESHOLD = 1024;
+
+const gzipAsync = promisify(gzip);
+const brotliAsync = promisify(brotliCompress);
+
+/** A JSON answer whose bytes and etag are ready; `gzip` is an optional precomputed gzip of `body`. */
+export interface PreparedAnswer {
+  etag: string;
+  body: Buffer;
+  gzip?: Buffer | null;
+}
+
+export type Encoding = "br" | "gzip";
+
+/** A quoted strong etag derived from the bytes (for answers built per request, like lists). */
+export function bodyEtag(body: Buffer): string {
+  return `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`;
+}
+
+/** True when an If-None-Match header matches the etag (`*`, lists, weak comparison as RFC 9110 asks). */
+export function etagMatches(header: string | undefined, etag: string): boolean {
+  if (header === undefined || header === "") return false;
+  const bare = etag.replace(/^W\//, "");
+  for (const part of header.split(",")) {
+    const candidate = part.trim();
+    if (candidate === "*") return true;
+    if (candidate.replace(/^W\//, "") === bare) return true;
+  }
+  return false;
+}
+
+/** Picks br or gzip from Accept-Encoding (q=0 refuses); prefers an available precomputed gzip. */
+export function chooseEncoding(header: string | undefined, hasGzip: boolean): Encoding | null {
+  if (header === undefined || header === "") return null;
+  const accepted = new Map<string, number>();
+  for (const part of header.split(",")) {
+    const [name = "", ...params] = part.trim().toLowerCase().split(";");
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith("q="));
+    const quality = q === undefined ? 1 : Number(q.slice(2));
+    accepted.set(name.trim(), Number.isFinite(quality) ? quality : 0);
+  }
+  const wildcard = accepted.get("*");
+  const allows = (name: Encoding): boolean => (accepted.get(name) ?? wildcard ?? 0) > 0;
+  if (hasGzip && allows("gzip")) return "gzip";
+  if (allows("br")) return "br";
+  if (allows("gzip")) return "gzip";
+  return null;
+}
+
+/** True when the client will accept gzip (to decide whether a precomputed gzip is worth fetching). */
+export function acceptsGzip(ctx: Context): boolean {
+  return chooseEncoding(ctx.get("Accept-Encoding") || undefined, true) === "gzip";
+}
+
+/** Compresses bytes for an encoding (on the fly; brotli at a fast quality). */
+export async function compress(body: Buffer, encoding: Encoding): Promise<Buffer> {
+  if (encoding === "gzip") return gzipAsync(body, { level: 6 });
+  return brotliAsync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 4, [constants.BROTLI_PARAM_SIZE_HINT]: body.length } });
+}
+
+/** Answers a prepared JSON body: 304 on a matching If-None-Match, else 200, compressed when worth it. */
+export async function sendPrepared(ctx: Context, answer: PreparedAnswer): Promise<void> {
+  ctx.set("ETag", answer.etag);
+  ctx.set("Cache-Control", "no-cache");
+  ctx.vary("Accept-Encoding");
+  if (etagMatches(ctx.get("If-None-Match") || undefined, answer.etag)) {
+    ctx.status = 304;
+    ctx.body = null;
+    return;
+  }
+  ctx.status = 200;
+  ctx.type = "application/json";
+  const gz = answer.gzip ?? null;
+  const encoding = answer.body.length > COMPRESS_THRESHOLD ? chooseEncoding(ctx.get("Accept-Encoding") || undefined, gz !== null) : null;
+  if (encoding === null) {
+    ctx.body = answer.body;
+    return;
+  }
+  ctx.set("Content-Encoding", encoding);
+  ctx.body = encoding === "gzip" && gz !== null ? gz : await compress(answer.body, encoding);
+}
+
+/** Answers a JSON body built for this request (a list): its etag is a hash of the bytes. */
+export async function sendBuilt(ctx: Context, body: Buffer): Promise<void> {
+  await sendPrepared(ctx, { etag: bodyEtag(body), body });
+}

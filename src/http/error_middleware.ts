@@ -1,0 +1,51 @@
+/**
+ * The one place errors become answers: AppError subclasses map to their problem+json,
+ * a store outage to 503 with Retry-After, anything else to a 500 without internals.
+ */
+import type { Middleware } from "koa";
+import type { Logger } from "pino";
+import { isConnectionError } from "../db/pool.ts";
+import { AppError, UnavailableError, ValidationError } from "../shared/errors.ts";
+import { sendProblem, type ProblemBody } from "./problem.ts";
+import { requestIdOf } from "./request_id.ts";
+
+/** Converts any thrown value to the problem body and extra headers it answers with. */
+export function problemFor(error: unknown): { problem: ProblemBody; headers: Record<string, string>; expected: boolean } {
+  if (error instanceof AppError) {
+    const problem: ProblemBody = { type: error.type, title: error.title, status: error.status };
+    if (error.message && error.message !== error.title) problem.detail = error.message;
+    if (error instanceof ValidationError) problem.errors = error.issues;
+    const headers: Record<string, string> = {};
+    if (error instanceof UnavailableError) headers["Retry-After"] = String(error.retryAfterSeconds);
+    const extra = (error as { headers?: unknown }).headers;
+    if (extra && typeof extra === "object") Object.assign(headers, extra);
+    return { problem, headers, expected: error.status < 500 };
+  }
+  if (isConnectionError(error)) {
+    const unavailable = new UnavailableError();
+    return {
+      problem: { type: unavailable.type, title: unavailable.title, status: 503, detail: unavailable.message },
+      headers: { "Retry-After": String(unavailable.retryAfterSeconds) },
+      expected: false,
+    };
+  }
+  return {
+    problem: { type: "internal", title: "Internal server error", status: 500, detail: "An unexpected error occurred" },
+    headers: {},
+    expected: false,
+  };
+}
+
+/** Middleware that turns every error thrown below it into problem+json and logs 5xx. */
+export function errorMiddleware(logger: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      const { problem, headers, expected } = problemFor(error);
+      if (!expected) logger.error({ err: error, requestId: requestIdOf(ctx) }, "request failed");
+      for (const [name, value] of Object.entries(headers)) ctx.set(name, value);
+      sendProblem(ctx, problem);
+    }
+  };
+}
