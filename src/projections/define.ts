@@ -67,6 +67,13 @@ export interface ProjectionDefinition {
    * `version` is the projection version being written (keys are versioned).
    */
   views?(table: string, key: string, row: Row | undefined, previous: Row | undefined, version: number): ViewOp[];
+  /**
+   * Fixed number of row partitions applied in parallel (default 8). Changing it for a
+   * version invalidates that version's checkpoints; bump the version instead.
+   */
+  partitions?: number;
+  /** What to do with an event that keeps failing: park it and go on (default), or stop the projection. */
+  onError?: "park" | "stop";
 }
 
 /** Physical table name for a projection table at a version. */

@@ -1,0 +1,22 @@
+/** Small timing helpers for retries: abortable sleeps with capped exponential backoff. */
+
+/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Delay before retry number `attempt` (0-based): 100 ms doubling, capped. */
+export function backoffMs(attempt: number, capMs = 5000): number {
+  return Math.min(capMs, 100 * 2 ** attempt);
+}

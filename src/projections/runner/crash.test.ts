@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPostgresStore } from "../../event_store/postgres.ts";
+import type { EventStore } from "../../event_store/types.ts";
+import { comparePositions, type Position } from "../../shared/position.ts";
+import { viewKey } from "../../shared/read_models.ts";
+import { createTestDatabase, databaseAvailable, databaseSkipReason, type TestDatabase } from "../../testing/db.ts";
+import { createTestRedis, redisAvailable, redisSkipReason } from "../../testing/redis.ts";
+import { counterModule, counterProjection } from "./testing/counter_projection.ts";
+import { appendCounts, foldInMemory, makeCounts, readEverything, readProjected, waitUntil } from "./testing/fixtures.ts";
+import { startRunnerProcess } from "./testing/runner_process.ts";
+import { readWatermark } from "./watermark.ts";
+
+const skip = !databaseAvailable || !redisAvailable;
+
+describe.skipIf(skip)(`projection runner crash safety (${!databaseAvailable ? databaseSkipReason : redisSkipReason})`, () => {
+  let db: TestDatabase;
+  let store: EventStore;
+  let redisHandle: ReturnType<typeof createTestRedis>;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    store = createPostgresStore(db.pool, { connectionString: db.url });
+    redisHandle = createTestRedis();
+  });
+
+  afterAll(async () => {
+    await store?.close();
+    await redisHandle?.cleanup();
+    await db?.drop();
+  });
+
+  const watermark = (): Promise<Position> => readWatermark(db.pool, "test_counter", 1);
+
+  it("SIGKILLed at random points over 20,000 events, then restarted, equals a clean one-pass projection", { timeout: 60_000 }, async () => {
+    let last = await appendCounts(store, makeCounts(20_000, { keys: 2000, groups: 13, seed: 7 }), 500);
+    const options = { databaseUrl: db.url, redisUrl: redisHandle.url, redisKeyPrefix: redisHandle.prefix, modules: [counterModule], batchSize: 500 };
+    for (let round = 0; round < 3; round++) {
+      const before = await watermark();
+      const runner = startRunnerProcess(options);
+      await waitUntil(async () => comparePositions(await watermark(), before) > 0, 20_000, "progress after restart");
+      await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 400)));
+      expect(await runner.kill("SIGKILL")).toBe("SIGKILL");
+      last = await appendCounts(store, makeCounts(500, { keys: 2000, groups: 13, seed: round + 100 }), 50);
+    }
+    expect(comparePositions(await watermark(), last)).toBeLessThan(0);
+    const runner = startRunnerProcess(options);
+    try {
+      await waitUntil(async () => comparePositions(await watermark(), last) >= 0, 40_000, "catch-up");
+    } finally {
+      await runner.kill("SIGTERM");
+    }
+    const expected = foldInMemory(counterProjection, await readEverything(store));
+    expect(await readProjected(db.pool, counterProjection)).toEqual(expected);
+    for (const [key, row] of Object.entries(expected["counters"]!).slice(0, 50)) {
+      const view = await redisHandle.redis.getBuffer(viewKey("test_counter", 1, "counter", key));
+      expect(view?.toString()).toBe((row["body"] as Buffer).toString());
+    }
+  });
+});

@@ -1,0 +1,56 @@
+/**
+ * What a process does while it leads a projection: run its loop and keep its Redis views
+ * whole. Every second (and whenever Redis becomes ready) the watchdog checks the version's
+ * sentinel key and the dirty flag; when views were lost or missed writes, it pauses the
+ * loop, rebuilds the views from the rows, and resumes.
+ */
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { Pool } from "../../db/pool.ts";
+import type { ProjectionLoop } from "./projection_loop.ts";
+import { restoreViews, viewsPresent } from "./views_restore.ts";
+
+export interface ViewsState {
+  dirty: boolean;
+}
+
+/** Runs the loop until the signal aborts, restoring views when needed; rejects when the loop fails. */
+export async function leadProjection(options: { loop: ProjectionLoop; pool: Pool; redis: Redis | null; logger: Logger; views: ViewsState; signal: AbortSignal; checkEveryMs?: number }): Promise<void> {
+  const { loop, pool, redis, logger, views, signal } = options;
+  const { definition } = loop;
+  const version = definition.version;
+  const dirty = await pool.query<{ views_dirty: boolean }>("SELECT views_dirty FROM projections WHERE name = $1 AND version = $2", [definition.name, version]);
+  if (dirty.rows[0]?.views_dirty) views.dirty = true;
+  let checking = false;
+
+  const check = async (): Promise<void> => {
+    if (!redis || !definition.views || checking || signal.aborted || redis.status !== "ready") return;
+    checking = true;
+    let resume: (() => void) | null = null;
+    try {
+      if (!views.dirty && (await viewsPresent(redis, definition, version))) return;
+      resume = await loop.pause();
+      views.dirty = false;
+      await pool.query("UPDATE projections SET views_dirty = false WHERE name = $1 AND version = $2", [definition.name, version]);
+      const rows = await restoreViews(pool, redis, definition, version);
+      logger.info({ projection: definition.name, version, rows }, "restored Redis views from rows");
+    } catch (error) {
+      views.dirty = true;
+      logger.warn({ projection: definition.name, error: (error as Error).message }, "restoring Redis views failed; will retry");
+    } finally {
+      resume?.();
+      checking = false;
+    }
+  };
+
+  const tick = (): void => void check();
+  const timer = setInterval(tick, options.checkEveryMs ?? 1000);
+  redis?.on("ready", tick);
+  try {
+    await check();
+    await loop.run(signal);
+  } finally {
+    clearInterval(timer);
+    redis?.off("ready", tick);
+  }
+}

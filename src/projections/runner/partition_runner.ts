@@ -1,0 +1,77 @@
+/**
+ * Runs one partition's share of a batch on the worker pool: retries with backoff, retries
+ * store outages until they end, and when the task keeps failing applies its events one at
+ * a time, parking (or, by policy, stopping at) the event that still fails.
+ */
+import type { Piscina } from "piscina";
+import type { Logger } from "pino";
+import type { Pool } from "../../db/pool.ts";
+import type { RecordedEvent } from "../../event_store/types.ts";
+import { encodePosition, type Position } from "../../shared/position.ts";
+import type { ProjectionDefinition, ProjectionModuleRef } from "../define.ts";
+import { backoffMs, sleep } from "./backoff.ts";
+import { parkEvent } from "./park.ts";
+import { partitionCount } from "./partition.ts";
+import { encodeEvents, type PartitionTask, type TaskResult } from "./task.ts";
+
+export interface PartitionRunnerDeps {
+  piscina: Piscina;
+  pool: Pool;
+  logger: Logger;
+  signal: AbortSignal;
+  /** Called when a task's Redis writes failed (views must be restored). */
+  onViewsFailed(): void;
+}
+
+/** Raised when a projection's policy is to stop on an event that keeps failing. */
+export class ProjectionStoppedError extends Error {}
+
+const APPLY_ATTEMPTS = 3;
+
+async function submit(deps: PartitionRunnerDeps, task: PartitionTask): Promise<TaskResult> {
+  const transfer = task.events.buffer as ArrayBuffer;
+  return (await deps.piscina.run(task, { transferList: [transfer] })) as TaskResult;
+}
+
+/** Runs a task until it succeeds or fails for a reason other than an outage `attempts` times; returns the last failure. */
+async function attempt(deps: PartitionRunnerDeps, make: () => PartitionTask, attempts: number): Promise<string | null> {
+  let failures = 0;
+  let outages = 0;
+  for (;;) {
+    const result = await submit(deps, make());
+    if (result.ok) {
+      if (result.viewsFailed) deps.onViewsFailed();
+      return null;
+    }
+    if (result.kind !== "apply") {
+      deps.logger.warn({ kind: result.kind, error: result.message }, "projection worker cannot run tasks (store down or module not loadable); retrying");
+      await sleep(backoffMs(outages++), deps.signal);
+      continue;
+    }
+    failures++;
+    if (failures >= attempts) return result.message;
+    await sleep(backoffMs(failures), deps.signal);
+  }
+}
+
+/** Applies a partition's events exactly once, isolating and parking events that keep failing. */
+export async function runPartition(
+  deps: PartitionRunnerDeps,
+  definition: ProjectionDefinition,
+  module: ProjectionModuleRef,
+  work: { partition: number; events: readonly RecordedEvent[]; through: Position },
+): Promise<void> {
+  const base = { module, version: definition.version, partition: work.partition, partitions: partitionCount(definition) };
+  const whole = await attempt(deps, () => ({ ...base, through: encodePosition(work.through), events: encodeEvents(work.events) }), APPLY_ATTEMPTS);
+  if (whole === null) return;
+  deps.logger.warn({ projection: definition.name, partition: work.partition, error: whole }, "partition task keeps failing; isolating events");
+  for (const event of work.events) {
+    const error = await attempt(deps, () => ({ ...base, through: encodePosition(event.position), events: encodeEvents([event]) }), 2);
+    if (error === null) continue;
+    if ((definition.onError ?? "park") === "stop") {
+      throw new ProjectionStoppedError(`Projection ${definition.name} stopped at event ${event.eventId}: ${error}`);
+    }
+    deps.logger.error({ projection: definition.name, eventId: event.eventId, type: event.type, error }, "parking event");
+    await parkEvent(deps.pool, { projection: definition.name, version: definition.version, partition: work.partition }, event, error);
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * One projection's consumption loop while this process leads it: subscribe from the low
+ * watermark, split each batch into partitions, run partitions on the worker pool (per
+ * partition in order, across partitions in parallel), and advance the watermark when
+ * every partition of a batch (and of every earlier batch) has committed. At most
+ * `maxInFlight` batches are in flight, and the next batch is pulled only when one
+ * finishes, so memory stays bounded however far behind the projection is.
+ */
+import type { EventStore } from "../../event_store/types.ts";
+import { comparePositions, START, type Position } from "../../shared/position.ts";
+import type { ProjectionDefinition, ProjectionModuleRef } from "../define.ts";
+import { isConnectionError } from "../../db/pool.ts";
+import { backoffMs, sleep } from "./backoff.ts";
+import { partitionBatch, partitionCount } from "./partition.ts";
+import { runPartition, type PartitionRunnerDeps } from "./partition_runner.ts";
+import { readWatermark, writeWatermark } from "./watermark.ts";
+
+export interface LoopDeps extends Omit<PartitionRunnerDeps, "signal" | "onViewsFailed"> {
+  store: EventStore;
+  batchSize: number;
+  maxInFlight: number;
+  onProgress(position: Position): void;
+  onViewsFailed(): void;
+}
+
+export type LoopState = "starting" | "running" | "paused" | "failed" | "stopped";
+
+export class ProjectionLoop {
+  readonly definition: ProjectionDefinition;
+  readonly module: ProjectionModuleRef;
+  #deps: LoopDeps;
+  #state: LoopState = "starting";
+  #position: Position = START;
+  #tail: Promise<void> = Promise.resolve();
+  #gate: Promise<void> = Promise.resolve();
+  #openGate: (() => void) | null = null;
+
+  constructor(definition: ProjectionDefinition, module: ProjectionModuleRef, deps: LoopDeps) {
+    this.definition = definition;
+    this.module = module;
+    this.#deps = deps;
+  }
+
+  get state(): LoopState {
+    return this.#state;
+  }
+
+  get position(): Position {
+    return this.#position;
+  }
+
+  /** Consumes until the signal aborts; rejects when the projection fails (stop policy). */
+  async run(signal: AbortSignal): Promise<void> {
+    const { definition, store, batchSize } = { definition: this.definition, ...this.#deps };
+    this.#position = await readWatermark(this.#deps.pool, definition.name, definition.version);
+    this.#state = "running";
+    const partitions = partitionCount(definition);
+    const chains: Promise<void>[] = Array.from({ length: partitions }, () => Promise.resolve());
+    const inflight = new Set<Promise<void>>();
+    let failure: unknown = null;
+    const runnerDeps: PartitionRunnerDeps = { ...this.#deps, signal, onViewsFailed: () => this.#deps.onViewsFailed() };
+    try {
+      const after = comparePositions(this.#position, START) === 0 ? null : this.#position;
+      for await (const batch of store.subscribeAll({ after, batchSize, signal })) {
+        await this.#gate;
+        while (inflight.size >= this.#deps.maxInFlight) await Promise.race(inflight);
+        if (failure) throw failure;
+        const last = batch.at(-1);
+        if (!last) continue;
+        const through = last.position;
+        const tasks: Promise<void>[] = [];
+        for (const [partition, events] of partitionBatch(definition, batch)) {
+          const task = chains[partition]!.then(() => runPartition(runnerDeps, definition, this.module, { partition, events, through }));
+          chains[partition] = task;
+          tasks.push(task);
+        }
+        const step = Promise.all([this.#tail, ...tasks]).then(() => this.#advance(through));
+        this.#tail = step;
+        inflight.add(step);
+        step.then(
+          () => inflight.delete(step),
+          (error: unknown) => {
+            inflight.delete(step);
+            failure ??= error;
+          },
+        );
+      }
+      await this.#tail;
+      this.#state = "stopped";
+    } catch (error) {
+      await Promise.allSettled([...inflight]);
+      this.#state = signal.aborted ? "stopped" : "failed";
+      if (!signal.aborted) throw error;
+    }
+  }
+
+  /** Holds new batches and waits until every batch in flight has committed; returns the resume function. */
+  async pause(): Promise<() => void> {
+    if (!this.#openGate) this.#gate = new Promise((resolve) => (this.#openGate = resolve));
+    const previous = this.#state;
+    this.#state = previous === "running" ? "paused" : previous;
+    await this.#tail.catch(() => undefined);
+    return () => {
+      this.#openGate?.();
+      this.#openGate = null;
+      if (this.#state === "paused") this.#state = "running";
+    };
+  }
+
+  async #advance(through: Position): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await writeWatermark(this.#deps.pool, this.definition.name, this.definition.version, through);
+        break;
+      } catch (error) {
+        if (!isConnectionError(error) || attempt > 100) throw error;
+        await sleep(backoffMs(attempt));
+      }
+    }
+    this.#position = through;
+    this.#deps.onProgress(through);
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Reads and writes read-model rows with multi-row statements. Values read back as the
+ * projection wrote them: int/bigint → number, timestamptz → ISO string with ms (UTC),
+ * date → "YYYY-MM-DD", jsonb → JSON text, bytea → Buffer, boolean, text/uuid → string.
+ */
+import type { PoolClient } from "../../db/pool.ts";
+import type { CellValue, ColumnType, Row, TableModel } from "../define.ts";
+import { tableName } from "../define.ts";
+
+/** Quotes an SQL identifier. */
+export function ident(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+function selectExpression(name: string, type: ColumnType): string {
+  const column = ident(name);
+  switch (type) {
+    case "timestamptz":
+      return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${column}`;
+    case "date":
+    case "jsonb":
+    case "uuid":
+    case "bigint":
+      return `${column}::text AS ${column}`;
+    default:
+      return column;
+  }
+}
+
+function fromDatabase(type: ColumnType, value: unknown): CellValue {
+  if (value === null || value === undefined) return null;
+  if (type === "bigint") {
+    const number = Number(value);
+    return Number.isSafeInteger(number) ? number : String(value);
+  }
+  return value as CellValue;
+}
+
+/** The SQL type of a table's key column. */
+export function keyType(model: TableModel): ColumnType {
+  return model.columns.find((column) => column.name === model.key)?.type ?? "text";
+}
+
+/** The select list that reads a table's columns in their projection form. */
+export function selectList(model: TableModel): string {
+  return model.columns.map((column) => selectExpression(column.name, column.type)).join(", ");
+}
+
+/** Converts a row as pg returned it (selected with selectList) to its projection form. */
+export function rowFromDatabase(model: TableModel, raw: Record<string, unknown>): Row {
+  const row: Row = {};
+  for (const column of model.columns) row[column.name] = fromDatabase(column.type, raw[column.name]);
+  return row;
+}
+
+/** Loads and locks the rows with the given keys; returns key → row. */
+export async function loadRows(client: PoolClient, model: TableModel, version: number, keys: readonly string[]): Promise<Map<string, Row>> {
+  const rows = new Map<string, Row>();
+  if (keys.length === 0) return rows;
+  const table = ident(tableName(model.table, version));
+  const result = await client.query<Record<string, unknown>>(
+    `SELECT ${selectList(model)} FROM ${table} WHERE ${ident(model.key)} = ANY($1::${keyType(model)}[]) ORDER BY ${ident(model.key)} FOR UPDATE`,
+    [keys],
+  );
+  for (const raw of result.rows) {
+    const row = rowFromDatabase(model, raw);
+    rows.set(String(row[model.key]), row);
+  }
+  return rows;
+}
+
+function toParameter(type: ColumnType, value: CellValue | undefined): unknown {
+  if (value === undefined || value === null) return null;
+  if (type === "jsonb" && typeof value !== "string") return JSON.stringify(value);
+  return value;
+}
+
+/** Upserts rows with one INSERT … SELECT FROM unnest(…) ON CONFLICT statement. */
+export async function upsertRows(client: PoolClient, model: TableModel, version: number, rows: readonly Row[]): Promise<void> {
+  if (rows.length === 0) return;
+  const table = ident(tableName(model.table, version));
+  const names = model.columns.map((column) => ident(column.name)).join(", ");
+  const arrays = model.columns.map((column, i) => `$${i + 1}::${column.type}[]`).join(", ");
+  const updates = model.columns
+    .filter((column) => column.name !== model.key)
+    .map((column) => `${ident(column.name)} = excluded.${ident(column.name)}`);
+  const conflict = updates.length > 0 ? `DO UPDATE SET ${updates.join(", ")}` : "DO NOTHING";
+  const values = model.columns.map((column) => rows.map((row) => toParameter(column.type, row[column.name])));
+  await client.query(`INSERT INTO ${table} (${names}) SELECT * FROM unnest(${arrays}) ON CONFLICT (${ident(model.key)}) ${conflict}`, values);
+}
+
+/** Deletes rows by key with one statement. */
+export async function deleteRows(client: PoolClient, model: TableModel, version: number, keys: readonly string[]): Promise<void> {
+  if (keys.length === 0) return;
+  const table = ident(tableName(model.table, version));
+  await client.query(`DELETE FROM ${table} WHERE ${ident(model.key)} = ANY($1::${keyType(model)}[])`, [keys]);
+}
+
+/** True when two rows hold the same values in every column of the model. */
+export function sameRow(model: TableModel, a: Row, b: Row): boolean {
+  for (const column of model.columns) {
+    const x = a[column.name] ?? null;
+    const y = b[column.name] ?? null;
+    if (Buffer.isBuffer(x) && Buffer.isBuffer(y)) {
+      if (!x.equals(y)) return false;
+    } else if (x !== y) return false;
+  }
+  return true;
+}

@@ -1,0 +1,136 @@
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPostgresStore } from "../../event_store/postgres.ts";
+import { encodePayload } from "../../event_store/codec.ts";
+import type { EventStore } from "../../event_store/types.ts";
+import { encodePosition, START, type Position } from "../../shared/position.ts";
+import { viewKey } from "../../shared/read_models.ts";
+import { createTestDatabase, databaseAvailable, databaseSkipReason, type TestDatabase } from "../../testing/db.ts";
+import { createTestRedis, redisAvailable, redisSkipReason } from "../../testing/redis.ts";
+import { applyPartition } from "./apply_partition.ts";
+import { partitionBatch } from "./partition.ts";
+import { startProjections, type Projections } from "./start.ts";
+import { counterModule, counterProjection } from "./testing/counter_projection.ts";
+import { appendCounts, foldInMemory, makeCounts, readEverything, readProjected, waitUntil } from "./testing/fixtures.ts";
+
+const skip = !databaseAvailable || !redisAvailable;
+
+describe.skipIf(skip)(`projection runner (${!databaseAvailable ? databaseSkipReason : redisSkipReason})`, () => {
+  let db: TestDatabase;
+  let store: EventStore;
+  let redisHandle: ReturnType<typeof createTestRedis>;
+  let projections: Projections;
+  const logger = pino({ level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    store = createPostgresStore(db.pool, { connectionString: db.url });
+    redisHandle = createTestRedis();
+    projections = await startProjections({
+      pool: db.pool,
+      databaseUrl: db.url,
+      store,
+      redisUrl: redisHandle.url,
+      redisKeyPrefix: redisHandle.prefix,
+      projections: [counterModule],
+      workers: 2,
+      batchSize: 500,
+      logger,
+    });
+  });
+
+  afterAll(async () => {
+    await projections?.stop();
+    await store?.close();
+    await redisHandle?.cleanup();
+    await db?.drop();
+  });
+
+  async function caughtUp(position: Position): Promise<void> {
+    expect(await projections.progress.waitFor(["test_counter"], position, 20_000)).toBe(true);
+  }
+
+  it("projects events into rows and Redis views, equal to a one-pass fold", async () => {
+    await caughtUp(await appendCounts(store, makeCounts(3000, { keys: 200, groups: 7 })));
+    const events = await readEverything(store);
+    const expected = foldInMemory(counterProjection, events);
+    expect(await readProjected(db.pool, counterProjection)).toEqual(expected);
+    const [key, row] = Object.entries(expected["counters"]!)[0]!;
+    const view = await redisHandle.redis.getBuffer(viewKey("test_counter", 1, "counter", key));
+    expect(view?.equals(row["body"] as Buffer)).toBe(true);
+    const group = Object.entries(expected["groups"]!)[0]!;
+    expect(Number(await redisHandle.redis.zscore(viewKey("test_counter", 1, "groups"), group[0]))).toBe(group[1]["total"]);
+  });
+
+  it("changes nothing when the same batch is applied twice", async () => {
+    const events = (await readEverything(store)).slice(-400);
+    const through = events.at(-1)!.position;
+    const before = await readProjected(db.pool, counterProjection);
+    for (const [partition, list] of partitionBatch(counterProjection, events)) {
+      const outcome = await applyPartition({ pool: db.pool, redis: null }, counterProjection, { version: 1, partition, partitions: 8, through, events: list });
+      expect(outcome.applied).toBe(0);
+    }
+    expect(await readProjected(db.pool, counterProjection)).toEqual(before);
+  });
+
+  it("misses no event committed late by a transaction held open", async () => {
+    let last: Position = START;
+    const client = await db.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const metadata = encodePayload({ occurredAt: "2026-02-01T00:00:00.000Z", correlationId: crypto.randomUUID(), causationId: null });
+      await client.query("SELECT * FROM append_events($1, 'any', 0, $2::uuid[], $3::text[], $4::bytea[], $5::bytea[], NULL, NULL, NULL, NULL, NULL)", [
+        "late-1",
+        [crypto.randomUUID()],
+        ["Counted"],
+        [encodePayload({ key: "late", group: "g-late", amount: 5 })],
+        [metadata],
+      ]);
+      last = await appendCounts(store, [{ key: "after-late", group: "g-late", amount: 1 }]);
+      await client.query("COMMIT");
+    } finally {
+      client.release();
+    }
+    await caughtUp(last);
+    await waitUntil(async () => (await db.pool.query("SELECT 1 FROM counters_v1 WHERE key = 'late'")).rowCount === 1, 15_000, "late event");
+    expect(await readProjected(db.pool, counterProjection)).toEqual(foldInMemory(counterProjection, await readEverything(store)));
+  });
+
+  it("parks an event that keeps failing and shows it in status", async () => {
+    const last = await appendCounts(store, [
+      { key: "p1", group: "gp", amount: 3 },
+      { key: "p1", group: "gp", amount: 0, type: "Poisoned" },
+      { key: "p1", group: "gp", amount: 4 },
+    ], 3);
+    await caughtUp(last);
+    const rows = await readProjected(db.pool, counterProjection);
+    expect(rows["counters"]!["p1"]!["total"]).toBe(7);
+    const { items } = await projections.status();
+    expect(items).toHaveLength(1);
+    const item = items[0]!;
+    expect(item).toMatchObject({ name: "test_counter", version: 1, status: "running", lagEvents: 0, parkedEvents: 1, rebuild: null });
+    expect(item.position).toBe(encodePosition(last));
+    expect(item.headPosition).toBe(item.position);
+  });
+
+  it("rebuilds Redis views after their keys are deleted, without a restart", async () => {
+    const key = viewKey("test_counter", 1, "counter", "k1");
+    expect(await redisHandle.redis.exists(key)).toBe(1);
+    const plain = redisHandle.redis.duplicate({ keyPrefix: "" });
+    try {
+      let cursor = "0";
+      do {
+        const [next, keys] = await plain.scan(cursor, "MATCH", `${redisHandle.prefix}*`, "COUNT", 1000);
+        cursor = next;
+        if (keys.length > 0) await plain.del(...keys);
+      } while (cursor !== "0");
+    } finally {
+      plain.disconnect();
+    }
+    expect(await redisHandle.redis.exists(key)).toBe(0);
+    await waitUntil(async () => (await redisHandle.redis.exists(key)) === 1, 10_000, "views restored");
+    const expected = foldInMemory(counterProjection, await readEverything(store));
+    const restored = await redisHandle.redis.getBuffer(key);
+    expect(restored?.equals(expected["counters"]!["k1"]!["body"] as Buffer)).toBe(true);
+  });
+});

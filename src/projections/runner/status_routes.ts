@@ -1,0 +1,37 @@
+/** The operator route `GET /v1/projections` (scope `operator`). */
+import { z } from "zod";
+import type { RouteModule } from "../../http/route_module.ts";
+import type { ProjectionStatusItem } from "./status.ts";
+
+const statusItem = z.object({
+  name: z.string(),
+  version: z.number().int(),
+  status: z.enum(["running", "catching_up", "rebuilding", "stopped", "failed"]),
+  position: z.string(),
+  headPosition: z.string(),
+  lagEvents: z.number().int(),
+  parkedEvents: z.number().int(),
+  rebuild: z.object({ version: z.number().int(), position: z.string(), progress: z.number().min(0).max(1) }).nullable(),
+});
+
+/** Builds the route module that answers the projections' status. */
+export function projectionStatusRoutes(status: () => Promise<{ items: ProjectionStatusItem[] }>): RouteModule {
+  return {
+    register(router, context) {
+      router.get("/v1/projections", context.requireScope("operator"), async (ctx) => {
+        ctx.body = await status();
+      });
+    },
+    docs: [
+      {
+        method: "get",
+        path: "/v1/projections",
+        summary: "Projection status",
+        description: "Serving version, low watermark, head position, lag and parked events of every projection.",
+        tags: ["operations"],
+        scope: "operator",
+        responses: { 200: { description: "Status of every projection", schema: z.object({ items: z.array(statusItem) }) } },
+      },
+    ],
+  };
+}

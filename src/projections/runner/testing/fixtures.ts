@@ -1,0 +1,95 @@
+/**
+ * Test support for the runner: append counter events, fold them in memory (the clean
+ * one-pass projection), read the projected rows back, and wait for a condition.
+ */
+import type { Pool } from "../../../db/pool.ts";
+import type { EventStore, RecordedEvent } from "../../../event_store/types.ts";
+import { START, type Position } from "../../../shared/position.ts";
+import type { ProjectionDefinition, Row } from "../../define.ts";
+import { tableName } from "../../define.ts";
+import { ident, rowFromDatabase, selectList } from "../row_io.ts";
+
+export interface Count {
+  key: string;
+  group: string;
+  amount: number;
+  type?: "Counted" | "Removed" | "Poisoned";
+}
+
+/** Appends counts, `perAppend` events per append call (one stream each); returns the last position. */
+export async function appendCounts(store: EventStore, counts: readonly Count[], perAppend = 50): Promise<Position> {
+  let last: Position = START;
+  for (let i = 0; i < counts.length; i += perAppend) {
+    const chunk = counts.slice(i, i + perAppend);
+    const result = await store.append(
+      `counter-${i / perAppend}-${crypto.randomUUID().slice(0, 6)}`,
+      chunk.map((count, j) => ({
+        type: count.type ?? "Counted",
+        data: { key: count.key, group: count.group, amount: count.amount },
+        metadata: { occurredAt: new Date(Date.UTC(2026, 0, 1) + i + j).toISOString(), correlationId: crypto.randomUUID(), causationId: null },
+      })),
+      { expectedVersion: "any" },
+    );
+    last = result.position;
+  }
+  return last;
+}
+
+/** Deterministic pseudo-random counts over `keys` counters in `groups` groups, with some removals. */
+export function makeCounts(n: number, options: { keys: number; groups: number; seed?: number }): Count[] {
+  let state = options.seed ?? 42;
+  const next = (): number => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  return Array.from({ length: n }, () => {
+    const k = Math.floor(next() * options.keys);
+    const type = next() < 0.02 ? "Removed" : "Counted";
+    return { key: `k${k}`, group: `g${k % options.groups}`, amount: 1 + Math.floor(next() * 100), type };
+  });
+}
+
+/** Reads every event of the store. */
+export async function readEverything(store: EventStore): Promise<RecordedEvent[]> {
+  const all: RecordedEvent[] = [];
+  for (;;) {
+    const batch = await store.readAll(all.at(-1)?.position ?? null, 5000);
+    if (batch.length === 0) return all;
+    all.push(...batch);
+  }
+}
+
+/** Folds events one by one in memory: the rows a clean one-pass projection yields, per table. */
+export function foldInMemory(definition: ProjectionDefinition, events: readonly RecordedEvent[]): Record<string, Record<string, Row>> {
+  const tables: Record<string, Map<string, Row>> = Object.fromEntries(definition.tables.map((model) => [model.table, new Map<string, Row>()]));
+  for (const event of events) {
+    if (!definition.handles.has(event.type)) continue;
+    for (const ref of definition.touches(event)) {
+      const rows = tables[ref.table]!;
+      try {
+        const next = definition.reduce(ref, rows.get(ref.key), event);
+        if (next === undefined) rows.delete(ref.key);
+        else rows.set(ref.key, definition.finalize?.(ref.table, next) ?? next);
+      } catch {
+        // a failing event is parked by the runner: it changes nothing
+      }
+    }
+  }
+  return Object.fromEntries(Object.entries(tables).map(([table, rows]) => [table, Object.fromEntries([...rows].sort(([a], [b]) => (a < b ? -1 : 1)))]));
+}
+
+/** Reads every projected row, per table, keyed and sorted by key. */
+export async function readProjected(pool: Pool, definition: ProjectionDefinition): Promise<Record<string, Record<string, Row>>> {
+  const result: Record<string, Record<string, Row>> = {};
+  for (const model of definition.tables) {
+    const rows = await pool.query<Record<string, unknown>>(`SELECT ${selectList(model)} FROM ${ident(tableName(model.table, definition.version))} ORDER BY ${ident(model.key)}`);
+    result[model.table] = Object.fromEntries(rows.rows.map((raw) => rowFromDatabase(model, raw)).map((row) => [String(row[model.key]), row]));
+  }
+  return result;
+}
+
+/** Polls `check` every 50 ms until it returns true; throws after `timeoutMs`. */
+export async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs: number, what = "condition"): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

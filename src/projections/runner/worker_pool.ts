@@ -1,0 +1,30 @@
+/**
+ * The piscina pool that runs workers/projection_worker.ts. Worker threads load the
+ * TypeScript entry through tsx's loader when the parent did not already start with it.
+ */
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+import { Piscina } from "piscina";
+import type { ProjectionWorkerData } from "../../../workers/projection_worker.ts";
+
+const WORKER_URL = new URL("../../../workers/projection_worker.ts", import.meta.url);
+
+function workerExecArgv(): string[] {
+  const inherited = process.execArgv;
+  if (inherited.some((arg) => arg.includes("tsx"))) return inherited;
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+  return [...inherited, "--import", tsx];
+}
+
+/** Starts a fixed-size pool of projection workers sharing the given connection settings. */
+export function createWorkerPool(options: { threads: number; data: ProjectionWorkerData }): Piscina {
+  return new Piscina({
+    filename: WORKER_URL.href,
+    name: "applyTask",
+    minThreads: options.threads,
+    maxThreads: options.threads,
+    idleTimeout: 60_000,
+    workerData: options.data,
+    execArgv: workerExecArgv(),
+  });
+}

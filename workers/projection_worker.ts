@@ -1,0 +1,59 @@
+/**
+ * Piscina entry: applies one partition task (see src/projections/runner/apply_partition.ts).
+ * Each worker thread owns a small pg pool and one ioredis connection, made from workerData.
+ */
+import { workerData } from "node:worker_threads";
+import { Redis } from "ioredis";
+import { createPool, isConnectionError, type Pool } from "../src/db/pool.ts";
+import { parsePosition } from "../src/shared/position.ts";
+import { applyPartition } from "../src/projections/runner/apply_partition.ts";
+import { loadDefinition } from "../src/projections/runner/load_definition.ts";
+import { decodeEvents, type PartitionTask, type TaskResult } from "../src/projections/runner/task.ts";
+
+export interface ProjectionWorkerData {
+  databaseUrl: string;
+  redisUrl: string | null;
+  redisKeyPrefix: string;
+}
+
+const data = workerData as ProjectionWorkerData;
+let pool: Pool | null = null;
+let redis: Redis | null = null;
+
+function connections(): { pool: Pool; redis: Redis | null } {
+  pool ??= createPool({ connectionString: data.databaseUrl, max: 2, applicationName: "projection-worker" });
+  if (data.redisUrl && !redis) {
+    redis = new Redis(data.redisUrl, {
+      keyPrefix: data.redisKeyPrefix,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 2000,
+      retryStrategy: (times) => Math.min(times * 200, 1000),
+    });
+    redis.on("error", () => undefined);
+  }
+  return { pool, redis };
+}
+
+/** Applies one partition task; never throws, classifies failures for the runner. */
+export async function applyTask(task: PartitionTask): Promise<TaskResult> {
+  let definition;
+  try {
+    definition = await loadDefinition(task.module);
+  } catch (error) {
+    return { ok: false, kind: "load", message: error instanceof Error ? error.message : String(error) };
+  }
+  try {
+    const outcome = await applyPartition(connections(), definition, {
+      version: task.version,
+      partition: task.partition,
+      partitions: task.partitions,
+      through: parsePosition(task.through)!,
+      events: decodeEvents(task.events),
+    });
+    return { ok: true, ...outcome };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return { ok: false, kind: isConnectionError(error) ? "connection" : "apply", message };
+  }
+}
