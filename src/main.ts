@@ -1,0 +1,177 @@
+/**
+ * Composition root: reads the configuration once, wires the stores, and starts the roles
+ * (HTTP API, projection runner). `npm start` runs this file.
+ */
+import { pathToFileURL } from "node:url";
+import { Redis } from "ioredis";
+import { pino, type Logger } from "pino";
+import { commandRoutes } from "./commands/routes.ts";
+import { ConfigError, loadConfig, type ApiToken, type Config } from "./config.ts";
+import { migrationsApplied } from "./db/migrate.ts";
+import { openDatabase } from "./db/open.ts";
+import type { Pool } from "./db/pool.ts";
+import { createEventStoreDbStore } from "./event_store/eventstoredb.ts";
+import { createPostgresStore } from "./event_store/postgres.ts";
+import type { EventStore } from "./event_store/types.ts";
+import { createApp } from "./http/app.ts";
+import { startServer } from "./http/server.ts";
+import { projectionModules } from "./projections/all.ts";
+import { startProjections } from "./projections/runner/start.ts";
+import { queryRoutes } from "./queries/routes.ts";
+
+export interface Service {
+  url: string;
+  config: Config;
+  pool: Pool;
+  store: EventStore;
+  /** The API tokens in force (generated when API_TOKENS was unset). */
+  tokens: ApiToken[];
+  stop(): Promise<void>;
+}
+
+/** Creates the logger every role shares. */
+export function createLogger(config: Pick<Config, "logLevel">): Logger {
+  return pino({ level: config.logLevel, base: { service: "commerce-cqrs" }, redact: ["req.headers.authorization", "authorization"] });
+}
+
+/** Connects to Redis per REDIS_URL: "off" → none; "auto" → 127.0.0.1:6379 when it answers. */
+async function connectRedis(config: Config, logger: Logger): Promise<{ client: Redis | null; url: string | null }> {
+  if (config.redisUrl === "off") {
+    logger.info("Redis disabled (REDIS_URL=off): reads come from PostgreSQL");
+    return { client: null, url: null };
+  }
+  const url = config.redisUrl === "auto" ? "redis://127.0.0.1:6379" : config.redisUrl;
+  const client = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 1000,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+  });
+  client.on("error", () => undefined); // reads fall back to PostgreSQL; reconnects on its own
+  try {
+    await client.connect();
+    await client.ping();
+    return { client, url };
+  } catch {
+    if (config.redisUrl === "auto") {
+      client.disconnect();
+      logger.warn("Redis did not answer at redis://127.0.0.1:6379: running without Redis views (reads come from PostgreSQL)");
+      return { client: null, url: null };
+    }
+    logger.warn({ url: url.replace(/\/\/[^@]*@/, "//") }, "Redis is not reachable yet: reads fall back to PostgreSQL until it is");
+    return { client, url };
+  }
+}
+
+/** Starts every role on the given configuration; resolves once the API is listening. */
+export async function startService(config: Config, options: { logger?: Logger } = {}): Promise<Service> {
+  const logger = options.logger ?? createLogger(config);
+  const cleanups: Array<() => Promise<void>> = [];
+  const stop = async (): Promise<void> => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => logger.error({ err: error }, "shutdown step failed"));
+  };
+  try {
+    const database = await openDatabase(config, {
+      log: (line) => logger.info(line),
+      onPoolError: (error) => logger.warn({ err: error.message }, "idle PostgreSQL client error"),
+    });
+    cleanups.push(() => database.close());
+    const { pool, url: databaseUrl } = database;
+    if (database.applied.length > 0) logger.info({ applied: database.applied }, "applied migrations");
+
+    const store: EventStore = config.eventstoreUrl
+      ? createEventStoreDbStore({ connectionString: config.eventstoreUrl, pool })
+      : createPostgresStore(pool, { connectionString: databaseUrl, onError: (error) => logger.warn({ err: error.message }, "event wake-up channel error") });
+    cleanups.push(() => store.close());
+    await store.ping();
+
+    const redis = await connectRedis(config, logger);
+    if (redis.client) {
+      const client = redis.client;
+      cleanups.push(async () => void client.disconnect());
+    }
+
+    const projections = await startProjections({
+      pool,
+      databaseUrl,
+      store,
+      redisUrl: redis.url,
+      projections: projectionModules,
+      workers: config.projectionWorkers,
+      logger,
+    });
+    cleanups.push(() => projections.stop());
+
+    let tokens = config.apiTokens;
+    if (!tokens) {
+      const token = crypto.randomUUID().replaceAll("-", "");
+      tokens = [{ token, scopes: ["commands", "operator"] }];
+      logger.warn(`API_TOKENS is unset: generated one token with scopes commands+operator for this run: ${token}`);
+    }
+
+    const app = createApp({
+      tokens,
+      logger,
+      routes: [
+        commandRoutes({ store, pool }),
+        queryRoutes({ pool, redis: redis.client, progress: projections.progress, activeVersions: projections.activeVersions, consistencyWaitMs: config.consistencyWaitMs }),
+        projections.routes,
+      ],
+      ready: async () => {
+        try {
+          await store.ping();
+          return await migrationsApplied(pool);
+        } catch {
+          return false;
+        }
+      },
+    });
+    const server = await startServer(app, { port: config.port, host: config.host });
+    cleanups.push(() => server.close());
+    logger.info({ url: server.url, store: store.kind, redis: redis.url !== null }, "service listening");
+    return { url: server.url, config, pool, store, tokens, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Runs the service until SIGTERM/SIGINT, then shuts down gracefully. */
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config);
+  let service: Service;
+  try {
+    service = await startService(config, { logger });
+  } catch (error) {
+    logger.fatal(`start-up failed: ${(error as Error).message}`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    service.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
