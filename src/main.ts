@@ -14,6 +14,8 @@ import { createEventStoreDbStore } from "./event_store/eventstoredb.ts";
 import { createPostgresStore } from "./event_store/postgres.ts";
 import type { EventStore } from "./event_store/types.ts";
 import { createApp } from "./http/app.ts";
+import { createMetrics } from "./http/metrics.ts";
+import { openApiRoutes } from "./http/openapi.ts";
 import { startServer } from "./http/server.ts";
 import { projectionModules } from "./projections/all.ts";
 import { startProjections } from "./projections/runner/start.ts";
@@ -110,14 +112,20 @@ export async function startService(config: Config, options: { logger?: Logger } 
       logger.warn(`API_TOKENS is unset: generated one token with scopes commands+operator for this run: ${token}`);
     }
 
+    const metrics = createMetrics({
+      pool,
+      projectionLag: async () => (await projections.status()).items.map((item) => ({ name: item.name, lagEvents: item.lagEvents, parkedEvents: item.parkedEvents })),
+    });
+    const modules = [
+      commandRoutes({ store, pool }),
+      queryRoutes({ pool, redis: redis.client, progress: projections.progress, activeVersions: projections.activeVersions, consistencyWaitMs: config.consistencyWaitMs }),
+      projections.routes,
+      metrics.routes,
+    ];
     const app = createApp({
       tokens,
       logger,
-      routes: [
-        commandRoutes({ store, pool }),
-        queryRoutes({ pool, redis: redis.client, progress: projections.progress, activeVersions: projections.activeVersions, consistencyWaitMs: config.consistencyWaitMs }),
-        projections.routes,
-      ],
+      routes: [...modules, openApiRoutes(modules, { title: "commerce-cqrs", version: "1.0.0", description: "Event-sourced CQRS commerce service: commands, queries over prepared read models, operator routes." })],
       ready: async () => {
         try {
           await store.ping();

@@ -1,0 +1,121 @@
+/**
+ * The service under test: either an external one (`--url`, assumed seeded with the same
+ * size and seed) or a fresh database seeded here and the service started as a child
+ * process (bench/serve.ts), so its peak RSS is measurable.
+ */
+import { migrate } from "../../src/db/migrate.ts";
+import { createPostgresStore } from "../../src/event_store/postgres.ts";
+import { seed, seedSizeForEvents, type SeedSize } from "../../src/seed/seed.ts";
+import { startChild } from "./child.ts";
+import { createBenchDatabase } from "./database.ts";
+import { assertLoopback } from "./http_load.ts";
+import type { BenchOptions } from "./types.ts";
+
+export interface Target {
+  url: string;
+  /** Bearer token with scopes commands+operator (null for an external target given no --token). */
+  token: string | null;
+  size: Required<SeedSize>;
+  /** Events appended by the seeder (estimate for an external target). */
+  seededEvents: number;
+  seedSeconds: number | null;
+  /** Date.now() when the service announced it was listening. */
+  startedAtMs: number;
+  /** Date.now() just before the service process was spawned (so catch-up timing includes start-up: conservative). */
+  spawnedAtMs: number;
+  databaseUrl: string | null;
+  peakRss(): number | null;
+  stop(): Promise<void>;
+}
+
+/** Seeds a fresh database with about `events` events and starts the service on it (or wraps --url). */
+export async function startTarget(options: BenchOptions, events = options.events): Promise<Target> {
+  const size = seedSizeForEvents(events);
+  if (options.url) {
+    assertLoopback(options.url);
+    return { url: options.url, token: options.token, size, seededEvents: events, seedSeconds: null, startedAtMs: Date.now(), spawnedAtMs: Date.now(), databaseUrl: null, peakRss: () => null, stop: async () => undefined };
+  }
+  const db = await createBenchDatabase(options.databaseUrl, "service");
+  try {
+    const pool = db.pool(16, { synchronousCommit: false });
+    await migrate(pool);
+    const store = createPostgresStore(pool, { connectionString: db.url });
+    const begin = performance.now();
+    let lastTenth = -1;
+    const seeded = await seed(store, {
+      ...size, concurrency: 16,
+      onProgress: (done, total) => {
+        const tenth = Math.floor((done / total) * 10);
+        if (tenth !== lastTenth) options.log(`seeding ${done}/${total} events`);
+        lastTenth = tenth;
+      },
+    });
+    const seedSeconds = (performance.now() - begin) / 1000;
+    options.log(`seeded ${seeded.events} events in ${seedSeconds.toFixed(1)} s`);
+    await store.close();
+    await pool.end();
+    const token = `bench-${crypto.randomUUID().replaceAll("-", "")}`;
+    const spawnedAtMs = Date.now();
+    const child = await startChild<{ url: string }>("bench/serve.ts", {
+      env: { DATABASE_URL: db.url, PORT: "0", HOST: "127.0.0.1", API_TOKENS: `${token}:commands+operator`, LOG_LEVEL: process.env["LOG_LEVEL"] ?? "warn" },
+      log: options.log,
+    });
+    return {
+      url: child.hello.url.replace(/\/$/, ""), token, size, seededEvents: seeded.events, seedSeconds, startedAtMs: Date.now(), spawnedAtMs, databaseUrl: db.url,
+      peakRss: child.peakRss,
+      async stop() {
+        await child.stop();
+        await db.drop();
+      },
+    };
+  } catch (error) {
+    await db.drop();
+    throw error;
+  }
+}
+
+export interface ProjectionStatus {
+  name: string;
+  status: string;
+  lagEvents: number;
+}
+
+/** Polls GET /v1/projections until every projection is running with lag 0; resolves with the seconds waited. Bounded by timeoutS. */
+export async function waitForProjections(target: Target, timeoutS: number): Promise<{ seconds: number; items: ProjectionStatus[] }> {
+  if (!target.token) throw new Error("waiting for projections needs an operator token (--token)");
+  const begin = performance.now();
+  let items: ProjectionStatus[] = [];
+  while (performance.now() - begin < timeoutS * 1000) {
+    const response = await fetch(`${target.url}/v1/projections`, { headers: { authorization: `Bearer ${target.token}` }, signal: AbortSignal.timeout(5000) }).catch(() => null);
+    if (response?.ok) {
+      items = ((await response.json()) as { items: ProjectionStatus[] }).items;
+      if (items.length > 0 && items.every((item) => item.lagEvents === 0 && item.status === "running")) return { seconds: (performance.now() - begin) / 1000, items };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`projections not caught up within ${timeoutS} s: ${JSON.stringify(items)}`);
+}
+
+let shared: Promise<Target> | null = null;
+
+/** One seeded, caught-up service shared by the read and mixed scenarios of a run (started on first use). */
+export async function sharedTarget(options: BenchOptions): Promise<Target> {
+  shared ??= (async () => {
+    const target = await startTarget(options);
+    if (target.token) await waitForProjections(target, options.smoke ? 120 : 1800).catch(async (error: unknown) => { await target.stop(); throw error; });
+    return target;
+  })();
+  try {
+    return await shared;
+  } catch (error) {
+    shared = null;
+    throw error;
+  }
+}
+
+/** Stops the shared service, if one was started. */
+export async function stopSharedTarget(): Promise<void> {
+  const current = shared;
+  shared = null;
+  if (current) await (await current.catch(() => null))?.stop();
+}

@@ -1,0 +1,94 @@
+/** The shapes every scenario produces: measurements, comparisons against same-run baselines, results. */
+
+export interface LatencySummary {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+/** One measured run: a subject or a baseline at one concurrency. */
+export interface Measurement {
+  label: string;
+  role: "subject" | "baseline";
+  /** Concurrent connections/lanes; null for one bulk operation. */
+  connections: number | null;
+  durationS: number;
+  operations: number;
+  /** operations per second */
+  throughput: number;
+  /** What one operation is: "req", "insert", "row", "append", "event", ... */
+  unit: string;
+  /** Latency in milliseconds; null where one operation is the whole run (COPY). */
+  latencyMs: LatencySummary | null;
+  /** Failed operations (connection errors, exceptions, non-2xx/3xx responses). */
+  errors: number;
+  /** Status code → count for HTTP runs. */
+  statusCodes?: Record<string, number>;
+  /** Peak resident set size (VmHWM) of the measured process, bytes; null when unknown (external target). */
+  peakRssBytes: number | null;
+  /** Which process `peakRssBytes` belongs to. */
+  rssOf?: string;
+  notes?: string;
+}
+
+/** subject.throughput / baseline.throughput, with an optional goal (minimum ratio). */
+export interface Comparison {
+  subject: string;
+  baseline: string;
+  ratio: number;
+  goal?: number;
+  met?: boolean;
+}
+
+export interface MachineInfo {
+  nproc: number;
+  memoryBytes: number;
+  cpuModel: string;
+  node: string;
+  postgres: string | null;
+  platform: string;
+}
+
+export interface ScenarioResult {
+  scenario: string;
+  description: string;
+  startedAt: string;
+  /** True for short runs on tiny data (--smoke or duration under 5 s): not results. */
+  smoke: boolean;
+  machine: MachineInfo;
+  params: Record<string, unknown>;
+  measurements: Measurement[];
+  comparisons: Comparison[];
+  /** Set when the scenario could not run (with the reason). */
+  skipped?: string;
+}
+
+/** Options shared by all scenarios (from the command line). */
+export interface BenchOptions {
+  durationS: number;
+  /** Connection counts to measure at; scenarios pick from these. */
+  connections: number[];
+  /** Seed size for scenarios that need data. */
+  events: number;
+  /** External service URL (skips starting one; no RSS then). */
+  url: string | null;
+  /** Bearer token for the external service. */
+  token: string | null;
+  databaseUrl: string;
+  smoke: boolean;
+  /** Response size for the http floor when a scenario does not pick its own. */
+  bodyBytes: number;
+  /** Rows for copy-floor. */
+  rows: number;
+  /** Projection for replay. */
+  projection: string | null;
+  log: (line: string) => void;
+}
+
+export interface Scenario {
+  name: string;
+  description: string;
+  run(options: BenchOptions): Promise<Omit<ScenarioResult, "startedAt" | "machine" | "smoke" | "scenario" | "description">>;
+}
