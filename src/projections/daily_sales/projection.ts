@@ -1,0 +1,96 @@
+/**
+ * daily_sales: sales per UTC day of payment, category (as captured at placement) and
+ * currency. OrderPaid adds its lines to the payment day's rows (an order counts once
+ * per row); OrderCancelled of a paid order takes them out of the day it was paid
+ * (`paidAt`); a row whose order count falls to zero is deleted. Pure; no Redis views.
+ */
+import type { RecordedEvent } from "../../event_store/types.ts";
+import type { OrderCancelled, OrderPaid, SalesLine } from "../../shared/events.ts";
+import { defineProjection, type Row, type RowRef } from "../define.ts";
+import { cellNumber } from "../product_catalog/cells.ts";
+import { jsonBytes } from "../product_catalog/prepared_view.ts";
+import { DAILY_SALES_TABLE, dailySalesKey, dailySalesTable } from "./schema.ts";
+
+/** Projection name (progress tracking). */
+export const DAILY_SALES = "daily_sales";
+
+interface Sale {
+  day: string;
+  currency: string;
+  lines: SalesLine[];
+  sign: 1 | -1;
+}
+
+function utcDay(timestamp: string): string {
+  return new Date(timestamp).toISOString().slice(0, 10);
+}
+
+function saleOf(event: RecordedEvent): Sale | null {
+  if (event.type === "OrderPaid") {
+    const data = event.data as OrderPaid["data"];
+    return { day: utcDay(event.metadata.occurredAt), currency: data.currency, lines: data.lines, sign: 1 };
+  }
+  if (event.type === "OrderCancelled") {
+    const data = event.data as OrderCancelled["data"];
+    if (data.previousStatus !== "paid" || data.paidAt === null) return null;
+    return { day: utcDay(data.paidAt), currency: data.currency, lines: data.lines, sign: -1 };
+  }
+  return null;
+}
+
+function touches(event: RecordedEvent): RowRef[] {
+  const sale = saleOf(event);
+  if (sale === null) return [];
+  const categories = [...new Set(sale.lines.map((line) => line.category))];
+  return categories.map((category) => ({ table: DAILY_SALES_TABLE, key: dailySalesKey(sale.day, category, sale.currency) }));
+}
+
+function parseKey(key: string): { day: string; category: string; currency: string } {
+  const [day = "", category = "", currency = ""] = key.split("|");
+  return { day, category, currency };
+}
+
+function reduce(ref: RowRef, row: Row | undefined, event: RecordedEvent): Row | undefined {
+  const sale = saleOf(event);
+  if (sale === null) return row;
+  const { day, category, currency } = parseKey(ref.key);
+  let units = 0;
+  let revenue = 0;
+  for (const line of sale.lines) {
+    if (line.category !== category) continue;
+    units += line.quantity;
+    revenue += line.lineTotalCents;
+  }
+  const orders = (row === undefined ? 0 : cellNumber(row, "orders")) + sale.sign;
+  if (orders <= 0) return undefined;
+  return {
+    key: ref.key,
+    day,
+    category,
+    currency,
+    orders,
+    units: (row === undefined ? 0 : cellNumber(row, "units")) + sale.sign * units,
+    revenue_cents: (row === undefined ? 0 : cellNumber(row, "revenue_cents")) + sale.sign * revenue,
+    view: null,
+  };
+}
+
+function finalize(_table: string, row: Row): Row {
+  const { day, category, currency } = parseKey(String(row["key"]));
+  const item = {
+    date: day, category, currency,
+    orders: cellNumber(row, "orders"), units: cellNumber(row, "units"), revenueCents: cellNumber(row, "revenue_cents"),
+  };
+  return { ...row, view: jsonBytes(item) };
+}
+
+/** Folds paid and cancelled-after-payment orders into per-day, category and currency sales rows. */
+export const dailySales = defineProjection({
+  name: DAILY_SALES,
+  version: 1,
+  handles: new Set(["OrderPaid", "OrderCancelled"]),
+  tables: [dailySalesTable],
+  touches,
+  reduce,
+  finalize,
+});

@@ -1,0 +1,110 @@
+/**
+ * orders: folds order events into one row per order with the order answer and the
+ * customer-list item prepared as bytes, and the Redis views:
+ *   `orders:v<n>:id:<id>` → frameView(etag, view)
+ *   `orders:v<n>:id_gz:<id>` → frameView(etag, gzip(view)) when view > 1 KiB
+ * Pure: no I/O, no clock; times come from event.metadata.occurredAt.
+ */
+import type { RecordedEvent } from "../../event_store/types.ts";
+import type { OrderCancelled, OrderPaid, OrderPlaced, OrderShipped } from "../../shared/events.ts";
+import { frameView, viewKey } from "../../shared/read_models.ts";
+import { defineProjection, type Row, type RowRef, type ViewOp } from "../define.ts";
+import { cellBuffer, cellString, isoOf } from "../product_catalog/cells.ts";
+import { jsonBytes, prepareView } from "../product_catalog/prepared_view.ts";
+import { ORDERS_TABLE, ordersTable } from "./schema.ts";
+import { orderAnswer, orderSummary, orderToRow, rowToOrder, type OrderView } from "./state.ts";
+
+/** Projection name (Redis key prefix, progress tracking). */
+export const ORDERS = "orders";
+
+function placed(event: RecordedEvent): OrderView {
+  const data = event.data as OrderPlaced["data"];
+  const at = isoOf(event.metadata.occurredAt);
+  return {
+    id: data.orderId,
+    customerId: data.customerId,
+    status: "placed",
+    currency: data.currency,
+    lines: data.lines.map((line) => ({
+      productId: line.productId, sku: line.sku, name: line.name,
+      quantity: line.quantity, unitPriceCents: line.unitPriceCents, lineTotalCents: line.lineTotalCents,
+    })),
+    totalCents: data.totalCents,
+    itemCount: data.itemCount,
+    payment: null,
+    shipment: null,
+    cancellation: null,
+    placedAt: at,
+    updatedAt: at,
+    version: event.streamVersion,
+  };
+}
+
+function apply(order: OrderView, event: RecordedEvent): OrderView {
+  const at = isoOf(event.metadata.occurredAt);
+  const next: OrderView = { ...order, version: event.streamVersion, updatedAt: at };
+  switch (event.type) {
+    case "OrderPaid": {
+      const data = event.data as OrderPaid["data"];
+      next.status = "paid";
+      next.payment = { paymentId: data.paymentId, amountCents: data.amountCents, method: data.method, paidAt: at };
+      break;
+    }
+    case "OrderShipped": {
+      const data = event.data as OrderShipped["data"];
+      next.status = "shipped";
+      next.shipment = { carrier: data.carrier, trackingNumber: data.trackingNumber, shippedAt: at };
+      break;
+    }
+    case "OrderCancelled": {
+      const data = event.data as OrderCancelled["data"];
+      next.status = "cancelled";
+      next.cancellation = { reason: data.reason, cancelledAt: at };
+      break;
+    }
+  }
+  return next;
+}
+
+function touches(event: RecordedEvent): RowRef[] {
+  return [{ table: ORDERS_TABLE, key: String(event.data["orderId"]) }];
+}
+
+function reduce(_ref: RowRef, row: Row | undefined, event: RecordedEvent): Row | undefined {
+  if (event.type === "OrderPlaced") return row ?? orderToRow(placed(event));
+  if (row === undefined) return undefined;
+  const order = rowToOrder(row);
+  // Redelivered events change nothing (the row already has that version).
+  if (order.version >= event.streamVersion) return row;
+  return orderToRow(apply(order, event));
+}
+
+function finalize(_table: string, row: Row): Row {
+  const order = rowToOrder(row);
+  const prepared = prepareView(orderAnswer(order));
+  return { ...row, view: prepared.view, view_gz: prepared.view_gz, etag: prepared.etag, summary: jsonBytes(orderSummary(order)) };
+}
+
+function views(_table: string, key: string, row: Row | undefined, _previous: Row | undefined, version: number): ViewOp[] {
+  const idKey = viewKey(ORDERS, version, "id", key);
+  const gzKey = viewKey(ORDERS, version, "id_gz", key);
+  if (row === undefined) return [{ op: "del", key: idKey }, { op: "del", key: gzKey }];
+  const etag = cellString(row, "etag");
+  const gz = cellBuffer(row, "view_gz");
+  return [
+    { op: "set", key: idKey, value: frameView(etag, cellBuffer(row, "view") ?? Buffer.alloc(0)) },
+    gz === null ? { op: "del", key: gzKey } : { op: "set", key: gzKey, value: frameView(etag, gz) },
+  ];
+}
+
+/** Folds order events into order rows (answer and customer-list bytes) and order views. */
+export const orders = defineProjection({
+  name: ORDERS,
+  version: 1,
+  handles: new Set(["OrderPlaced", "OrderPaid", "OrderShipped", "OrderCancelled"]),
+  tables: [ordersTable],
+  touches,
+  reduce,
+  finalize,
+  views,
+});

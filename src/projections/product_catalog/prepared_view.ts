@@ -1,0 +1,33 @@
+/**
+ * Prepared views: the exact JSON bytes an API answer carries, their gzip (only when
+ * worth it) and a strong etag derived from the bytes. Pure and deterministic: the same
+ * value always gives the same bytes, gzip and etag (gzip headers carry no time).
+ * Used by every projection that prepares answers.
+ */
+import { createHash } from "node:crypto";
+import { gzipSync } from "node:zlib";
+
+/** Bodies larger than this many bytes get a precomputed gzip. */
+export const GZIP_THRESHOLD = 1024;
+
+export interface PreparedView {
+  view: Buffer;
+  view_gz: Buffer | null;
+  etag: string;
+}
+
+/** UTF-8 JSON bytes of a value (key order as built). */
+export function jsonBytes(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value), "utf8");
+}
+
+/** A quoted strong etag derived from the bytes; changes whenever a byte changes. */
+export function strongEtag(bytes: Buffer): string {
+  return `"${createHash("sha256").update(bytes).digest("base64url").slice(0, 27)}"`;
+}
+
+/** Prepares the bytes, the gzip (when over the threshold) and the etag of an answer. */
+export function prepareView(value: unknown): PreparedView {
+  const view = jsonBytes(value);
+  return { view, view_gz: view.length > GZIP_THRESHOLD ? gzipSync(view, { level: 6 }) : null, etag: strongEtag(view) };
+}

@@ -1,0 +1,61 @@
+/**
+ * Best sellers of a category: the sorted set `product_catalog:v<n>:best:<category>`
+ * (score −unitsSold, so ZRANGE gives unitsSold desc, productId asc) and the item bytes
+ * in the hash `…:best_items:<category>`, read atomically in one script call. When Redis
+ * is absent, failing, or holds nothing for the category, the table answers instead (a
+ * partial index on units_sold > 0), with the same bytes.
+ */
+import type { Redis } from "ioredis";
+import type { Pool } from "../db/pool.ts";
+import { viewKey } from "../shared/read_models.ts";
+
+const SCRIPT = `
+local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #ids == 0 then return {} end
+return redis.call('HMGET', KEYS[2], unpack(ids))
+`;
+
+export interface BestSellersLookup {
+  redis: Redis | null;
+  pool: Pool;
+  table: string;
+  version: number;
+  category: string;
+  limit: number;
+}
+
+async function fromRedis(lookup: BestSellersLookup): Promise<Buffer[] | null> {
+  const redis = lookup.redis;
+  if (redis === null || redis.status !== "ready") return null;
+  try {
+    const keys = [viewKey("product_catalog", lookup.version, "best", lookup.category), viewKey("product_catalog", lookup.version, "best_items", lookup.category)];
+    const items = (await redis.callBuffer("EVAL", SCRIPT, 2, ...keys, String(lookup.limit))) as (Buffer | null)[];
+    if (items.length === 0 || items.some((item) => item === null)) return null;
+    return items as Buffer[];
+  } catch {
+    return null;
+  }
+}
+
+/** The table's best-sellers statement (`$1` category, `$2` limit), served by a partial index. */
+export function bestSellersSql(table: string): string {
+  return (
+    `SELECT id::text AS id, sku, name, units_sold::text AS units_sold, revenue_cents::text AS revenue_cents FROM ${table} ` +
+    `WHERE category = $1 AND units_sold > 0 ORDER BY units_sold DESC, id LIMIT $2`
+  );
+}
+
+async function fromPostgres(lookup: BestSellersLookup): Promise<Buffer[]> {
+  const result = await lookup.pool.query<{ id: string; sku: string; name: string; units_sold: string; revenue_cents: string }>(
+    bestSellersSql(lookup.table),
+    [lookup.category, lookup.limit],
+  );
+  return result.rows.map((row) =>
+    Buffer.from(JSON.stringify({ productId: row.id, sku: row.sku, name: row.name, unitsSold: Number(row.units_sold), revenueCents: Number(row.revenue_cents) })),
+  );
+}
+
+/** The best-sellers item bytes of a category, best first, at most `limit`. */
+export async function readBestSellers(lookup: BestSellersLookup): Promise<Buffer[]> {
+  return (await fromRedis(lookup)) ?? (await fromPostgres(lookup));
+}

@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Scenario } from "../projections/product_catalog/test_scenario.ts";
+import { databaseAvailable, databaseSkipReason } from "../testing/db.ts";
+import { redisAvailable, redisSkipReason } from "../testing/redis.ts";
+import { getJson, startQueryHarness, type QueryHarness } from "./test_harness.ts";
+
+const skip = !databaseAvailable || !redisAvailable;
+
+describe.skipIf(skip)(skip ? `daily sales query: skipped, ${!databaseAvailable ? databaseSkipReason : redisSkipReason}` : "daily sales query", () => {
+  let h: QueryHarness;
+
+  beforeAll(async () => {
+    const s = new Scenario();
+    const book = s.createProduct("2026-01-01T00:00:00.000Z", { category: "books", priceCents: 1000 });
+    const ab = s.createProduct("2026-01-01T00:00:00.000Z", { category: "a-b", priceCents: 100 });
+    const abc = s.createProduct("2026-01-01T00:00:00.000Z", { category: "ab", priceCents: 100 });
+    const usd = s.createProduct("2026-01-01T00:00:00.000Z", { category: "books", priceCents: 500, currency: "USD" });
+    const pay = (day: string, lines: [string, number][]): string => {
+      const id = s.placeOrder(`${day}T08:00:00.000Z`, crypto.randomUUID(), lines);
+      s.pay(`${day}T09:00:00.000Z`, id);
+      return id;
+    };
+    pay("2026-03-01", [[book, 1], [ab, 2], [abc, 1]]);
+    pay("2026-03-01", [[usd, 3]]);
+    pay("2026-03-01", [[book, 2]]);
+    const gone = pay("2026-03-02", [[book, 5]]);
+    s.cancel("2026-03-05T10:00:00.000Z", gone);
+    pay("2026-03-03", [[ab, 1]]);
+    h = await startQueryHarness(s.log.events);
+  });
+  afterAll(async () => h?.close());
+
+  it("answers rows sorted by date, category (byte order) and currency, inclusive range; zero rows gone", async () => {
+    const response = await getJson(`${h.server.url}/v1/stats/daily-sales?from=2026-03-01&to=2026-03-03`);
+    expect(response.status).toBe(200);
+    expect(response.json).toEqual({
+      items: [
+        { date: "2026-03-01", category: "a-b", currency: "EUR", orders: 1, units: 2, revenueCents: 200 },
+        { date: "2026-03-01", category: "ab", currency: "EUR", orders: 1, units: 1, revenueCents: 100 },
+        { date: "2026-03-01", category: "books", currency: "EUR", orders: 2, units: 3, revenueCents: 3000 },
+        { date: "2026-03-01", category: "books", currency: "USD", orders: 1, units: 3, revenueCents: 1500 },
+        { date: "2026-03-03", category: "a-b", currency: "EUR", orders: 1, units: 1, revenueCents: 100 },
+      ],
+    });
+    expect(response.headers["etag"]).toMatch(/^"/);
+    const narrow = await getJson(`${h.server.url}/v1/stats/daily-sales?from=2026-03-02&to=2026-03-03&category=a-b`);
+    expect(narrow.json.items).toEqual([{ date: "2026-03-03", category: "a-b", currency: "EUR", orders: 1, units: 1, revenueCents: 100 }]);
+    const books = await getJson(`${h.pgOnly.url}/v1/stats/daily-sales?from=2026-03-01&to=2026-03-01&category=books`);
+    expect(books.json.items.map((i: { currency: string }) => i.currency)).toEqual(["EUR", "USD"]);
+  });
+
+  it("accepts exactly 366 days and rejects more, a reversed range, bad dates and unknown parameters", async () => {
+    expect((await getJson(`${h.server.url}/v1/stats/daily-sales?from=2024-01-01&to=2025-01-01`)).status).toBe(200);
+    const cases: [string, string[]][] = [
+      ["from=2024-01-01&to=2025-01-02", ["query.to"]],
+      ["from=2026-03-02&to=2026-03-01", ["query.to"]],
+      ["from=2026-02-30&to=2026-03-01", ["query.from"]],
+      ["to=2026-03-01&category=Books", ["query.category", "query.from"]],
+      ["from=2026-03-01&to=2026-03-01&page=2", ["query.page"]],
+    ];
+    for (const [query, paths] of cases) {
+      const response = await getJson(`${h.server.url}/v1/stats/daily-sales?${query}`);
+      expect(response.status, query).toBe(400);
+      expect(response.json.errors.map((e: { path: string }) => e.path).sort(), query).toEqual(paths);
+    }
+  });
+});

@@ -1,0 +1,78 @@
+/**
+ * Queries on the daily_sales read model: sales per UTC day, category and currency over
+ * an inclusive date range of at most 366 days, sorted by date, category, currency (byte
+ * order), answered as a concatenation of the prepared item bytes.
+ */
+import { z } from "zod";
+import { sendBuilt } from "../http/conditional.ts";
+import { consistentWith } from "../http/consistency.ts";
+import type { RouteModule } from "../http/route_module.ts";
+import { readTable } from "../shared/read_models.ts";
+import { parseOrThrow } from "../shared/validation.ts";
+import { dailySalesAnswer } from "./answers.ts";
+import type { QueryDeps } from "./deps.ts";
+import { itemsBody } from "./prepared.ts";
+import { queryDoc } from "./route_docs.ts";
+import { categorySchema } from "./schemas.ts";
+
+/** The projection these routes read. */
+export const DAILY_SALES = "daily_sales";
+
+/** Longest range, in days between `from` and `to`. */
+export const MAX_RANGE_DAYS = 366;
+
+const DAY_MS = 86_400_000;
+
+function isCalendarDate(text: string): boolean {
+  const time = Date.parse(`${text}T00:00:00.000Z`);
+  return !Number.isNaN(time) && new Date(time).toISOString().slice(0, 10) === text;
+}
+
+const date = z.iso.date("must be a date YYYY-MM-DD");
+const dailySalesQuery = z
+  .strictObject({ from: date, to: date, category: categorySchema.optional() })
+  .superRefine((q, ctx) => {
+    if (!isCalendarDate(q.from) || !isCalendarDate(q.to)) return;
+    const days = (Date.parse(q.to) - Date.parse(q.from)) / DAY_MS;
+    if (days < 0) ctx.addIssue({ code: "custom", path: ["to"], message: "must not be before from" });
+    else if (days > MAX_RANGE_DAYS) ctx.addIssue({ code: "custom", path: ["to"], message: `must be at most ${MAX_RANGE_DAYS} days after from` });
+  });
+
+/** Builds the daily-sales statement; rows are `{ view }` in answer order. */
+export function dailySalesSql(options: { table: string; from: string; to: string; category?: string | undefined }): { text: string; values: unknown[] } {
+  const values: unknown[] = [options.from, options.to];
+  let where = "day BETWEEN $1::date AND $2::date";
+  if (options.category !== undefined) {
+    values.push(options.category);
+    where += ` AND category COLLATE "C" = $3`;
+  }
+  return {
+    text: `SELECT view FROM ${options.table} WHERE ${where} ORDER BY day, category COLLATE "C", currency COLLATE "C"`,
+    values,
+  };
+}
+
+/** Route: GET /v1/stats/daily-sales. */
+export function dailySalesRoutes(deps: QueryDeps): RouteModule {
+  const wait = consistentWith({ progress: deps.progress, waitMs: deps.consistencyWaitMs, projections: [DAILY_SALES] });
+  return {
+    register(router) {
+      router.get("/v1/stats/daily-sales", wait, async (ctx) => {
+        const query = parseOrThrow(dailySalesQuery, ctx.query, "query");
+        const statement = dailySalesSql({ table: readTable("daily_sales", deps.activeVersions.get(DAILY_SALES)), ...query });
+        const result = await deps.pool.query<{ view: Buffer }>(statement.text, statement.values);
+        await sendBuilt(ctx, itemsBody(result.rows.map((row) => row.view), ""));
+      });
+    },
+    docs: [
+      queryDoc({
+        path: "/v1/stats/daily-sales",
+        summary: "Sales per UTC day, category and currency",
+        description: "from and to are inclusive UTC dates at most 366 days apart; sorted by date, category, currency. Unknown query parameters are a 400.",
+        tags: ["stats"],
+        query: dailySalesQuery,
+        answer: dailySalesAnswer,
+      }),
+    ],
+  };
+}

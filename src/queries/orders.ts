@@ -1,0 +1,106 @@
+/**
+ * Queries on the orders read model: an order by id (prepared bytes from Redis, else the
+ * PostgreSQL row) and a customer's orders (placedAt desc, ties by id desc; keyset pages
+ * of the prepared customer-list items).
+ */
+import type { Context } from "koa";
+import { z } from "zod";
+import { acceptsGzip, sendBuilt, sendPrepared } from "../http/conditional.ts";
+import { consistentWith } from "../http/consistency.ts";
+import type { RouteModule } from "../http/route_module.ts";
+import { NotFoundError } from "../shared/errors.ts";
+import { readTable, viewKey } from "../shared/read_models.ts";
+import { parseOrThrow } from "../shared/validation.ts";
+import { customerOrdersAnswer, orderAnswer } from "./answers.ts";
+import { decodeCursor, encodeCursor } from "./cursor.ts";
+import type { QueryDeps } from "./deps.ts";
+import { itemsBody, preparedSql, readPrepared } from "./prepared.ts";
+import { queryDoc } from "./route_docs.ts";
+import { cursorParam, limitParam, uuidSchema } from "./schemas.ts";
+
+/** The projection these routes read. */
+export const ORDERS = "orders";
+
+const CURSOR_TAG = "customer-orders";
+const byIdParams = z.strictObject({ id: uuidSchema });
+const customerParams = z.strictObject({ customerId: uuidSchema });
+const customerQuery = z.strictObject({
+  status: z.enum(["placed", "paid", "shipped", "cancelled"]).optional(),
+  limit: limitParam(20),
+  cursor: cursorParam.optional(),
+});
+const customerInput = z.object({ params: customerParams, query: customerQuery });
+const cursorKey = z.tuple([z.iso.datetime({ precision: 3 }), uuidSchema]);
+
+/** Builds the customer-orders statement; rows are `{ summary, row_id, k }` with `k` placed_at as ISO text. */
+export function customerOrdersSql(options: { table: string; customerId: string; status?: string | undefined; after?: [string, string] | undefined; limit: number }): { text: string; values: unknown[] } {
+  const values: unknown[] = [options.customerId];
+  const where = ["customer_id = $1"];
+  if (options.status !== undefined) {
+    values.push(options.status);
+    where.push(`status = $${values.length}`);
+  }
+  if (options.after !== undefined) {
+    values.push(options.after[0], options.after[1]);
+    where.push(`(placed_at, id) < ($${values.length - 1}::timestamptz, $${values.length}::uuid)`);
+  }
+  values.push(options.limit + 1);
+  const text =
+    `SELECT summary, id::text AS row_id, to_char(placed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS k ` +
+    `FROM ${options.table} WHERE ${where.join(" AND ")} ORDER BY placed_at DESC, id DESC LIMIT $${values.length}`;
+  return { text, values };
+}
+
+async function sendCustomerOrders(ctx: Context, deps: QueryDeps): Promise<void> {
+  const { params: { customerId }, query } = parseOrThrow(customerInput, { params: ctx.params, query: ctx.query });
+  const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, CURSOR_TAG, cursorKey);
+  const statement = customerOrdersSql({
+    table: readTable("orders", deps.activeVersions.get(ORDERS)),
+    customerId,
+    status: query.status,
+    after,
+    limit: query.limit,
+  });
+  const result = await deps.pool.query<{ summary: Buffer; row_id: string; k: string }>(statement.text, statement.values);
+  const rows = result.rows.slice(0, query.limit);
+  const last = rows.at(-1);
+  const next = result.rows.length > query.limit && last !== undefined ? encodeCursor(CURSOR_TAG, [last.k, last.row_id]) : null;
+  await sendBuilt(ctx, itemsBody(rows.map((row) => row.summary), `,"nextCursor":${JSON.stringify(next)}`));
+}
+
+/** Routes: GET /v1/orders/{id} and /v1/customers/{customerId}/orders. */
+export function orderRoutes(deps: QueryDeps): RouteModule {
+  const wait = consistentWith({ progress: deps.progress, waitMs: deps.consistencyWaitMs, projections: [ORDERS] });
+  return {
+    register(router) {
+      router.get("/v1/orders/:id", wait, async (ctx) => {
+        const { id } = parseOrThrow(byIdParams, ctx.params, "params");
+        const version = deps.activeVersions.get(ORDERS);
+        const answer = await readPrepared({
+          redis: deps.redis,
+          viewKey: viewKey(ORDERS, version, "id", id),
+          gzipKey: viewKey(ORDERS, version, "id_gz", id),
+          wantGzip: acceptsGzip(ctx),
+          pool: deps.pool,
+          sql: preparedSql(readTable("orders", version), "id"),
+          key: id,
+        });
+        if (answer === null) throw new NotFoundError("No order with this id");
+        await sendPrepared(ctx, answer);
+      });
+      router.get("/v1/customers/:customerId/orders", wait, async (ctx) => sendCustomerOrders(ctx, deps));
+    },
+    docs: [
+      queryDoc({ path: "/v1/orders/{id}", summary: "An order", tags: ["orders"], params: byIdParams, answer: orderAnswer, notFound: true }),
+      queryDoc({
+        path: "/v1/customers/{customerId}/orders",
+        summary: "A customer's orders, newest first (placedAt desc, ties by id desc), in keyset pages",
+        description: "A customer with no orders gets an empty list. Walk nextCursor until null. Unknown query parameters are a 400.",
+        tags: ["orders"],
+        params: customerParams,
+        query: customerQuery,
+        answer: customerOrdersAnswer,
+      }),
+    ],
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * Reading a prepared answer: Redis first (one GET, or one MGET with the precomputed gzip
+ * when the client accepts gzip), and the PostgreSQL row's prepared columns when Redis is
+ * absent, not ready, failing, or lacks the key. Both give the same bytes and etag.
+ */
+import type { Redis } from "ioredis";
+import type { PreparedAnswer } from "../http/conditional.ts";
+import type { Pool } from "../db/pool.ts";
+import { unframeView } from "../shared/read_models.ts";
+
+export interface PreparedLookup {
+  redis: Redis | null;
+  /** Redis key of the framed view. */
+  viewKey: string;
+  /** Redis key of the framed gzip; read only when `wantGzip`. */
+  gzipKey: string;
+  wantGzip: boolean;
+  pool: Pool;
+  /** SQL selecting `etag, view, view_gz` of one row by `$1`. */
+  sql: string;
+  key: string;
+}
+
+async function fromRedis(lookup: PreparedLookup): Promise<PreparedAnswer | null> {
+  const redis = lookup.redis;
+  if (redis === null || redis.status !== "ready") return null;
+  try {
+    const [framed, framedGz] = lookup.wantGzip
+      ? await redis.mgetBuffer(lookup.viewKey, lookup.gzipKey)
+      : [await redis.getBuffer(lookup.viewKey), null];
+    if (framed === null || framed === undefined) return null;
+    const view = unframeView(framed);
+    if (view === null) return null;
+    const gz = framedGz ? unframeView(framedGz) : null;
+    // The gzip is used only when it belongs to the same bytes (same etag).
+    return { etag: view.etag, body: view.body, gzip: gz !== null && gz.etag === view.etag ? gz.body : null };
+  } catch {
+    return null;
+  }
+}
+
+async function fromPostgres(lookup: PreparedLookup): Promise<PreparedAnswer | null> {
+  const result = await lookup.pool.query<{ etag: string; view: Buffer; view_gz: Buffer | null }>(lookup.sql, [lookup.key]);
+  const row = result.rows[0];
+  if (row === undefined || row.view === null) return null;
+  return { etag: row.etag, body: row.view, gzip: row.view_gz };
+}
+
+/** The statement that reads one row's prepared answer by a unique column (`$1`). */
+export function preparedSql(table: string, column: string): string {
+  return `SELECT etag, view, view_gz FROM ${table} WHERE ${column} = $1`;
+}
+
+/** The prepared answer for one key, from Redis or else PostgreSQL; null when absent. */
+export async function readPrepared(lookup: PreparedLookup): Promise<PreparedAnswer | null> {
+  return (await fromRedis(lookup)) ?? (await fromPostgres(lookup));
+}
+
+/** Joins prepared item bytes into `{"items":[…]` + tail, without parsing them. */
+export function itemsBody(items: readonly Buffer[], tail: string): Buffer {
+  const parts: Buffer[] = [Buffer.from('{"items":[')];
+  items.forEach((item, i) => {
+    if (i > 0) parts.push(Buffer.from(","));
+    parts.push(item);
+  });
+  parts.push(Buffer.from(`]${tail}}`));
+  return Buffer.concat(parts);
+}

@@ -1,0 +1,32 @@
+/**
+ * Input schemas shared by the query routes. Query strings are strict: an unknown
+ * parameter is a 400 (a misspelt filter never silently widens an answer), and a
+ * parameter given twice is a 400 (it reads as an array, not a string).
+ */
+import { z } from "zod";
+
+/** A UUID path or query value, lower-cased (any 8-4-4-4-12 hex form is accepted). */
+export const uuidSchema = z.guid("must be a UUID").toLowerCase();
+
+/** A product category, as the commands accept it. */
+export const categorySchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, "must be 1..64 of a-z, 0-9 and -, starting with a letter or digit");
+
+/** A product sku, as the commands accept it. */
+export const skuSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1..64 of A-Z, a-z, 0-9, '.', '_' and '-', starting with a letter or digit");
+
+/** A whole number in a query string, checked to lie in [min, max]. */
+export function intParam(min: number, max: number): z.ZodType<number, string> {
+  return z
+    .string()
+    .regex(/^\d{1,12}$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+}
+
+/** A `limit` query parameter: 1..100 with a default. */
+export function limitParam(defaultLimit: number): z.ZodDefault<z.ZodType<number, string>> {
+  return intParam(1, 100).default(defaultLimit);
+}
+
+/** An opaque pagination cursor as received (decoded by cursor.ts). */
+export const cursorParam = z.string().min(1, "must not be empty").max(512, "is too long");
