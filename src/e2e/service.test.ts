@@ -1,0 +1,131 @@
+/**
+ * End to end through the composition root: commands append, the real projection runner
+ * (piscina workers) builds the read models, queries answer — against real PostgreSQL and Redis.
+ */
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../config.ts";
+import { startService, type Service } from "../main.ts";
+import { createTestDatabase, databaseAvailable, databaseSkipReason, type TestDatabase } from "../testing/db.ts";
+import { createTestRedis, redisAvailable, redisSkipReason } from "../testing/redis.ts";
+
+const TOKEN = "e2e-token";
+const available = databaseAvailable && redisAvailable;
+
+describe.skipIf(!available)(`service end to end (${available ? "PostgreSQL + Redis" : `${databaseSkipReason}; ${redisSkipReason}`})`, () => {
+  let db: TestDatabase;
+  let redis: ReturnType<typeof createTestRedis>;
+  let service: Service;
+
+  async function command(path: string, body: unknown): Promise<{ status: number; body: { id: string; version: number; position: string } }> {
+    const response = await fetch(`${service.url}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as { id: string; version: number; position: string } };
+  }
+
+  async function read<T>(path: string, position?: string): Promise<{ status: number; body: T; headers: Headers }> {
+    const response = await fetch(`${service.url}${path}`, { headers: position ? { "x-consistent-with": position } : {} });
+    const text = await response.text();
+    return { status: response.status, body: (text ? JSON.parse(text) : null) as T, headers: response.headers };
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    redis = createTestRedis();
+    const config = loadConfig({
+      DATABASE_URL: db.url,
+      REDIS_URL: redis.url,
+      PORT: "0",
+      API_TOKENS: `${TOKEN}:commands+operator`,
+      LOG_LEVEL: "silent",
+      PROJECTION_WORKERS: "1",
+    });
+    service = await startService(config, { redisKeyPrefix: redis.prefix });
+  });
+  afterAll(async () => {
+    await service?.stop();
+    await redis?.cleanup();
+    await db?.drop();
+  });
+
+  it("reads its own writes with X-Consistent-With, every time", async () => {
+    const created = await command("/v1/products", { sku: "E2E-RYW", name: "Read your writes", category: "e2e", priceCents: 100 });
+    expect(created.status).toBe(201);
+    for (let price = 101; price <= 130; price++) {
+      const changed = await command(`/v1/products/${created.body.id}/price`, { priceCents: price });
+      expect(changed.status).toBe(200);
+      const product = await read<{ priceCents: number; version: number }>(`/v1/products/${created.body.id}`, changed.body.position);
+      expect(product.status).toBe(200);
+      expect(product.body.priceCents).toBe(price);
+      expect(product.body.version).toBe(changed.body.version);
+    }
+  });
+
+  it("an order's life shows in products, orders, customer lists, best sellers and daily sales", async () => {
+    const a = await command("/v1/products", { sku: "E2E-A", name: "Alpha", category: "e2e-sales", priceCents: 250 });
+    const b = await command("/v1/products", { sku: "E2E-B", name: "Beta", category: "e2e-sales", priceCents: 1000, currency: "EUR" });
+    const customerId = crypto.randomUUID();
+    const placed = await command("/v1/orders", { customerId, lines: [{ productId: a.body.id, quantity: 4 }, { productId: b.body.id, quantity: 1 }] });
+    expect(placed.status).toBe(201);
+    const paid = await command(`/v1/orders/${placed.body.id}/pay`, { paymentId: crypto.randomUUID(), amountCents: 2000, method: "card" });
+    expect(paid.status).toBe(200);
+
+    const product = await read<{ unitsSold: number; revenueCents: number }>(`/v1/products/${a.body.id}`, paid.body.position);
+    expect(product.body).toMatchObject({ unitsSold: 4, revenueCents: 1000 });
+    const order = await read<{ status: string; totalCents: number; payment: { amountCents: number } }>(`/v1/orders/${placed.body.id}`, paid.body.position);
+    expect(order.body).toMatchObject({ status: "paid", totalCents: 2000, payment: { amountCents: 2000 } });
+    const list = await read<{ items: Array<{ id: string; status: string }> }>(`/v1/customers/${customerId}/orders`, paid.body.position);
+    expect(list.body.items).toEqual([expect.objectContaining({ id: placed.body.id, status: "paid" })]);
+    const best = await read<{ items: Array<{ productId: string; unitsSold: number }> }>("/v1/categories/e2e-sales/best-sellers", paid.body.position);
+    expect(best.body.items.map((item) => [item.productId, item.unitsSold])).toEqual([
+      [a.body.id, 4],
+      [b.body.id, 1],
+    ]);
+    const today = new Date().toISOString().slice(0, 10);
+    const sales = await read<{ items: Array<{ category: string; orders: number; units: number; revenueCents: number }> }>(
+      `/v1/stats/daily-sales?from=${today}&to=${today}&category=e2e-sales`,
+      paid.body.position,
+    );
+    expect(sales.body.items).toEqual([{ date: today, category: "e2e-sales", currency: "EUR", orders: 1, units: 5, revenueCents: 2000 }]);
+
+    const cancelled = await command(`/v1/orders/${placed.body.id}/cancel`, { reason: "changed mind" });
+    expect(cancelled.status).toBe(200);
+    const after = await read<{ unitsSold: number; revenueCents: number }>(`/v1/products/${a.body.id}`, cancelled.body.position);
+    expect(after.body).toMatchObject({ unitsSold: 0, revenueCents: 0 });
+    const salesAfter = await read<{ items: unknown[] }>(`/v1/stats/daily-sales?from=${today}&to=${today}&category=e2e-sales`, cancelled.body.position);
+    expect(salesAfter.body.items).toEqual([]);
+    const bestAfter = await read<{ items: unknown[] }>("/v1/categories/e2e-sales/best-sellers", cancelled.body.position);
+    expect(bestAfter.body.items).toEqual([]);
+  });
+
+  it("serves a valid OpenAPI 3.1 document covering every contract route", async () => {
+    const doc = await read<{ openapi: string; paths: Record<string, Record<string, unknown>> }>("/openapi.json");
+    expect(doc.status).toBe(200);
+    expect(doc.body.openapi).toBe("3.1.0");
+    const result = await new Validator().validate(doc.body as unknown as object);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    for (const path of [
+      "/v1/products", "/v1/products/{id}/price", "/v1/products/{id}/details", "/v1/products/{id}/stock", "/v1/products/{id}/discontinue",
+      "/v1/orders", "/v1/orders/{id}/pay", "/v1/orders/{id}/ship", "/v1/orders/{id}/cancel",
+      "/v1/products/{id}", "/v1/products/by-sku/{sku}", "/v1/categories/{category}/best-sellers", "/v1/orders/{id}",
+      "/v1/customers/{customerId}/orders", "/v1/stats/daily-sales", "/v1/projections", "/metrics", "/openapi.json",
+    ]) {
+      expect(doc.body.paths, path).toHaveProperty([path]);
+    }
+  });
+
+  it("exposes Prometheus metrics and projection status", async () => {
+    await read("/v1/products/00000000-0000-4000-8000-000000000000");
+    const metrics = await fetch(`${service.url}/metrics`);
+    const text = await metrics.text();
+    expect(metrics.status).toBe(200);
+    for (const name of ["http_request_duration_seconds", "projection_lag_events", "pg_pool_connections", "view_reads_total"]) expect(text).toContain(name);
+    const status = await fetch(`${service.url}/v1/projections`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const body = (await status.json()) as { items: Array<{ name: string }> };
+    expect(body.items.map((item) => item.name).sort()).toEqual(["daily_sales", "orders", "product_catalog"]);
+  });
+});
