@@ -128,6 +128,8 @@ export async function startService(config: Config, options: { logger?: Logger; /
     const app = createApp({
       tokens,
       logger,
+      commandRateLimit: config.commandRateLimit,
+      middleware: [metrics.middleware],
       routes: [...modules, openApiRoutes(modules, { title: "commerce-cqrs", version: "1.0.0", description: "Event-sourced CQRS commerce service: commands, queries over prepared read models, operator routes." })],
       ready: async () => {
         try {

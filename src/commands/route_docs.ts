@@ -23,7 +23,9 @@ function commandResponses(create: boolean, extra: Record<number, string>): Recor
     409: { description: "Not allowed in the current state, duplicate create, or a concurrent write that still conflicts" },
     413: { description: "Body larger than 64 KiB" },
     415: { description: "Body is not application/json" },
+    408: { description: "The body did not arrive in time (type `validation`); the connection is closed" },
     422: { description: "Well-formed but does not fit, or an Idempotency-Key reused with another request" },
+    429: { description: "Too many requests from this client (COMMAND_RATE_LIMIT per second, bursts of 2×); type `unavailable`", headers: { "Retry-After": "seconds" } },
     503: { description: "A store is unavailable; retry after Retry-After seconds", headers: { "Retry-After": "seconds" } },
   };
   if (!create) {

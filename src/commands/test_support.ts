@@ -2,10 +2,11 @@
  * Test support for command routes: a fresh database, the PostgreSQL store, and the app
  * with the command routes listening on a free port.
  */
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import { createPostgresStore } from "../event_store/postgres.ts";
 import type { EventStore } from "../event_store/types.ts";
 import { createApp } from "../http/app.ts";
+import type { RouteModule } from "../http/route_module.ts";
 import { startServer } from "../http/server.ts";
 import { createTestDatabase, type TestDatabase } from "../testing/db.ts";
 import type { Clock } from "./clock.ts";
@@ -25,14 +26,22 @@ export interface CommandHarness {
   close(): Promise<void>;
 }
 
+export interface CommandHarnessOptions {
+  clock?: Clock;
+  /** The app's logger (silent by default). */
+  logger?: Logger;
+  /** Route modules registered after the command routes. */
+  extraRoutes?: RouteModule[];
+}
+
 /** Starts the app with only the command routes on a fresh migrated database. */
-export async function startCommandHarness(options: { clock?: Clock } = {}): Promise<CommandHarness> {
+export async function startCommandHarness(options: CommandHarnessOptions = {}): Promise<CommandHarness> {
   const db = await createTestDatabase();
   const store = createPostgresStore(db.pool);
   const app = createApp({
     tokens: [{ token: COMMANDS_TOKEN, scopes: ["commands"] }, { token: OPERATOR_TOKEN, scopes: ["operator"] }],
-    logger: pino({ level: "silent" }),
-    routes: [commandRoutes({ store, pool: db.pool, ...(options.clock ? { clock: options.clock } : {}) })],
+    logger: options.logger ?? pino({ level: "silent" }),
+    routes: [commandRoutes({ store, pool: db.pool, ...(options.clock ? { clock: options.clock } : {}) }), ...(options.extraRoutes ?? [])],
     ready: async () => true,
   });
   const server = await startServer(app, { port: 0, host: "127.0.0.1" });

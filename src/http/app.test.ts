@@ -166,3 +166,38 @@ describe("startServer close", () => {
     await expect(fetch(`${running.url}/healthz`)).rejects.toThrow();
   });
 });
+
+describe("createApp middleware option", () => {
+  it("runs extra middleware after the request id and outside the error middleware, so it sees final statuses", async () => {
+    const seen: Array<{ status: number; requestId: unknown }> = [];
+    const boom: RouteModule = {
+      register(router) {
+        router.get("/fail", () => {
+          throw new Error("hidden");
+        });
+      },
+      docs: [],
+    };
+    const app = createApp({
+      tokens: [],
+      logger: pino({ level: "silent" }),
+      routes: [boom],
+      ready: async () => true,
+      middleware: [
+        async (ctx, next) => {
+          await next();
+          seen.push({ status: ctx.status, requestId: ctx.state["requestId"] });
+        },
+      ],
+    });
+    const running = await startServer(app, { port: 0, host: "127.0.0.1" });
+    try {
+      await fetch(`${running.url}/fail`, { headers: { "x-request-id": "r-1" } });
+      await fetch(`${running.url}/missing`, { headers: { "x-request-id": "r-2" } });
+      await fetch(`${running.url}/healthz`, { headers: { "x-request-id": "r-3" } });
+      expect(seen).toEqual([{ status: 500, requestId: "r-1" }, { status: 404, requestId: "r-2" }, { status: 200, requestId: "r-3" }]);
+    } finally {
+      await running.close();
+    }
+  });
+});

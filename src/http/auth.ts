@@ -32,6 +32,15 @@ export class Authenticator {
 
   /** The scopes of the token in an Authorization header value, or null when it names no known token. */
   scopesOf(authorization: string): ReadonlySet<Scope> | null {
+    return this.#lookup(authorization)?.scopes ?? null;
+  }
+
+  /** The token in an Authorization header value when it is a known one, else null (for keying, never for logging). */
+  knownToken(authorization: string): string | null {
+    return this.#lookup(authorization)?.token ?? null;
+  }
+
+  #lookup(authorization: string): { token: string; scopes: ReadonlySet<Scope> } | null {
     const match = BEARER.exec(authorization);
     const digest = sha256(match?.[1] ?? "");
     let found: ReadonlySet<Scope> | null = null;
@@ -39,7 +48,7 @@ export class Authenticator {
       // No early exit: every token is compared, whatever matched.
       if (timingSafeEqual(token.digest, digest) && match) found = token.scopes;
     }
-    return found;
+    return found && match ? { token: match[1]!, scopes: found } : null;
   }
 
   /** Middleware answering 401 without a known bearer token and 403 when its scopes lack `scope`. */

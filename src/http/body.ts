@@ -1,13 +1,41 @@
 /**
  * Reads a JSON request body: checks the media type, bounds the size (64 KiB) without
- * reading past it, rejects invalid UTF-8 and invalid JSON. An empty body reads as `{}`.
+ * reading past it, bounds the time (a client that stops sending mid-body gets a 408 and
+ * the connection is closed), rejects invalid UTF-8 and invalid JSON. An empty body reads
+ * as `{}`. Duplicate keys: the last one wins (as JSON.parse does), and the idempotency
+ * hash sees the same parsed value. Nesting depth needs no bound: V8's JSON.parse is not
+ * recursive, and 64 KiB allow at most ~32k levels.
  */
+import type Koa from "koa";
 import type { Context } from "koa";
 import getRawBody from "raw-body";
-import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from "../shared/errors.ts";
+import { AppError, PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from "../shared/errors.ts";
 
 /** The largest accepted request body in bytes. */
 export const MAX_BODY_BYTES = 64 * 1024;
+
+/** Default longest time to receive a body (64 KiB in 10 s is 6.5 KiB/s: only stalled clients hit it). */
+export const BODY_TIMEOUT_MS = 10_000;
+
+/**
+ * 408: the body did not arrive in time. The contract's closed list of problem types has no
+ * timeout entry; the request is incomplete, so `validation` (a bad request) is closest.
+ */
+export class RequestTimeoutError extends AppError {
+  constructor(timeoutMs: number) {
+    super({ status: 408, type: "validation", title: "Request timeout", detail: `The body did not arrive within ${timeoutMs} ms` });
+  }
+}
+
+/** Sets how long readJsonBody waits for a body on every request of an app. */
+export function setBodyTimeout(app: Koa, timeoutMs: number): void {
+  app.context["bodyTimeoutMs"] = timeoutMs;
+}
+
+function bodyTimeoutOf(ctx: Context): number {
+  const value: unknown = ctx["bodyTimeoutMs"];
+  return typeof value === "number" && value > 0 ? value : BODY_TIMEOUT_MS;
+}
 
 const JSON_TYPE = /^application\/json\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
 
@@ -23,10 +51,25 @@ function declaredLength(ctx: Context): number | null {
   return Number.isSafeInteger(length) && length >= 0 ? length : null;
 }
 
+async function withTimeout(reading: Promise<Buffer>, timeoutMs: number): Promise<Buffer> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new RequestTimeoutError(timeoutMs)), timeoutMs);
+  });
+  // After a timeout the read fails later (the connection closes); nobody waits for it then.
+  reading.catch(() => undefined);
+  try {
+    return await Promise.race([reading, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function readBytes(ctx: Context, limit: number, length: number | null): Promise<Buffer> {
   try {
-    return await getRawBody(ctx.req, { limit, ...(length === null ? {} : { length }) });
+    return await withTimeout(getRawBody(ctx.req, { limit, ...(length === null ? {} : { length }) }), bodyTimeoutOf(ctx));
   } catch (error) {
+    if (error instanceof RequestTimeoutError) throw error;
     const type = (error as { type?: unknown }).type;
     if (type === "entity.too.large") throw tooLarge(limit);
     if (type === "request.size.invalid") throw new ValidationError([{ path: "(body)", message: "Body size does not match Content-Length" }]);
@@ -53,7 +96,8 @@ export async function readJsonBody(ctx: Context, limit = MAX_BODY_BYTES): Promis
   try {
     bytes = await readBytes(ctx, limit, length);
   } catch (error) {
-    if (error instanceof PayloadTooLargeError) ctx.set("Connection", "close");
+    // The rest of the body is never read: the connection cannot carry another request.
+    if (error instanceof PayloadTooLargeError || error instanceof RequestTimeoutError) ctx.set("Connection", "close");
     throw error;
   }
   if (bytes.length === 0) return {};

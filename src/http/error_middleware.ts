@@ -45,6 +45,8 @@ export function errorMiddleware(logger: Logger): Middleware {
       const { problem, headers, expected } = problemFor(error);
       if (!expected) logger.error({ err: error, requestId: requestIdOf(ctx) }, "request failed");
       for (const [name, value] of Object.entries(headers)) ctx.set(name, value);
+      // A body left unread (a 401 before reading, a stalled upload) is not drained: close instead.
+      if (!ctx.req.complete) ctx.set("Connection", "close");
       sendProblem(ctx, problem);
     }
   };

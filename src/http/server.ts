@@ -1,9 +1,13 @@
 /**
  * Starts an app on a port and stops it gracefully: stop accepting, let in-flight
- * requests finish (bounded), then close every connection.
+ * requests finish (bounded), then close every connection. Guards against slow and
+ * abusive clients: bounded time for headers and for the whole request, bounded header
+ * size (431), a cap on open connections, and problem+json answers for requests the HTTP
+ * parser rejects (400, 408, 431).
  */
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import type Koa from "koa";
 
 export interface RunningServer {
@@ -19,12 +23,68 @@ export interface ServerOptions {
   host: string;
   /** Longest wait for in-flight requests on close (default 10 s). */
   shutdownTimeoutMs?: number;
+  /** Longest time to receive a request's headers (default 10 s); then 408 and close. */
+  headersTimeoutMs?: number;
+  /** Longest time to receive a whole request (default 30 s); then 408 and close. */
+  requestTimeoutMs?: number;
+  /** How long an idle keep-alive connection stays open (default 5 s). */
+  keepAliveTimeoutMs?: number;
+  /** Largest request head (request line + headers) in bytes (default 16 KiB); larger: 431. */
+  maxHeaderBytes?: number;
+  /** Most open connections (default 10,000); further ones are closed at once. */
+  maxConnections?: number;
+}
+
+const REASONS: Record<number, { title: string; type: string; detail: string }> = {
+  400: { title: "Bad request", type: "validation", detail: "The request is not valid HTTP" },
+  // No timeout type in the contract's closed list: the request is incomplete, so `validation`.
+  408: { title: "Request timeout", type: "validation", detail: "The request did not arrive in time" },
+  // No header type in the list: too large a request part, so `payload_too_large`.
+  431: { title: "Request header fields too large", type: "payload_too_large", detail: "The request headers are too large" },
+};
+
+/** A complete HTTP/1.1 problem+json answer that closes the connection, as raw bytes. */
+function rawProblem(status: 400 | 408 | 431): string {
+  const reason = REASONS[status]!;
+  const body = JSON.stringify({ type: reason.type, title: reason.title, status, detail: reason.detail });
+  return `HTTP/1.1 ${status} ${reason.title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
+
+function statusOfClientError(error: NodeJS.ErrnoException): 400 | 408 | 431 {
+  if (error.code === "HPE_HEADER_OVERFLOW") return 431;
+  if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") return 408;
+  return 400;
+}
+
+/** Answers a request the parser rejected with problem+json when the socket can still take it; else drops it. */
+function onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  const pending = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (error.code === "ECONNRESET" || !socket.writable || pending?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  socket.end(rawProblem(statusOfClientError(error)), () => socket.destroy());
 }
 
 /** Listens on host:port (port 0: any free port) and resolves once listening. */
 export async function startServer(app: Koa, options: ServerOptions): Promise<RunningServer> {
-  const server = app.listen({ port: options.port, host: options.host });
-  server.keepAliveTimeout = 5000;
+  const requestTimeout = options.requestTimeoutMs ?? 30_000;
+  const headersTimeout = Math.min(options.headersTimeoutMs ?? 10_000, requestTimeout);
+  const server = createServer(
+    {
+      maxHeaderSize: options.maxHeaderBytes ?? 16 * 1024,
+      headersTimeout,
+      requestTimeout,
+      keepAliveTimeout: options.keepAliveTimeoutMs ?? 5000,
+      // Timeouts are enforced by a periodic sweep; keep it a fraction of the shortest one.
+      connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(headersTimeout / 4))),
+    },
+    app.callback(),
+  );
+  server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 5000;
+  server.maxConnections = options.maxConnections ?? 10_000;
+  server.on("clientError", onClientError);
+  server.listen({ port: options.port, host: options.host });
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);
     server.once("error", reject);

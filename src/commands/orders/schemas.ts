@@ -3,7 +3,7 @@
  * schemas validate requests and document them in /openapi.json.
  */
 import { z } from "zod";
-import { uuid } from "../common_schemas.ts";
+import { storableText, uuid } from "../common_schemas.ts";
 
 const orderLine = z.strictObject({ productId: uuid, quantity: z.number().int().min(1).max(1000) });
 
@@ -25,10 +25,10 @@ export const payOrderBody = z.strictObject({
   method: z.enum(["card", "paypal", "bank_transfer"]),
 });
 
-const label = z.string().trim().min(1, "must not be empty").max(64);
+const label = storableText().trim().min(1, "must not be empty").max(64);
 
 /** Body of `POST /v1/orders/{id}/ship`. */
 export const shipOrderBody = z.strictObject({ carrier: label, trackingNumber: label });
 
 /** Body of `POST /v1/orders/{id}/cancel`. */
-export const cancelOrderBody = z.strictObject({ reason: z.string().max(200).default("") });
+export const cancelOrderBody = z.strictObject({ reason: storableText().max(200).default("") });

@@ -3,11 +3,11 @@
  * schemas validate requests and document them in /openapi.json.
  */
 import { z } from "zod";
-import { uuid } from "../common_schemas.ts";
+import { storableText, uuid } from "../common_schemas.ts";
 
 export const skuSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1..64 of A-Z a-z 0-9 . _ -, starting with a letter or digit");
-export const nameSchema = z.string().trim().min(1, "must not be empty").max(200);
-export const descriptionSchema = z.string().max(5000);
+export const nameSchema = storableText().trim().min(1, "must not be empty").max(200);
+export const descriptionSchema = storableText().max(5000);
 export const categorySchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, "must match ^[a-z0-9][a-z0-9-]{0,63}$");
 export const priceCentsSchema = z.number().int().min(0).max(100_000_000);
 
@@ -36,7 +36,7 @@ export const changeDetailsBody = z
 /** Body of `POST /v1/products/{id}/stock`. */
 export const adjustStockBody = z.strictObject({
   delta: z.number().int().min(-1_000_000).max(1_000_000).refine((delta) => delta !== 0, "must not be zero"),
-  reason: z.string().max(200).default(""),
+  reason: storableText().max(200).default(""),
 });
 
 /** Body of `POST /v1/products/{id}/discontinue` (no fields). */
