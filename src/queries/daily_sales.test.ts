@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Scenario } from "../projections/product_catalog/test_scenario.ts";
+import { Scenario } from "../projections/testing/scenario.ts";
 import { databaseAvailable, databaseSkipReason } from "../testing/db.ts";
 import { redisAvailable, redisSkipReason } from "../testing/redis.ts";
 import { getJson, startQueryHarness, type QueryHarness } from "./test_harness.ts";

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { projections } from "../projections/all.ts";
-import { createReadTables } from "../projections/product_catalog/test_store.ts";
+import { createReadTables } from "../projections/testing/project.ts";
 import { createTestDatabase, databaseAvailable, databaseSkipReason, type TestDatabase } from "../testing/db.ts";
 import { bestSellersSql } from "./best_sellers.ts";
 import { dailySalesSql } from "./daily_sales.ts";

@@ -8,7 +8,7 @@ import { pino } from "pino";
 import { createApp } from "../http/app.ts";
 import { startServer, type RunningServer } from "../http/server.ts";
 import { projections } from "../projections/all.ts";
-import { createReadTables, projectEvents } from "../projections/product_catalog/test_store.ts";
+import { createReadTables, projectEvents } from "../projections/testing/project.ts";
 import type { RecordedEvent } from "../event_store/types.ts";
 import type { Position } from "../shared/position.ts";
 import type { ProgressWaiter } from "../shared/read_models.ts";

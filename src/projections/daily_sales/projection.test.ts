@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Row } from "../define.ts";
-import { Scenario } from "../product_catalog/test_scenario.ts";
-import { foldAll, foldBatch } from "../product_catalog/test_support.ts";
+import { Scenario } from "../testing/scenario.ts";
+import { foldAll, foldBatch } from "../testing/fold.ts";
 import { dailySales } from "./projection.ts";
 
 const json = (row: Row | undefined): unknown => JSON.parse((row!["view"] as Buffer).toString("utf8"));

@@ -7,8 +7,8 @@
 import type { RecordedEvent } from "../../event_store/types.ts";
 import type { OrderCancelled, OrderPaid, SalesLine } from "../../shared/events.ts";
 import { defineProjection, type Row, type RowRef } from "../define.ts";
-import { cellNumber } from "../product_catalog/cells.ts";
-import { jsonBytes } from "../product_catalog/prepared_view.ts";
+import { cellNumber } from "../shared/cells.ts";
+import { jsonBytes } from "../shared/prepared_view.ts";
 import { DAILY_SALES_TABLE, dailySalesKey, dailySalesTable } from "./schema.ts";
 
 /** Projection name (progress tracking). */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { unframeView } from "../../shared/read_models.ts";
 import type { Row } from "../define.ts";
-import { Scenario } from "../product_catalog/test_scenario.ts";
-import { applyViews, foldAll, foldBatch } from "../product_catalog/test_support.ts";
+import { Scenario } from "../testing/scenario.ts";
+import { applyViews, foldAll, foldBatch } from "../testing/fold.ts";
 import { orders } from "./projection.ts";
 
 const T = (n: number): string => new Date(Date.UTC(2026, 10, 21, 10, 0, n)).toISOString();

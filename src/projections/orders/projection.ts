@@ -9,8 +9,8 @@ import type { RecordedEvent } from "../../event_store/types.ts";
 import type { OrderCancelled, OrderPaid, OrderPlaced, OrderShipped } from "../../shared/events.ts";
 import { frameView, viewKey } from "../../shared/read_models.ts";
 import { defineProjection, type Row, type RowRef, type ViewOp } from "../define.ts";
-import { cellBuffer, cellString, isoOf } from "../product_catalog/cells.ts";
-import { jsonBytes, prepareView } from "../product_catalog/prepared_view.ts";
+import { cellBuffer, cellString, isoOf } from "../shared/cells.ts";
+import { jsonBytes, prepareView } from "../shared/prepared_view.ts";
 import { ORDERS_TABLE, ordersTable } from "./schema.ts";
 import { orderAnswer, orderSummary, orderToRow, rowToOrder, type OrderView } from "./state.ts";
 

@@ -3,7 +3,7 @@
  * conversion to and from an orders row.
  */
 import type { Row } from "../define.ts";
-import { cellIso, cellJson, cellNumber, cellString } from "../product_catalog/cells.ts";
+import { cellIso, cellJson, cellNumber, cellString } from "../shared/cells.ts";
 
 export interface OrderViewLine {
   productId: string;

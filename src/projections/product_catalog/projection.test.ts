@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import { frameView, unframeView } from "../../shared/read_models.ts";
 import type { Row, ViewOp } from "../define.ts";
 import { productCatalog } from "./projection.ts";
-import { Scenario } from "./test_scenario.ts";
-import { applyViews, foldAll, foldBatch } from "./test_support.ts";
+import { Scenario } from "../testing/scenario.ts";
+import { applyViews, foldAll, foldBatch } from "../testing/fold.ts";
 
 const T = (n: number): string => new Date(Date.UTC(2026, 10, 21, 10, 0, n)).toISOString();
 

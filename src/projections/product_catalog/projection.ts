@@ -12,8 +12,8 @@ import type { RecordedEvent } from "../../event_store/types.ts";
 import type { OrderCancelled, OrderPaid, ProductCreated, ProductDetailsChanged, ProductPriceChanged, ProductStockAdjusted, SalesLine } from "../../shared/events.ts";
 import { frameView, viewKey } from "../../shared/read_models.ts";
 import { defineProjection, type Row, type RowRef, type ViewOp } from "../define.ts";
-import { cellBuffer, cellString, isoOf } from "./cells.ts";
-import { jsonBytes, prepareView } from "./prepared_view.ts";
+import { cellBuffer, cellString, isoOf } from "../shared/cells.ts";
+import { jsonBytes, prepareView } from "../shared/prepared_view.ts";
 import { PRODUCTS_TABLE, productsTable } from "./schema.ts";
 import { bestSellerItem, productAnswer, productToRow, rowToProduct, type Product } from "./state.ts";
 

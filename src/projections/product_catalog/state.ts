@@ -3,7 +3,7 @@
  * conversion to and from a products row.
  */
 import type { Row } from "../define.ts";
-import { cellIso, cellNumber, cellString } from "./cells.ts";
+import { cellIso, cellNumber, cellString } from "../shared/cells.ts";
 
 /** The product answer; field order is the order of the JSON answer. */
 export interface Product {

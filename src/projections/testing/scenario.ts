@@ -4,7 +4,7 @@
  * OrderCancelled carry the sales lines), on top of a TestLog.
  */
 import type { OrderLine, SalesLine } from "../../shared/events.ts";
-import { TestLog } from "./test_support.ts";
+import { TestLog } from "./fold.ts";
 
 interface ProductInfo {
   id: string;
