@@ -11,6 +11,7 @@ import { openDatabase, type OpenDatabase } from "./db/open.ts";
 import { createEventStoreDbStore } from "./event_store/eventstoredb.ts";
 import { createPostgresStore } from "./event_store/postgres.ts";
 import type { EventStore } from "./event_store/types.ts";
+import { replayCommand } from "./cli_replay.ts";
 import { createLogger } from "./main.ts";
 import { projectionModules } from "./projections/all.ts";
 import { projectionStatusForModules } from "./projections/runner/status.ts";
@@ -114,13 +115,9 @@ async function runReplayCommand(config: Config, name: string | undefined): Promi
   if (!name || !projectionModules.some((ref) => ref.name === name)) {
     throw new ConfigError(`replay needs a projection name: ${projectionModules.map((ref) => ref.name).join(", ")}`);
   }
-  const { runReplay } = await import("./projections/runner/replay.ts");
   const stores = await openStores(config);
-  const controller = new AbortController();
-  process.once("SIGINT", () => controller.abort());
-  process.once("SIGTERM", () => controller.abort());
   try {
-    const result = await runReplay({
+    const result = await replayCommand({
       pool: stores.database.pool,
       databaseUrl: stores.database.url,
       store: stores.store,
@@ -129,9 +126,9 @@ async function runReplayCommand(config: Config, name: string | undefined): Promi
       name,
       workers: config.projectionWorkers,
       logger: createLogger({ logLevel: config.logLevel === "info" ? "warn" : config.logLevel }),
-      signal: controller.signal,
     });
-    console.log(`replayed ${name} into v${result.version}: ${result.events} events in ${result.seconds.toFixed(1)} s`);
+    const resumed = result.resumedFrom > 0 ? ` (resumed from ${result.resumedFrom})` : "";
+    console.log(`replayed ${name} into v${result.version}: ${result.events} events${resumed} in ${result.seconds.toFixed(1)} s; serving v${result.version}`);
   } finally {
     await stores.close();
   }

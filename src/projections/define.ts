@@ -74,6 +74,21 @@ export interface ProjectionDefinition {
   partitions?: number;
   /** What to do with an event that keeps failing: park it and go on (default), or stop the projection. */
   onError?: "park" | "stop";
+  /**
+   * Anything beyond the read model (e-mails, webhooks, messages). The runner calls it in
+   * live mode only, after the event's rows committed, in log order, at least once but
+   * never again after its position was recorded (one position per projection, across
+   * versions). A replay (rebuilding history into a new version) never calls it.
+   */
+  sideEffects?(event: RecordedEvent, context: SideEffectContext): Promise<void> | void;
+}
+
+/** What the runner tells a side effect. */
+export interface SideEffectContext {
+  projection: string;
+  /** Physical version whose rows the event was just applied to. */
+  version: number;
+  signal: AbortSignal;
 }
 
 /** Physical table name for a projection table at a version. */

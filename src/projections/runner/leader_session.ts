@@ -18,7 +18,7 @@ export interface ViewsState {
 export async function leadProjection(options: { loop: ProjectionLoop; pool: Pool; redis: Redis | null; logger: Logger; views: ViewsState; signal: AbortSignal; checkEveryMs?: number }): Promise<void> {
   const { loop, pool, redis, logger, views, signal } = options;
   const { definition } = loop;
-  const version = definition.version;
+  const version = loop.version;
   const dirty = await pool.query<{ views_dirty: boolean }>("SELECT views_dirty FROM projections WHERE name = $1 AND version = $2", [definition.name, version]);
   if (dirty.rows[0]?.views_dirty) views.dirty = true;
   let checking = false;

@@ -59,9 +59,9 @@ export async function runPartition(
   deps: PartitionRunnerDeps,
   definition: ProjectionDefinition,
   module: ProjectionModuleRef,
-  work: { partition: number; events: readonly RecordedEvent[]; through: Position },
+  work: { version: number; partition: number; events: readonly RecordedEvent[]; through: Position },
 ): Promise<void> {
-  const base = { module, version: definition.version, partition: work.partition, partitions: partitionCount(definition) };
+  const base = { module, version: work.version, partition: work.partition, partitions: partitionCount(definition) };
   const whole = await attempt(deps, () => ({ ...base, through: encodePosition(work.through), events: encodeEvents(work.events) }), APPLY_ATTEMPTS);
   if (whole === null) return;
   deps.logger.warn({ projection: definition.name, partition: work.partition, error: whole }, "partition task keeps failing; isolating events");
@@ -72,6 +72,6 @@ export async function runPartition(
       throw new ProjectionStoppedError(`Projection ${definition.name} stopped at event ${event.eventId}: ${error}`);
     }
     deps.logger.error({ projection: definition.name, eventId: event.eventId, type: event.type, error }, "parking event");
-    await parkEvent(deps.pool, { projection: definition.name, version: definition.version, partition: work.partition }, event, error);
+    await parkEvent(deps.pool, { projection: definition.name, version: work.version, partition: work.partition }, event, error);
   }
 }

@@ -9,7 +9,7 @@ import type { Pool } from "../../db/pool.ts";
 import { comparePositions, parsePosition, type Position } from "../../shared/position.ts";
 import type { ActiveVersions, ProgressWaiter } from "../../shared/read_models.ts";
 import { sleep } from "./backoff.ts";
-import { parseProgress, PROGRESS_CHANNEL } from "./watermark.ts";
+import { ACTIVE_CHANNEL, parseProgress, PROGRESS_CHANNEL, readWatermark } from "./watermark.ts";
 
 interface Waiter {
   projections: readonly string[];
@@ -17,9 +17,12 @@ interface Waiter {
   resolve(reached: boolean): void;
 }
 
-/** The serving version of each projection, loaded from `projection_active`. */
+type ActiveListener = (projection: string, version: number) => void;
+
+/** The serving version of each projection, loaded from `projection_active` and kept current by NOTIFY. */
 export class ActiveVersionTable implements ActiveVersions {
   #versions: Map<string, number>;
+  #listeners = new Set<ActiveListener>();
 
   constructor(defaults: ReadonlyMap<string, number>) {
     this.#versions = new Map(defaults);
@@ -31,10 +34,23 @@ export class ActiveVersionTable implements ActiveVersions {
     return version;
   }
 
+  /** Sets a projection's serving version; listeners hear of a change. */
+  set(projection: string, version: number): void {
+    if (this.#versions.get(projection) === version) return;
+    this.#versions.set(projection, version);
+    for (const listener of this.#listeners) listener(projection, version);
+  }
+
+  /** Calls `listener` on every change of a serving version; returns the unsubscribe function. */
+  onChange(listener: ActiveListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
   /** Reloads every serving version from the database. */
   async refresh(pool: Pool): Promise<void> {
     const result = await pool.query<{ name: string; version: number }>("SELECT name, version FROM projection_active");
-    for (const row of result.rows) this.#versions.set(row.name, row.version);
+    for (const row of result.rows) this.set(row.name, row.version);
   }
 }
 
@@ -99,8 +115,14 @@ export class ProgressTracker implements ProgressWaiter {
     }
   }
 
-  /** LISTENs for progress on a dedicated connection until the signal aborts, reconnecting after errors. */
-  async listen(options: { connectionString: string; pool: Pool; signal: AbortSignal; logger: Logger; onListening?: () => void }): Promise<void> {
+  /** Forgets a projection's watermark (its serving version changed) and loads the new version's. */
+  async switchTo(pool: Pool, projection: string, version: number): Promise<void> {
+    this.#positions.delete(projection);
+    this.advance(projection, version, await readWatermark(pool, projection, version));
+  }
+
+  /** LISTENs for progress and switch-overs on a dedicated connection until the signal aborts, reconnecting after errors. */
+  async listen(options: { connectionString: string; pool: Pool; signal: AbortSignal; logger: Logger; active?: ActiveVersionTable; onListening?: () => void }): Promise<void> {
     const { signal } = options;
     while (!signal.aborted) {
       const client = new pg.Client({ connectionString: options.connectionString, application_name: "projection-progress", keepAlive: true });
@@ -110,12 +132,24 @@ export class ProgressTracker implements ProgressWaiter {
         signal.addEventListener("abort", () => resolve(), { once: true });
       });
       client.on("notification", (message) => {
+        if (message.channel === ACTIVE_CHANNEL && message.payload) {
+          const [name, version] = message.payload.split(" ");
+          if (name && version) this.#activate(options, name, Number(version));
+          return;
+        }
         const progress = message.channel === PROGRESS_CHANNEL && message.payload ? parseProgress(message.payload) : null;
         if (progress) this.advance(progress.name, progress.version, progress.position);
       });
       try {
         await client.connect();
         await client.query(`LISTEN ${PROGRESS_CHANNEL}`);
+        await client.query(`LISTEN ${ACTIVE_CHANNEL}`);
+        if (options.active) {
+          const before = new Map<string, number>();
+          const stop = options.active.onChange((name, version) => before.set(name, version));
+          await options.active.refresh(options.pool).finally(stop);
+          for (const [name, version] of before) await this.switchTo(options.pool, name, version);
+        }
         await this.load(options.pool);
         options.onListening?.();
         await ended;
@@ -126,6 +160,20 @@ export class ProgressTracker implements ProgressWaiter {
       }
       if (!signal.aborted) await sleep(1000, signal).catch(() => undefined);
     }
+  }
+
+  #activate(options: { pool: Pool; logger: Logger; active?: ActiveVersionTable }, name: string, version: number): void {
+    if (!options.active) return;
+    let known: number | undefined;
+    try {
+      known = options.active.get(name);
+    } catch {
+      known = undefined;
+    }
+    if (known === version) return;
+    options.active.set(name, version);
+    options.logger.info({ projection: name, version }, "serving version switched");
+    this.switchTo(options.pool, name, version).catch((error: unknown) => options.logger.warn({ projection: name, error: (error as Error).message }, "loading the new version's watermark failed"));
   }
 
   #reached(projections: readonly string[], position: Position): boolean {

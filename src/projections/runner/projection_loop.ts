@@ -5,6 +5,10 @@
  * every partition of a batch (and of every earlier batch) has committed. At most
  * `maxInFlight` batches are in flight, and the next batch is pulled only when one
  * finishes, so memory stays bounded however far behind the projection is.
+ *
+ * The loop writes one physical version (`deps.version`, default the definition's). In live
+ * mode it fires the definition's side effects after each batch; a replay runs it with
+ * `live: false` and never does.
  */
 import type { EventStore } from "../../event_store/types.ts";
 import { comparePositions, START, type Position } from "../../shared/position.ts";
@@ -13,7 +17,8 @@ import { isConnectionError } from "../../db/pool.ts";
 import { backoffMs, sleep } from "./backoff.ts";
 import { partitionBatch, partitionCount } from "./partition.ts";
 import { runPartition, type PartitionRunnerDeps } from "./partition_runner.ts";
-import { readWatermark, writeWatermark } from "./watermark.ts";
+import { SideEffects } from "./side_effects.ts";
+import { readProgress, writeWatermark } from "./watermark.ts";
 
 export interface LoopDeps extends Omit<PartitionRunnerDeps, "signal" | "onViewsFailed"> {
   store: EventStore;
@@ -21,6 +26,10 @@ export interface LoopDeps extends Omit<PartitionRunnerDeps, "signal" | "onViewsF
   maxInFlight: number;
   onProgress(position: Position): void;
   onViewsFailed(): void;
+  /** Physical version written (default: the definition's version). */
+  version?: number;
+  /** Live mode fires side effects; a replay sets false (default true). */
+  live?: boolean;
 }
 
 export type LoopState = "starting" | "running" | "paused" | "failed" | "stopped";
@@ -31,6 +40,8 @@ export class ProjectionLoop {
   #deps: LoopDeps;
   #state: LoopState = "starting";
   #position: Position = START;
+  #consumed = 0;
+  #read = 0;
   #tail: Promise<void> = Promise.resolve();
   #gate: Promise<void> = Promise.resolve();
   #openGate: (() => void) | null = null;
@@ -49,11 +60,25 @@ export class ProjectionLoop {
     return this.#position;
   }
 
+  /** The physical version this loop writes. */
+  get version(): number {
+    return this.#deps.version ?? this.definition.version;
+  }
+
+  /** Log events consumed (handled or not) up to the low watermark, across restarts. */
+  get consumed(): number {
+    return this.#consumed;
+  }
+
   /** Consumes until the signal aborts; rejects when the projection fails (stop policy). */
   async run(signal: AbortSignal): Promise<void> {
     const { definition, store, batchSize } = { definition: this.definition, ...this.#deps };
-    this.#position = await readWatermark(this.#deps.pool, definition.name, definition.version);
+    const version = this.version;
+    const stored = await readProgress(this.#deps.pool, definition.name, version);
+    this.#position = stored.position;
+    this.#consumed = this.#read = stored.consumed;
     this.#state = "running";
+    const effects = this.#deps.live === false || !definition.sideEffects ? null : new SideEffects({ pool: this.#deps.pool, definition, version, logger: this.#deps.logger });
     const partitions = partitionCount(definition);
     const chains: Promise<void>[] = Array.from({ length: partitions }, () => Promise.resolve());
     const inflight = new Set<Promise<void>>();
@@ -63,18 +88,23 @@ export class ProjectionLoop {
       const after = comparePositions(this.#position, START) === 0 ? null : this.#position;
       for await (const batch of store.subscribeAll({ after, batchSize, signal })) {
         await this.#gate;
+        if (signal.aborted) break;
         while (inflight.size >= this.#deps.maxInFlight) await Promise.race(inflight);
         if (failure) throw failure;
         const last = batch.at(-1);
         if (!last) continue;
         const through = last.position;
+        this.#read += batch.length;
+        const consumed = this.#read;
         const tasks: Promise<void>[] = [];
         for (const [partition, events] of partitionBatch(definition, batch)) {
-          const task = chains[partition]!.then(() => runPartition(runnerDeps, definition, this.module, { partition, events, through }));
+          const task = chains[partition]!.then(() => runPartition(runnerDeps, definition, this.module, { version, partition, events, through }));
           chains[partition] = task;
           tasks.push(task);
         }
-        const step = Promise.all([this.#tail, ...tasks]).then(() => this.#advance(through));
+        const step = Promise.all([this.#tail, ...tasks])
+          .then(() => effects?.fire(batch, signal))
+          .then(() => this.#advance(through, consumed));
         this.#tail = step;
         inflight.add(step);
         step.then(
@@ -107,10 +137,10 @@ export class ProjectionLoop {
     };
   }
 
-  async #advance(through: Position): Promise<void> {
+  async #advance(through: Position, consumed: number): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await writeWatermark(this.#deps.pool, this.definition.name, this.definition.version, through);
+        await writeWatermark(this.#deps.pool, this.definition.name, this.version, through, consumed);
         break;
       } catch (error) {
         if (!isConnectionError(error) || attempt > 100) throw error;
@@ -118,6 +148,7 @@ export class ProjectionLoop {
       }
     }
     this.#position = through;
+    this.#consumed = consumed;
     this.#deps.onProgress(through);
   }
 }

@@ -1,29 +1,57 @@
 /**
  * Read-model DDL: creates a projection version's tables (and their indexes) when they do
- * not exist yet, and registers the version in `projections` / `projection_active`.
+ * not exist yet, and registers the version in `projections` (with the definition version
+ * that builds it and its physical tables) and, for a first install, in `projection_active`.
  */
-import type { Pool } from "../../db/pool.ts";
+import type { Pool, PoolClient } from "../../db/pool.ts";
 import type { ProjectionDefinition } from "../define.ts";
 import { tableName } from "../define.ts";
 import { ident } from "./row_io.ts";
 
 const SCHEMA_LOCK = 7_412_903_002;
+const DUPLICATE_OBJECT = new Set(["42P07", "42710"]);
 
-/** Creates missing tables and indexes for the definition's version; idempotent and safe across processes. */
+/** Creates the version's missing tables (secondary indexes only when asked); returns the physical names. */
+export async function createTables(client: PoolClient, definition: ProjectionDefinition, version: number, withIndexes: boolean): Promise<string[]> {
+  await client.query("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK]);
+  const names: string[] = [];
+  for (const model of definition.tables) {
+    const physical = tableName(model.table, version);
+    names.push(physical);
+    const exists = await client.query("SELECT to_regclass($1) IS NOT NULL AS present", [physical]);
+    if (exists.rows[0]?.present) continue;
+    const columns = model.columns.map((column) => `${ident(column.name)} ${column.type}${column.name === model.key ? " PRIMARY KEY" : ""}`);
+    await client.query(`CREATE TABLE ${ident(physical)} (${columns.join(", ")})`);
+    if (withIndexes) for (const ddl of model.indexes(physical)) await client.query(ddl);
+  }
+  return names;
+}
+
+/** Creates the secondary indexes of a version's tables; an index that already exists is kept. */
+export async function createIndexes(pool: Pool, definition: ProjectionDefinition, version: number): Promise<void> {
+  for (const model of definition.tables) {
+    for (const ddl of model.indexes(tableName(model.table, version))) {
+      try {
+        await pool.query(ddl);
+      } catch (error) {
+        if (!DUPLICATE_OBJECT.has((error as { code?: string }).code ?? "")) throw error;
+      }
+    }
+  }
+}
+
+/** Creates missing tables and indexes for a version and registers it (serving it when nothing serves yet); idempotent across processes. */
 export async function ensureProjectionSchema(pool: Pool, definition: ProjectionDefinition, version = definition.version): Promise<void> {
   const client = await pool.connect();
   try {
     await client.query("BEGIN");
-    await client.query("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK]);
-    for (const model of definition.tables) {
-      const physical = tableName(model.table, version);
-      const exists = await client.query("SELECT to_regclass($1) IS NOT NULL AS present", [physical]);
-      if (exists.rows[0]?.present) continue;
-      const columns = model.columns.map((column) => `${ident(column.name)} ${column.type}${column.name === model.key ? " PRIMARY KEY" : ""}`);
-      await client.query(`CREATE TABLE ${ident(physical)} (${columns.join(", ")})`);
-      for (const ddl of model.indexes(physical)) await client.query(ddl);
-    }
-    await client.query("INSERT INTO projections (name, version) VALUES ($1, $2) ON CONFLICT DO NOTHING", [definition.name, version]);
+    const tables = await createTables(client, definition, version, true);
+    await client.query("INSERT INTO projections (name, version, definition_version, tables) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING", [
+      definition.name,
+      version,
+      definition.version,
+      tables,
+    ]);
     await client.query("INSERT INTO projection_active (name, version) VALUES ($1, $2) ON CONFLICT DO NOTHING", [definition.name, version]);
     await client.query("COMMIT");
   } catch (error) {

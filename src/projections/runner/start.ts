@@ -1,7 +1,7 @@
 /**
  * Entry point for the composition root: starts the projection engine (leadership per
  * projection, consumption loops on a worker pool, Redis view restore, progress
- * notifications) and returns what the query side and operators need.
+ * notifications, replays started over HTTP) and returns what the query side and operators need.
  */
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -10,14 +10,15 @@ import type { EventStore } from "../../event_store/types.ts";
 import type { ActiveVersions, ProgressWaiter } from "../../shared/read_models.ts";
 import type { RouteModule } from "../../http/route_module.ts";
 import type { ProjectionModuleRef } from "../define.ts";
-import { leadProjection, type ViewsState } from "./leader_session.ts";
+import { leadFamily } from "./lead_family.ts";
 import { runWhileLeader } from "./leadership.ts";
 import { loadDefinitions } from "./load_definition.ts";
 import { ActiveVersionTable, ProgressTracker } from "./progress.ts";
-import { ProjectionLoop } from "./projection_loop.ts";
-import { ensureProjectionSchema } from "./schema.ts";
+import { beginReplay } from "./replay.ts";
+import { projectionReplayRoutes, type ReplayAccepted } from "./replay_routes.ts";
 import { projectionStatus, type LocalState, type ProjectionStatusItem } from "./status.ts";
 import { projectionStatusRoutes } from "./status_routes.ts";
+import { groupDefinitions, resolveServing } from "./versions.ts";
 import { createWorkerPool } from "./worker_pool.ts";
 
 export interface StartProjectionsOptions {
@@ -34,12 +35,19 @@ export interface StartProjectionsOptions {
   maxInFlight?: number;
   /** Standby retry interval for leadership (default 1000 ms). */
   leaderRetryMs?: number;
+  /** How long a replaced version stays after a replay switched over, for requests in flight (default 60 s). */
+  replayGraceMs?: number;
+  /** How often the leader drops retired versions whose grace period is over (default 1000 ms). */
+  janitorMs?: number;
 }
 
 export interface Projections {
   progress: ProgressWaiter;
   activeVersions: ActiveVersions;
   status(): Promise<{ items: ProjectionStatusItem[] }>;
+  /** Starts a replay in the background (what POST /v1/projections/{name}/replay does); throws NotFoundError / ReplayRunningError. */
+  startReplay(name: string): Promise<ReplayAccepted>;
+  /** GET /v1/projections and POST /v1/projections/{name}/replay. */
   routes: RouteModule;
   stop(): Promise<void>;
 }
@@ -47,9 +55,10 @@ export interface Projections {
 /** Starts every projection (leading those whose lock it gets) and resolves once progress is being listened to. */
 export async function startProjections(options: StartProjectionsOptions): Promise<Projections> {
   const { pool, logger, store } = options;
-  const definitions = await loadDefinitions(options.projections);
-  for (const definition of definitions) await ensureProjectionSchema(pool, definition);
-  const activeVersions = new ActiveVersionTable(new Map(definitions.map((d) => [d.name, d.version])));
+  const families = groupDefinitions(await loadDefinitions(options.projections), options.projections);
+  const initial = new Map<string, number>();
+  for (const family of families) initial.set(family.name, (await resolveServing(pool, family)).physical);
+  const activeVersions = new ActiveVersionTable(initial);
   await activeVersions.refresh(pool);
   const progress = new ProgressTracker(activeVersions);
   const stopping = new AbortController();
@@ -57,7 +66,7 @@ export async function startProjections(options: StartProjectionsOptions): Promis
 
   let listening!: () => void;
   const ready = new Promise<void>((resolve) => (listening = resolve));
-  const listener = progress.listen({ connectionString: options.databaseUrl, pool, signal, logger, onListening: () => listening() });
+  const listener = progress.listen({ connectionString: options.databaseUrl, pool, signal, logger, active: activeVersions, onListening: () => listening() });
   await Promise.race([ready, new Promise((resolve) => setTimeout(resolve, 5000))]);
 
   const prefix = options.redisKeyPrefix ?? "";
@@ -67,51 +76,65 @@ export async function startProjections(options: StartProjectionsOptions): Promis
   redis?.on("error", () => undefined);
   const piscina = createWorkerPool({ threads: options.workers, data: { databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, redisKeyPrefix: prefix } });
   const local = new Map<string, LocalState>();
+  const deps = { pool, logger, store, piscina, redis, progress, activeVersions, local, batchSize: options.batchSize ?? 1000, maxInFlight: options.maxInFlight ?? 4, janitorMs: options.janitorMs ?? 1000 };
 
-  const leaders = definitions.map((definition, i) => {
-    const module = options.projections[i]!;
-    const views: ViewsState = { dirty: false };
-    return runWhileLeader({
+  const leaders = families.map((family) =>
+    runWhileLeader({
       connectionString: options.databaseUrl,
-      projection: definition.name,
+      projection: family.name,
       signal,
       logger,
       ...(options.leaderRetryMs === undefined ? {} : { retryMs: options.leaderRetryMs }),
-      lead: async (leaderSignal) => {
-        local.set(definition.name, "leading");
-        const loop = new ProjectionLoop(definition, module, {
-          piscina,
-          pool,
-          logger,
-          store,
-          batchSize: options.batchSize ?? 1000,
-          maxInFlight: options.maxInFlight ?? 4,
-          onProgress: (position) => progress.advance(definition.name, definition.version, position),
-          onViewsFailed: () => (views.dirty = true),
-        });
-        try {
-          await leadProjection({ loop, pool, redis, logger, views, signal: leaderSignal });
-          local.set(definition.name, "standby");
-        } catch (error) {
-          local.set(definition.name, "failed");
-          logger.error({ projection: definition.name, error: (error as Error).message }, "projection failed; holding leadership until stopped");
-          await new Promise((resolve) => leaderSignal.addEventListener("abort", resolve, { once: true }));
-        }
-      },
-    });
-  });
+      lead: (leaderSignal) => leadFamily(deps, family, leaderSignal),
+    }),
+  );
 
-  const status = (): Promise<{ items: ProjectionStatusItem[] }> => projectionStatus({ pool, store, definitions, local });
+  const replays = new Set<Promise<unknown>>();
+  const startReplay = async (name: string): Promise<ReplayAccepted> => {
+    const handle = await beginReplay({
+      pool,
+      databaseUrl: options.databaseUrl,
+      store,
+      redisUrl: options.redisUrl,
+      redisKeyPrefix: prefix,
+      projections: options.projections,
+      name,
+      workers: Math.max(1, options.workers - 1),
+      logger,
+      signal,
+      graceMs: options.replayGraceMs ?? 60_000,
+      dropOld: "leave",
+    });
+    const done = handle.done.then(
+      (result) => logger.info({ projection: name, ...result }, "replay finished"),
+      (error: unknown) => logger.error({ projection: name, error: (error as Error).message }, "replay stopped; start it again to resume"),
+    );
+    replays.add(done);
+    void done.finally(() => replays.delete(done));
+    return { name: handle.name, version: handle.version, status: "rebuilding" };
+  };
+
+  const status = (): Promise<{ items: ProjectionStatusItem[] }> => projectionStatus({ pool, store, definitions: families, local });
   return {
     progress,
     activeVersions,
     status,
-    routes: projectionStatusRoutes(status),
+    startReplay,
+    routes: combineRoutes(projectionStatusRoutes(status), projectionReplayRoutes(startReplay)),
     async stop() {
       stopping.abort(new Error("projections stopping"));
-      await Promise.allSettled([...leaders, listener]);
+      await Promise.allSettled([...leaders, listener, ...replays]);
       await piscina.destroy();
       redis?.disconnect();
     },
+  };
+}
+
+function combineRoutes(...modules: RouteModule[]): RouteModule {
+  return {
+    register(router, context) {
+      for (const module of modules) module.register(router, context);
+    },
+    docs: modules.flatMap((module) => module.docs),
   };
 }

@@ -9,6 +9,9 @@ import type { ProjectionDefinition, ProjectionModuleRef } from "../define.ts";
 import { loadDefinitions } from "./load_definition.ts";
 import { leaderExists } from "./leadership.ts";
 import { parkedCount } from "./park.ts";
+import { replayRunning } from "./replay_lock.ts";
+import { replayProgress } from "./replay_progress.ts";
+import { groupDefinitions, type ProjectionFamily } from "./versions.ts";
 import { readWatermark } from "./watermark.ts";
 
 export type ProjectionStatusValue = "running" | "catching_up" | "rebuilding" | "stopped" | "failed";
@@ -24,8 +27,8 @@ export interface ProjectionStatusItem {
   rebuild: { version: number; position: string; progress: number } | null;
 }
 
-/** What this process knows locally about a projection it leads ("failed" wins). */
-export type LocalState = "leading" | "failed" | "standby";
+/** What this process knows locally about a projection it leads ("failed" wins; "stopped": its serving version was built by a definition not in code). */
+export type LocalState = "leading" | "failed" | "standby" | "stopped";
 
 const CAUGHT_UP_LAG = 1000;
 const LAG_CAP = 1_000_000;
@@ -43,35 +46,58 @@ async function lagBetween(pool: Pool, store: EventStore, position: Position, hea
   return (await store.readAll(comparePositions(position, START) === 0 ? null : position, 10_000)).length;
 }
 
-/** Status of every projection's serving version; `local` names the projections this process leads or saw fail. */
+async function rebuildOf(pool: Pool, name: string): Promise<ProjectionStatusItem["rebuild"]> {
+  const building = await pool.query<{ version: number; position: string; events_done: string; events_total: string | null }>(
+    "SELECT version, position, events_done, events_total FROM projections WHERE name = $1 AND state = 'building' ORDER BY version DESC LIMIT 1",
+    [name],
+  );
+  const row = building.rows[0];
+  if (!row) return null;
+  const total = row.events_total === null ? null : Number(row.events_total);
+  return { version: row.version, position: row.position, progress: replayProgress(Number(row.events_done), total) };
+}
+
+/** Status of every projection's serving version (and its replay, if any); `local` names the projections this process leads or saw fail. */
 export async function projectionStatus(options: {
   pool: Pool;
   store: EventStore;
-  definitions: readonly ProjectionDefinition[];
+  definitions: readonly ProjectionDefinition[] | readonly ProjectionFamily[];
   local?: ReadonlyMap<string, LocalState>;
 }): Promise<{ items: ProjectionStatusItem[] }> {
   const { pool, store } = options;
+  const families = options.definitions.map((entry) =>
+    "current" in entry ? entry : { name: entry.name, current: entry, all: [{ definition: entry }] },
+  );
   const head = await store.headPosition();
   const items: ProjectionStatusItem[] = [];
-  for (const definition of options.definitions) {
-    const active = await pool.query<{ version: number }>("SELECT version FROM projection_active WHERE name = $1", [definition.name]);
-    const version = active.rows[0]?.version ?? definition.version;
-    const position = await readWatermark(pool, definition.name, version);
+  for (const family of families) {
+    const name = family.name;
+    const active = await pool.query<{ version: number; definition_version: number | null }>(
+      "SELECT a.version, p.definition_version FROM projection_active a LEFT JOIN projections p ON p.name = a.name AND p.version = a.version WHERE a.name = $1",
+      [name],
+    );
+    const version = active.rows[0]?.version ?? family.current.version;
+    const builtBy = active.rows[0]?.definition_version ?? version;
+    const followable = family.all.some((entry) => entry.definition.version === builtBy);
+    const position = await readWatermark(pool, name, version);
     const lagEvents = await lagBetween(pool, store, position, head);
-    const local = options.local?.get(definition.name);
+    const local = options.local?.get(name);
+    const rebuild = await rebuildOf(pool, name);
     let status: ProjectionStatusValue;
     if (local === "failed") status = "failed";
-    else if (local !== "leading" && !(await leaderExists(pool, definition.name))) status = "stopped";
+    else if (rebuild && (await replayRunning(pool, name))) status = "rebuilding";
+    else if (local === "stopped" || !followable) status = "stopped";
+    else if (local !== "leading" && !(await leaderExists(pool, name))) status = "stopped";
     else status = lagEvents > CAUGHT_UP_LAG ? "catching_up" : "running";
     items.push({
-      name: definition.name,
+      name,
       version,
       status,
       position: encodePosition(position),
       headPosition: encodePosition(head ?? START),
       lagEvents,
-      parkedEvents: await parkedCount(pool, definition.name, version),
-      rebuild: null,
+      parkedEvents: await parkedCount(pool, name, version),
+      rebuild,
     });
   }
   return { items };
@@ -80,5 +106,5 @@ export async function projectionStatus(options: {
 /** Status for the CLI (`npm run cli -- status`): loads the definitions by module reference, then reports. */
 export async function projectionStatusForModules(options: { pool: Pool; store: EventStore; projections: readonly ProjectionModuleRef[] }): Promise<{ items: ProjectionStatusItem[] }> {
   const definitions = await loadDefinitions(options.projections);
-  return projectionStatus({ pool: options.pool, store: options.store, definitions });
+  return projectionStatus({ pool: options.pool, store: options.store, definitions: groupDefinitions(definitions, options.projections) });
 }

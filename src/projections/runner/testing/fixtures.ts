@@ -75,11 +75,11 @@ export function foldInMemory(definition: ProjectionDefinition, events: readonly 
   return Object.fromEntries(Object.entries(tables).map(([table, rows]) => [table, Object.fromEntries([...rows].sort(([a], [b]) => (a < b ? -1 : 1)))]));
 }
 
-/** Reads every projected row, per table, keyed and sorted by key. */
-export async function readProjected(pool: Pool, definition: ProjectionDefinition): Promise<Record<string, Record<string, Row>>> {
+/** Reads every projected row of a physical version (default: the definition's), per table, keyed and sorted by key. */
+export async function readProjected(pool: Pool, definition: ProjectionDefinition, version = definition.version): Promise<Record<string, Record<string, Row>>> {
   const result: Record<string, Record<string, Row>> = {};
   for (const model of definition.tables) {
-    const rows = await pool.query<Record<string, unknown>>(`SELECT ${selectList(model)} FROM ${ident(tableName(model.table, definition.version))} ORDER BY ${ident(model.key)}`);
+    const rows = await pool.query<Record<string, unknown>>(`SELECT ${selectList(model)} FROM ${ident(tableName(model.table, version))} ORDER BY ${ident(model.key)}`);
     result[model.table] = Object.fromEntries(rows.rows.map((raw) => rowFromDatabase(model, raw)).map((row) => [String(row[model.key]), row]));
   }
   return result;
@@ -92,4 +92,15 @@ export async function waitUntil(check: () => Promise<boolean> | boolean, timeout
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** Every row of every table of a physical version as PostgreSQL prints it, ordered by key: for byte-for-byte comparisons. */
+export async function dumpTables(pool: Pool, definition: ProjectionDefinition, version: number): Promise<string[]> {
+  const dump: string[] = [];
+  for (const model of definition.tables) {
+    const table = ident(tableName(model.table, version));
+    const rows = await pool.query<{ line: string }>(`SELECT t::text AS line FROM ${table} t ORDER BY ${ident(model.key)}`);
+    dump.push(`# ${model.table}`, ...rows.rows.map((row) => row.line));
+  }
+  return dump;
 }

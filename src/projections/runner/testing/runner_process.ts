@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import type { ProjectionModuleRef } from "../../define.ts";
 
 const MAIN = fileURLToPath(new URL("../main_process.ts", import.meta.url));
+const REPLAY = fileURLToPath(new URL("./replay_entry.ts", import.meta.url));
 const ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
 
 export interface RunnerProcess {
@@ -18,12 +19,14 @@ export interface RunnerProcess {
   kill(signal: NodeJS.Signals): Promise<string>;
 }
 
-/** Starts a projection runner process on the given database and Redis prefix. */
-export function startRunnerProcess(options: { databaseUrl: string; redisUrl: string | null; redisKeyPrefix: string; modules: ProjectionModuleRef[]; batchSize?: number }): RunnerProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN], {
+/** Starts a projection runner process (or, with `replay`, a replay of that projection) on the given database and Redis prefix. */
+export function startRunnerProcess(options: { databaseUrl: string; redisUrl: string | null; redisKeyPrefix: string; modules: ProjectionModuleRef[]; batchSize?: number; replay?: string }): RunnerProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", options.replay ? REPLAY : MAIN], {
     cwd: ROOT,
     env: {
       ...process.env,
+      REPLAY_NAME: options.replay ?? "",
+      REPLAY_BATCH_SIZE: String(options.batchSize ?? 500),
       DATABASE_URL: options.databaseUrl,
       REDIS_URL: options.redisUrl ?? "off",
       REDIS_KEY_PREFIX: options.redisKeyPrefix,

@@ -1,0 +1,99 @@
+/**
+ * What the leader of one projection does: follow the serving physical version with the
+ * listed definition that built it, restart on the new version when a replay switches
+ * over (NOTIFY → ActiveVersionTable), drop retired versions after their grace period, and
+ * refuse to apply a changed definition to tables an older one built (status "stopped").
+ */
+import type { Redis } from "ioredis";
+import type { Piscina } from "piscina";
+import type { Logger } from "pino";
+import type { Pool } from "../../db/pool.ts";
+import type { EventStore } from "../../event_store/types.ts";
+import { leadProjection } from "./leader_session.ts";
+import type { ActiveVersionTable, ProgressTracker } from "./progress.ts";
+import { ProjectionLoop } from "./projection_loop.ts";
+import { dropRetiredVersions } from "./retire.ts";
+import type { LocalState } from "./status.ts";
+import { resolveServing, type ProjectionFamily } from "./versions.ts";
+
+export interface LeadDeps {
+  pool: Pool;
+  logger: Logger;
+  store: EventStore;
+  piscina: Piscina;
+  redis: Redis | null;
+  progress: ProgressTracker;
+  activeVersions: ActiveVersionTable;
+  local: Map<string, LocalState>;
+  batchSize: number;
+  maxInFlight: number;
+  janitorMs: number;
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true })));
+}
+
+/** Leads one projection until the leader signal aborts (see the module comment). */
+export async function leadFamily(deps: LeadDeps, family: ProjectionFamily, leaderSignal: AbortSignal): Promise<void> {
+  const { pool, logger, local } = deps;
+  const name = family.name;
+  let sweeping = false;
+  const janitor = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    dropRetiredVersions({ pool, redis: deps.redis, definition: family.current }).finally(() => (sweeping = false)).then(
+      (dropped) => dropped.length > 0 && logger.info({ projection: name, versions: dropped }, "dropped retired versions"),
+      (error: unknown) => logger.warn({ projection: name, error: (error as Error).message }, "dropping retired versions failed; will retry"),
+    );
+  }, deps.janitorMs);
+  try {
+    while (!leaderSignal.aborted) {
+      const serving = await resolveServing(pool, family);
+      const switched = new AbortController();
+      const off = deps.activeVersions.onChange((projection, version) => {
+        if (projection === name && version > serving.physical) switched.abort(new Error("serving version switched"));
+      });
+      if (deps.activeVersions.get(name) > serving.physical) switched.abort(new Error("serving version switched"));
+      const signal = AbortSignal.any([leaderSignal, switched.signal]);
+      try {
+        if (!serving.definition || !serving.module) {
+          local.set(name, "stopped");
+          logger.error(
+            { projection: name, servingVersion: serving.physical, builtByDefinition: serving.definitionVersion, codeDefinition: family.current.version },
+            `projection ${name} is stopped: its serving tables (v${serving.physical}) were built by definition version ${serving.definitionVersion}, ` +
+              `the code defines version ${family.current.version}; the old tables keep serving without new events. Run \`npm run cli -- replay ${name}\``,
+          );
+          await aborted(signal);
+          continue;
+        }
+        local.set(name, "leading");
+        const physical = serving.physical;
+        const loop = new ProjectionLoop(serving.definition, serving.module, {
+          piscina: deps.piscina,
+          pool,
+          logger,
+          store: deps.store,
+          version: physical,
+          live: true,
+          batchSize: deps.batchSize,
+          maxInFlight: deps.maxInFlight,
+          onProgress: (position) => deps.progress.advance(name, physical, position),
+          onViewsFailed: () => (views.dirty = true),
+        });
+        const views = { dirty: false };
+        await leadProjection({ loop, pool, redis: deps.redis, logger, views, signal });
+        if (switched.signal.aborted && !leaderSignal.aborted) logger.info({ projection: name, from: physical }, "following the new serving version");
+      } catch (error) {
+        local.set(name, "failed");
+        logger.error({ projection: name, error: (error as Error).message }, "projection failed; holding leadership until stopped or switched");
+        await aborted(signal);
+      } finally {
+        off();
+      }
+    }
+  } finally {
+    clearInterval(janitor);
+    local.set(name, "standby");
+  }
+}

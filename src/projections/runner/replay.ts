@@ -1,0 +1,192 @@
+/**
+ * Blue/green replay: rebuilds a projection from position 0 with the definition in code
+ * into a new physical version (own tables and Redis key space) while the serving version
+ * keeps serving and following live events. Bulk mode: large batches, multi-row writes,
+ * every given worker busy, secondary indexes built once the load reached the head. When
+ * caught up it switches the serving version atomically (NOTIFY reaches every process; the
+ * live leader then follows the new version) and retires the old one for a grace period.
+ * Resumable from the new version's checkpoints; one replay per projection (advisory lock).
+ * Side effects are never fired by a replay.
+ */
+import { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { Pool } from "../../db/pool.ts";
+import type { EventStore } from "../../event_store/types.ts";
+import { NotFoundError } from "../../shared/errors.ts";
+import { comparePositions } from "../../shared/position.ts";
+import type { ProjectionModuleRef } from "../define.ts";
+import { sleep } from "./backoff.ts";
+import { leaderExists } from "./leadership.ts";
+import { loadDefinitions } from "./load_definition.ts";
+import { ProjectionLoop } from "./projection_loop.ts";
+import { prepareBuild, trySwitch, type Build } from "./replay_build.ts";
+import { acquireReplayLock, type ReplayLock } from "./replay_lock.ts";
+import { ProgressLine } from "./replay_progress.ts";
+import { dropVersion } from "./retire.ts";
+import { createIndexes } from "./schema.ts";
+import { groupDefinitions, resolveServing, type ProjectionFamily } from "./versions.ts";
+import { restoreViews, sentinelKey, viewsPresent } from "./views_restore.ts";
+import { createWorkerPool } from "./worker_pool.ts";
+
+export interface ReplayOptions {
+  pool: Pool;
+  databaseUrl: string;
+  store: EventStore;
+  redisUrl: string | null;
+  redisKeyPrefix?: string;
+  projections: ProjectionModuleRef[];
+  name: string;
+  /** Worker threads for the bulk load (in a running service: its workers minus one). */
+  workers: number;
+  logger: Logger;
+  /** Progress output: a live bar on a TTY, plain lines otherwise; none when omitted. */
+  out?: NodeJS.WritableStream;
+  /** Aborting stops the replay; its checkpoints stay, so running it again resumes. */
+  signal?: AbortSignal;
+  /** Events per batch (default 10,000). */
+  batchSize?: number;
+  /** How long the old version stays after the switch (default 60 s). */
+  graceMs?: number;
+  /** "wait": wait the grace period and drop the old version; "leave": leave it to the live leader. Default: "leave" when a leader runs, else "wait". */
+  dropOld?: "wait" | "leave";
+}
+
+export interface ReplayResult {
+  version: number;
+  /** The version that served before the switch. */
+  previous: number;
+  /** Events consumed by this run (a resumed replay counts only what it did). */
+  events: number;
+  /** Events the version had consumed before this run (0 unless resumed). */
+  resumedFrom: number;
+  seconds: number;
+}
+
+export interface ReplayHandle {
+  name: string;
+  version: number;
+  resumed: boolean;
+  /** Settles when the replay switched over (and dropped the old version when asked to wait). */
+  done: Promise<ReplayResult>;
+}
+
+const DEFAULT_GRACE_MS = 60_000;
+
+/** Takes the replay lock, prepares (or resumes) the target version and starts the replay; throws NotFoundError or ReplayRunningError. */
+export async function beginReplay(options: ReplayOptions): Promise<ReplayHandle> {
+  const families = groupDefinitions(await loadDefinitions(options.projections), options.projections);
+  const family = families.find((candidate) => candidate.name === options.name);
+  if (!family) throw new NotFoundError(`Unknown projection ${options.name}`);
+  const lock = await acquireReplayLock(options.databaseUrl, family.name);
+  let build: Build;
+  try {
+    await resolveServing(options.pool, family);
+    build = await prepareBuild(options.pool, options.store, family.current);
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+  options.logger.info({ projection: family.name, version: build.version, resumed: build.resumed }, build.resumed ? "resuming replay" : "starting replay");
+  const done = execute(options, family, build, lock);
+  done.catch(() => undefined);
+  return { name: family.name, version: build.version, resumed: build.resumed, done };
+}
+
+/** Replays a projection into its next version and switches over (see the module comment); resolves when done. */
+export async function runReplay(options: ReplayOptions): Promise<ReplayResult> {
+  return (await beginReplay(options)).done;
+}
+
+async function execute(options: ReplayOptions, family: ProjectionFamily, build: Build, lock: ReplayLock): Promise<ReplayResult> {
+  const { pool, store, logger } = options;
+  const definition = family.current;
+  const { version } = build;
+  const started = performance.now();
+  const prefix = options.redisKeyPrefix ?? "";
+  const redis = options.redisUrl ? new Redis(options.redisUrl, { keyPrefix: prefix, maxRetriesPerRequest: 2 }) : null;
+  redis?.on("error", () => undefined);
+  const piscina = createWorkerPool({ threads: Math.max(1, options.workers), data: { databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, redisKeyPrefix: prefix } });
+  const stopLoop = new AbortController();
+  const outer = AbortSignal.any([lock.lost, ...(options.signal ? [options.signal] : [])]);
+  let viewsDirty = false;
+  const loop = new ProjectionLoop(definition, family.module, {
+    piscina,
+    pool,
+    logger,
+    store,
+    version,
+    live: false,
+    batchSize: options.batchSize ?? 10_000,
+    maxInFlight: Math.max(2, options.workers * 2),
+    onProgress: () => undefined,
+    onViewsFailed: () => (viewsDirty = true),
+  });
+  if (redis && definition.views && !build.resumed) await redis.set(sentinelKey(definition.name, version), "1").catch(() => (viewsDirty = true));
+  const running = loop.run(AbortSignal.any([stopLoop.signal, outer]));
+  running.catch(() => undefined);
+  let line: ProgressLine | null = null;
+  let previous: number | null = null;
+  let resumedFrom = 0;
+  try {
+    while (loop.state === "starting") await sleep(20, outer);
+    resumedFrom = loop.consumed;
+    if (options.out) line = new ProgressLine({ out: options.out, label: `replay ${definition.name} v${version}`, total: build.total, startDone: resumedFrom });
+    let indexesBuilt = build.indexesBuilt;
+    while (previous === null) {
+      await Promise.race([sleep(100, outer), running]);
+      if (loop.state === "failed" || loop.state === "stopped") await running;
+      outer.throwIfAborted();
+      line?.update(loop.consumed);
+      const head = await store.headPosition();
+      if (head && comparePositions(loop.position, head) < 0) continue;
+      if (!indexesBuilt) {
+        await createIndexes(pool, definition, version);
+        await pool.query("UPDATE projections SET indexes_built = true WHERE name = $1 AND version = $2", [definition.name, version]);
+        indexesBuilt = true;
+        logger.info({ projection: definition.name, version }, "replay reached the head; secondary indexes built");
+        continue;
+      }
+      const resume = await loop.pause();
+      try {
+        if (redis && definition.views && (viewsDirty || !(await viewsPresent(redis, definition, version)))) {
+          await restoreViews(pool, redis, definition, version);
+          viewsDirty = false;
+          await pool.query("UPDATE projections SET views_dirty = false WHERE name = $1 AND version = $2", [definition.name, version]);
+        }
+        previous = await trySwitch(pool, definition.name, version, options.graceMs ?? DEFAULT_GRACE_MS);
+      } finally {
+        if (previous === null) resume();
+        else {
+          stopLoop.abort(new Error("replay switched over"));
+          resume();
+        }
+      }
+    }
+    await running;
+    line?.update(loop.consumed, true);
+    line?.finish(`replay ${definition.name}: v${version} is serving (was v${previous})`);
+    logger.info({ projection: definition.name, version, previous, events: loop.consumed - resumedFrom }, "replay switched the serving version");
+  } catch (error) {
+    stopLoop.abort(error);
+    await running.catch(() => undefined);
+    line?.finish(`replay ${definition.name} v${version} stopped: ${(error as Error).message} (run it again to resume)`);
+    throw error;
+  } finally {
+    await piscina.destroy();
+    await lock.release();
+  }
+  const result: ReplayResult = { version, previous, events: loop.consumed - resumedFrom, resumedFrom, seconds: (performance.now() - started) / 1000 };
+  try {
+    const dropOld = options.dropOld ?? ((await leaderExists(pool, definition.name)) ? "leave" : "wait");
+    if (dropOld === "wait" && previous !== version) {
+      const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+      options.out?.write(`dropping v${previous} of ${definition.name} after the grace period (${Math.round(graceMs / 1000)} s)\n`);
+      await sleep(graceMs, options.signal);
+      const row = await pool.query<{ tables: string[] | null; state: string }>("SELECT tables, state FROM projections WHERE name = $1 AND version = $2", [definition.name, previous]);
+      if (row.rows[0]?.state === "retired") await dropVersion({ pool, redis, definition, version: previous, tables: row.rows[0].tables });
+    }
+  } finally {
+    redis?.disconnect();
+  }
+  return result;
+}

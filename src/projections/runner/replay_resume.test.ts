@@ -1,0 +1,75 @@
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPostgresStore } from "../../event_store/postgres.ts";
+import type { EventStore } from "../../event_store/types.ts";
+import { viewKey } from "../../shared/read_models.ts";
+import { createTestDatabase, databaseAvailable, databaseSkipReason, type TestDatabase } from "../../testing/db.ts";
+import { createTestRedis, redisAvailable, redisSkipReason } from "../../testing/redis.ts";
+import { runReplay } from "./replay.ts";
+import { counterModule, counterProjection } from "./testing/counter_projection.ts";
+import { appendCounts, dumpTables, foldInMemory, makeCounts, readEverything, readProjected, waitUntil } from "./testing/fixtures.ts";
+import { startRunnerProcess } from "./testing/runner_process.ts";
+import { resolveServing, groupDefinitions } from "./versions.ts";
+
+const skip = !databaseAvailable || !redisAvailable;
+
+describe.skipIf(skip)(`replay resume (${!databaseAvailable ? databaseSkipReason : redisSkipReason})`, () => {
+  let db: TestDatabase;
+  let store: EventStore;
+  let redisHandle: ReturnType<typeof createTestRedis>;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    store = createPostgresStore(db.pool, { connectionString: db.url });
+    redisHandle = createTestRedis();
+  });
+
+  afterAll(async () => {
+    await store?.close();
+    await redisHandle?.cleanup();
+    await db?.drop();
+  });
+
+  it("a replay SIGKILLed midway resumes from its checkpoints and ends equal to a clean replay", { timeout: 60_000 }, async () => {
+    await appendCounts(store, makeCounts(20_000, { keys: 2000, groups: 13, seed: 3 }), 500);
+    await resolveServing(db.pool, groupDefinitions([counterProjection], [counterModule])[0]!);
+    const child = startRunnerProcess({ databaseUrl: db.url, redisUrl: redisHandle.url, redisKeyPrefix: redisHandle.prefix, modules: [counterModule], batchSize: 1000, replay: "test_counter" });
+    const done = async (): Promise<number> =>
+      Number((await db.pool.query("SELECT events_done FROM projections WHERE name = 'test_counter' AND version = 2")).rows[0]?.events_done ?? 0);
+    await waitUntil(async () => (await done()) >= 3000, 30_000, "replay progress");
+    expect(await child.kill("SIGKILL")).toBe("SIGKILL");
+    const before = await done();
+    expect(before).toBeLessThan(20_000);
+    const checkpoints = await db.pool.query("SELECT count(*)::int AS n FROM projection_checkpoints WHERE projection = 'test_counter' AND version = 2 AND position <> '0-0'");
+    expect(checkpoints.rows[0].n).toBeGreaterThan(0);
+
+    const options = {
+      pool: db.pool,
+      databaseUrl: db.url,
+      store,
+      redisUrl: redisHandle.url,
+      redisKeyPrefix: redisHandle.prefix,
+      projections: [counterModule],
+      name: "test_counter",
+      workers: 2,
+      logger: pino({ level: "silent" }),
+      dropOld: "leave" as const,
+    };
+    const resumed = await runReplay(options);
+    expect(resumed.version).toBe(2);
+    expect(resumed.resumedFrom).toBeGreaterThanOrEqual(before);
+    expect(resumed.events).toBe(20_000 - resumed.resumedFrom);
+
+    const expected = foldInMemory(counterProjection, await readEverything(store));
+    expect(await readProjected(db.pool, counterProjection, 2)).toEqual(expected);
+    for (const [key, row] of Object.entries(expected["counters"]!).slice(0, 100)) {
+      expect((await redisHandle.redis.getBuffer(viewKey("test_counter", 2, "counter", key)))?.equals(row["body"] as Buffer)).toBe(true);
+    }
+
+    const clean = await runReplay(options);
+    expect(clean).toMatchObject({ version: 3, resumedFrom: 0, events: 20_000 });
+    expect(await dumpTables(db.pool, counterProjection, 3)).toEqual(await dumpTables(db.pool, counterProjection, 2));
+    const groups = await Promise.all([2, 3].map((v) => redisHandle.redis.zrange(viewKey("test_counter", v, "groups"), 0, -1, "WITHSCORES")));
+    expect(groups[1]).toEqual(groups[0]);
+  });
+});

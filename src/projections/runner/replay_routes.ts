@@ -1,0 +1,37 @@
+/** The operator route `POST /v1/projections/{name}/replay` (scope `operator`): starts a replay in the background. */
+import { z } from "zod";
+import type { RouteModule } from "../../http/route_module.ts";
+
+const accepted = z.object({ name: z.string(), version: z.number().int(), status: z.literal("rebuilding") });
+export type ReplayAccepted = z.infer<typeof accepted>;
+
+/** Builds the route module; `start` throws NotFoundError (404) or ReplayRunningError (409). */
+export function projectionReplayRoutes(start: (name: string) => Promise<ReplayAccepted>): RouteModule {
+  return {
+    register(router, context) {
+      router.post("/v1/projections/:name/replay", context.requireScope("operator"), async (ctx) => {
+        ctx.status = 202;
+        ctx.body = await start(String(ctx.params["name"]));
+      });
+    },
+    docs: [
+      {
+        method: "post",
+        path: "/v1/projections/{name}/replay",
+        summary: "Replay a projection",
+        description:
+          "Rebuilds the projection from the start of the log into its next physical version with the definition in code, " +
+          "while the serving version keeps serving and following live events; switches over atomically once caught up and " +
+          "drops the old version after a grace period. Resumes an interrupted replay. Progress: GET /v1/projections (`rebuild`).",
+        tags: ["operations"],
+        scope: "operator",
+        params: z.object({ name: z.string() }),
+        responses: {
+          202: { description: "Replay started in the background", schema: accepted },
+          404: { description: "Unknown projection" },
+          409: { description: "A replay of this projection is already running" },
+        },
+      },
+    ],
+  };
+}

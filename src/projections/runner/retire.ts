@@ -1,0 +1,52 @@
+/**
+ * Dropping retired versions: once a replay switched a projection to a new version, the
+ * old one is `retired` with a `drop_after` time (the grace period that lets requests in
+ * flight finish on it). After that its tables, checkpoints and Redis keys are dropped and
+ * the row is kept as `dropped` so that its number is never reused.
+ */
+import type { Redis } from "ioredis";
+import type { Pool } from "../../db/pool.ts";
+import { tableName, type ProjectionDefinition } from "../define.ts";
+import { ident } from "./row_io.ts";
+import { sentinelKey } from "./views_restore.ts";
+
+/** Deletes every Redis key of a projection version (`<prefix><name>:v<N>:*` and its sentinel). */
+export async function dropVersionKeys(redis: Redis, projection: string, version: number): Promise<number> {
+  const prefix = redis.options.keyPrefix ?? "";
+  const plain = redis.duplicate({ keyPrefix: "", enableOfflineQueue: true, maxRetriesPerRequest: 2 });
+  let deleted = 0;
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await plain.scan(cursor, "MATCH", `${prefix}${projection}:v${version}:*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) deleted += await plain.unlink(...keys);
+    } while (cursor !== "0");
+    await plain.del(`${prefix}${sentinelKey(projection, version)}`);
+  } finally {
+    plain.disconnect();
+  }
+  return deleted;
+}
+
+/** Drops one version's tables, checkpoints and Redis keys and marks it dropped. */
+export async function dropVersion(options: { pool: Pool; redis: Redis | null; definition: ProjectionDefinition; version: number; tables: readonly string[] | null }): Promise<void> {
+  const { pool, definition, version } = options;
+  const tables = options.tables ?? definition.tables.map((model) => tableName(model.table, version));
+  if (options.redis) await dropVersionKeys(options.redis, definition.name, version);
+  for (const table of tables) await pool.query(`DROP TABLE IF EXISTS ${ident(table)}`);
+  await pool.query("DELETE FROM projection_checkpoints WHERE projection = $1 AND version = $2", [definition.name, version]);
+  await pool.query("UPDATE projections SET state = 'dropped', drop_after = NULL, updated_at = now() WHERE name = $1 AND version = $2", [definition.name, version]);
+}
+
+/** Drops every retired version of a projection whose grace period is over; returns the versions dropped. */
+export async function dropRetiredVersions(options: { pool: Pool; redis: Redis | null; definition: ProjectionDefinition }): Promise<number[]> {
+  const { pool, definition } = options;
+  const due = await pool.query<{ version: number; tables: string[] | null }>(
+    `SELECT p.version, p.tables FROM projections p WHERE p.name = $1 AND p.state = 'retired' AND p.drop_after <= now()
+       AND p.version <> (SELECT version FROM projection_active WHERE name = $1) ORDER BY p.version`,
+    [definition.name],
+  );
+  for (const row of due.rows) await dropVersion({ pool, redis: options.redis, definition, version: row.version, tables: row.tables });
+  return due.rows.map((row) => row.version);
+}

@@ -1,0 +1,32 @@
+/**
+ * Test support entry: runs one replay in a child process (so a test can SIGKILL it
+ * midway). DATABASE_URL, REDIS_URL ("off": none), REDIS_KEY_PREFIX, PROJECTION_MODULES
+ * (JSON), REPLAY_NAME, REPLAY_BATCH_SIZE. An entry point, so it reads the environment.
+ */
+import { pino } from "pino";
+import { createPool } from "../../../db/pool.ts";
+import { createPostgresStore } from "../../../event_store/postgres.ts";
+import type { ProjectionModuleRef } from "../../define.ts";
+import { runReplay } from "../replay.ts";
+
+const env = process.env;
+const databaseUrl = env["DATABASE_URL"]!;
+const pool = createPool({ connectionString: databaseUrl, max: 6, applicationName: "replay-test" });
+const store = createPostgresStore(pool, { connectionString: databaseUrl });
+const result = await runReplay({
+  pool,
+  databaseUrl,
+  store,
+  redisUrl: env["REDIS_URL"] && env["REDIS_URL"] !== "off" ? env["REDIS_URL"] : null,
+  redisKeyPrefix: env["REDIS_KEY_PREFIX"] ?? "",
+  projections: JSON.parse(env["PROJECTION_MODULES"] ?? "[]") as ProjectionModuleRef[],
+  name: env["REPLAY_NAME"]!,
+  workers: 1,
+  batchSize: Number(env["REPLAY_BATCH_SIZE"] ?? 1000),
+  dropOld: "leave",
+  logger: pino({ level: "info" }),
+  out: process.stdout,
+});
+process.stdout.write(`${JSON.stringify({ result })}\n`);
+await store.close();
+await pool.end();
