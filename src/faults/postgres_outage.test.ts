@@ -1,0 +1,87 @@
+/**
+ * PostgreSQL stopped during a command load: commands answer 503 with Retry-After (never
+ * 500, never hang), nothing acknowledged is lost, nothing is half-applied, and once
+ * PostgreSQL is back the same service process recovers and its projections catch up.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, sendCommand, sendQuery, sleep } from "./support/client.ts";
+import { postgresSkipReason, startPostgresServer, type PostgresServer } from "./support/postgres_server.ts";
+import { redisServerSkipReason, startRedisServer, type RedisServer } from "./support/redis_server.ts";
+import { startServiceProcess, type ServiceProcess } from "./support/service_process.ts";
+import { exactlyOnceProblems, halfAppliedProblems, readEvents, readModelLag, streamVersions } from "./support/store_check.ts";
+import { acknowledged, runLoad, type LedgerEntry } from "./support/workload.ts";
+
+const skip = postgresSkipReason() ?? redisServerSkipReason();
+
+describe.skipIf(skip !== null)(`PostgreSQL outage under command load${skip ? ` (${skip})` : ""}`, () => {
+  let postgres: PostgresServer;
+  let redis: RedisServer;
+  let service: ServiceProcess;
+  let databaseUrl = "";
+
+  beforeAll(async () => {
+    postgres = await startPostgresServer();
+    databaseUrl = await postgres.createDatabase("commerce");
+    redis = await startRedisServer();
+    service = await startServiceProcess({ databaseUrl, redisUrl: redis.url });
+  });
+  afterAll(async () => {
+    await service?.kill("SIGKILL");
+    await redis?.stop();
+    await postgres?.destroy();
+  });
+
+  it("answers 503 + Retry-After meanwhile, loses nothing acknowledged, and recovers without a restart", { timeout: 150_000 }, async () => {
+    const load = runLoad({ base: () => service.url, lanes: 4, maxCommandsPerLane: 400, durationMs: 14_000, runId: "pgdown", timeoutMs: 20_000 });
+    await sleep(3000);
+    await postgres.stop();
+    const down = performance.now();
+    await sleep(1500);
+    const readyWhileDown = await sendQuery(service.url, "/readyz", { timeoutMs: 10_000 });
+    await sleep(2500);
+    await postgres.start();
+    const ledger = await load;
+
+    // Meanwhile: 503 with Retry-After, never 500, never a hang (an answer within the bound).
+    expect(readyWhileDown.status).toBe(503);
+    const failures = ledger.filter((entry) => entry.answer.status === 0 || (entry.answer.status >= 500 && entry.answer.status !== 503));
+    expect(failures.map((entry) => `${entry.path} → ${entry.answer.status} ${entry.answer.error ?? JSON.stringify(entry.answer.body)}`)).toEqual([]);
+    const unavailable = ledger.filter((entry) => entry.answer.status === 503);
+    expect(unavailable.length).toBeGreaterThan(0);
+    for (const entry of unavailable) {
+      expect(entry.answer.headers?.get("retry-after")).toMatch(/^\d+$/);
+      expect((entry.answer.body as { type?: string }).type).toBe("unavailable");
+    }
+    const slowest = Math.max(...ledger.map((entry) => entry.answer.ms));
+    expect(slowest).toBeLessThan(15_000);
+    const unexpected = ledger.filter((entry) => entry.answer.status >= 400 && entry.answer.status < 500 && entry.answer.status !== 422);
+    expect(unexpected.map((entry) => `${entry.path} → ${entry.answer.status} ${JSON.stringify(entry.answer.body)}`)).toEqual([]);
+
+    // Recovery without a restart: the same process answers 2xx and /readyz 200 again.
+    const recovered = await eventually(async () => (await sendQuery(service.url, "/readyz")).status === 200, { timeoutMs: 30_000 });
+    expect(recovered, `not ready ${Math.round((performance.now() - down) / 1000)} s after the outage began:\n${service.logs.slice(-20).join("\n")}`).toBe(true);
+    expect(ledger.filter((entry) => acknowledged(entry) && entry.answer.ms > 0).length).toBeGreaterThan(0);
+
+    // A client retries every 503 with the same Idempotency-Key: each now gets a final answer.
+    const retried: LedgerEntry[] = [];
+    for (const entry of unavailable) {
+      const answer = await sendCommand(service.url, entry.path, entry.body, { key: entry.key });
+      retried.push({ ...entry, answer });
+    }
+    expect(retried.filter((entry) => entry.answer.status >= 500 || entry.answer.status === 0).map((entry) => `${entry.path} → ${entry.answer.status}`)).toEqual([]);
+    expect(retried.filter(acknowledged).length).toBeGreaterThan(0);
+
+    const events = await readEvents(databaseUrl);
+    expect(exactlyOnceProblems([...ledger, ...retried], events)).toEqual([]);
+    expect(halfAppliedProblems(events)).toEqual([]);
+
+    // Projections catch up: every product and order read model shows its stream's version.
+    const versions = streamVersions(events);
+    let behind: string[] = [];
+    const caughtUp = await eventually(async () => (behind = await readModelLag(service.url, versions)).length === 0, { timeoutMs: 60_000, intervalMs: 500 });
+    expect(caughtUp, behind.slice(0, 10).join("\n")).toBe(true);
+    console.info(`postgres outage: ${ledger.length} commands (${ledger.filter(acknowledged).length} acknowledged, ${unavailable.length} answered 503, slowest ${Math.round(slowest)} ms), ${retried.filter(acknowledged).length} retries acknowledged, ${events.length} events`);
+    const fresh = await sendCommand(service.url, "/v1/products", { sku: "AFTER-OUTAGE", name: "After", category: "faults", priceCents: 1 });
+    expect(fresh.status).toBe(201);
+  });
+});

@@ -1,0 +1,100 @@
+/**
+ * Redis stopped (its data lost) and started again: reads keep answering 200 from
+ * PostgreSQL meanwhile, commands keep working, and the views come back by themselves.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, sendCommand, sendQuery, sleep } from "./support/client.ts";
+import { postgresSkipReason, startPostgresServer, type PostgresServer } from "./support/postgres_server.ts";
+import { dumpRedis } from "./support/redis_dump.ts";
+import { redisServerSkipReason, startRedisServer, type RedisServer } from "./support/redis_server.ts";
+import { startServiceProcess, type ServiceProcess } from "./support/service_process.ts";
+
+const skip = postgresSkipReason() ?? redisServerSkipReason();
+
+describe.skipIf(skip !== null)(`Redis outage with data loss${skip ? ` (${skip})` : ""}`, () => {
+  let postgres: PostgresServer;
+  let redis: RedisServer;
+  let service: ServiceProcess;
+
+  beforeAll(async () => {
+    postgres = await startPostgresServer();
+    const databaseUrl = await postgres.createDatabase("commerce");
+    redis = await startRedisServer();
+    service = await startServiceProcess({ databaseUrl, redisUrl: redis.url });
+  });
+  afterAll(async () => {
+    await service?.kill("SIGKILL");
+    await redis?.stop();
+    await postgres?.destroy();
+  });
+
+  it("serves reads from PostgreSQL while Redis is down and restores the views after it returns", { timeout: 120_000 }, async () => {
+    const ids: string[] = [];
+    let position = "";
+    for (let i = 0; i < 12; i++) {
+      const created = await sendCommand(service.url, "/v1/products", { sku: `R-${i}`, name: `Redis ${i}`, category: "faults-redis", priceCents: 100 + i, description: "x".repeat(i * 200) });
+      expect(created.status).toBe(201);
+      const body = created.body as { id: string; position: string };
+      ids.push(body.id);
+      position = body.position;
+    }
+    const order = await sendCommand(service.url, "/v1/orders", { customerId: crypto.randomUUID(), lines: [{ productId: ids[0], quantity: 2 }] });
+    expect(order.status).toBe(201);
+    const orderBody = order.body as { id: string; position: string };
+    const paid = await sendCommand(service.url, `/v1/orders/${orderBody.id}/pay`, { paymentId: crypto.randomUUID(), amountCents: 200, method: "card" });
+    expect(paid.status).toBe(200);
+    position = (paid.body as { position: string }).position;
+    expect((await sendQuery(service.url, `/v1/products/${ids[0]}`, { headers: { "x-consistent-with": position } })).status).toBe(200);
+
+    const plain = redis.client();
+    const sentinel = /^projections:sentinel:/;
+    let before = new Map<string, string>();
+    try {
+      expect(await eventually(async () => (before = await dumpRedis(plain, { exclude: sentinel })).size > 12 * 2, { timeoutMs: 20_000 })).toBe(true);
+    } finally {
+      plain.disconnect();
+    }
+
+    await redis.stop();
+    const reads = [];
+    const until = performance.now() + 3000;
+    for (let round = 0; performance.now() < until && round < 100; round++) {
+      const id = ids[round % ids.length]!;
+      reads.push(await sendQuery(service.url, `/v1/products/${id}`, { timeoutMs: 5000 }));
+      reads.push(await sendQuery(service.url, `/v1/orders/${orderBody.id}`, { timeoutMs: 5000 }));
+      reads.push(await sendQuery(service.url, "/v1/categories/faults-redis/best-sellers", { timeoutMs: 5000 }));
+      reads.push(await sendQuery(service.url, "/v1/products?category=faults-redis&limit=5", { timeoutMs: 5000 }));
+    }
+    expect(reads.filter((answer) => answer.status !== 200).map((answer) => `${answer.status} ${answer.error ?? JSON.stringify(answer.body)}`)).toEqual([]);
+    // Commands do not need Redis; reading one's own write comes from PostgreSQL.
+    const changed = await sendCommand(service.url, `/v1/products/${ids[1]}/price`, { priceCents: 4242 });
+    expect(changed.status).toBe(200);
+    const own = await sendQuery(service.url, `/v1/products/${ids[1]}`, { headers: { "x-consistent-with": (changed.body as { position: string }).position } });
+    expect(own.status).toBe(200);
+    expect((own.body as { priceCents: number }).priceCents).toBe(4242);
+    await sleep(500);
+
+    await redis.start();
+    const after = redis.client();
+    try {
+      let now = new Map<string, string>();
+      const restored = await eventually(async () => {
+        now = await dumpRedis(after, { exclude: sentinel });
+        return [...before.keys()].every((key) => now.has(key));
+      }, { timeoutMs: 30_000, intervalMs: 250 });
+      expect(restored, `missing keys: ${[...before.keys()].filter((key) => !now.has(key)).slice(0, 5).join(", ")}`).toBe(true);
+      // Views of untouched products are byte-for-byte what they were.
+      const untouched = [...before.keys()].filter((key) => key.includes(ids[5]!));
+      expect(untouched.length).toBeGreaterThan(0);
+      for (const key of untouched) expect(now.get(key)).toBe(before.get(key));
+      // The product changed meanwhile shows its new price from Redis too.
+      const changedView = [...now.entries()].find(([key]) => key.endsWith(`:id:${ids[1]}`));
+      expect(changedView?.[1] ? Buffer.from(changedView[1].slice("string:".length), "base64").toString() : "").toContain("4242");
+    } finally {
+      after.disconnect();
+    }
+    const last = await sendQuery(service.url, `/v1/products/${ids[1]}`);
+    expect(last.status).toBe(200);
+    expect((last.body as { priceCents: number }).priceCents).toBe(4242);
+  });
+});

@@ -1,0 +1,67 @@
+/**
+ * A private redis-server for fault tests on a free loopback port, with no persistence:
+ * stopping it loses every key, as a real Redis crash without persistence would.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { Redis } from "ioredis";
+import { freePort } from "../../db/embedded.ts";
+
+export interface RedisServer {
+  port: number;
+  url: string;
+  /** Kills the server (SIGKILL: its data is gone). */
+  stop(): Promise<void>;
+  /** Starts a fresh, empty server on the same port. */
+  start(): Promise<void>;
+  /** A plain client (no key prefix) for inspecting keys; the caller disconnects it. */
+  client(): Redis;
+}
+
+/** Why redis-server cannot run here, or null when it can. */
+export function redisServerSkipReason(): string | null {
+  const probe = spawnSync("redis-server", ["--version"], { stdio: "ignore" });
+  return probe.status === 0 ? null : "needs redis-server on PATH; none found";
+}
+
+async function waitForPing(url: string, deadlineMs: number): Promise<void> {
+  const deadline = performance.now() + deadlineMs;
+  for (;;) {
+    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
+    client.on("error", () => undefined);
+    try {
+      await client.connect();
+      if ((await client.ping()) === "PONG") return;
+    } catch {
+      if (performance.now() > deadline) throw new Error(`redis-server at ${url} did not answer`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      client.disconnect();
+    }
+  }
+}
+
+/** Starts a private redis-server; resolves once it answers PING. */
+export async function startRedisServer(): Promise<RedisServer> {
+  const port = await freePort();
+  const url = `redis://127.0.0.1:${port}`;
+  let child: ChildProcess | null = null;
+  const launch = async (): Promise<void> => {
+    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+    await waitForPing(url, 10_000);
+  };
+  await launch();
+  return {
+    port,
+    url,
+    async stop() {
+      const running = child;
+      child = null;
+      if (!running || running.exitCode !== null) return;
+      const exited = new Promise((resolve) => running.once("exit", resolve));
+      running.kill("SIGKILL");
+      await exited;
+    },
+    start: launch,
+    client: () => new Redis(url, { maxRetriesPerRequest: 1 }),
+  };
+}

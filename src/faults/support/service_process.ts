@@ -1,0 +1,79 @@
+/**
+ * The real entry point (`node --import tsx src/main.ts`) as a child process, so a test
+ * can SIGKILL it; resolves once it logs "service listening".
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { createInterface } from "node:readline";
+
+const ROOT = path.resolve(import.meta.dirname, "../../..");
+
+/** The token every fault test uses (scopes commands + operator). */
+export const FAULT_TOKEN = "faults-token";
+
+export interface ServiceProcess {
+  url: string;
+  child: ChildProcess;
+  /** The last log lines (stdout and stderr), for failure messages. */
+  logs: string[];
+  exited: Promise<number | null>;
+  /** Sends a signal and waits for the exit (SIGKILL by default). */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts the service against the given stores; rejects when it does not listen within the bound. */
+export async function startServiceProcess(options: { databaseUrl: string; redisUrl: string; env?: Record<string, string>; startTimeoutMs?: number }): Promise<ServiceProcess> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: options.databaseUrl,
+    REDIS_URL: options.redisUrl,
+    PORT: "0",
+    HOST: "127.0.0.1",
+    API_TOKENS: `${FAULT_TOKEN}:commands+operator`,
+    LOG_LEVEL: "info",
+    PROJECTION_WORKERS: "1",
+    ...options.env,
+  };
+  delete env["EVENTSTORE_URL"];
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const logs: string[] = [];
+  const keep = (line: string): void => {
+    logs.push(line);
+    if (logs.length > 200) logs.shift();
+  };
+  child.stderr!.on("data", (chunk: Buffer) => keep(chunk.toString()));
+  const timeoutMs = options.startTimeoutMs ?? 60_000;
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`no "service listening" within ${timeoutMs} ms:\n${logs.join("\n")}`));
+    }, timeoutMs);
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      keep(line);
+      try {
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === "service listening" && entry.url) {
+          clearTimeout(timer);
+          resolve(entry.url);
+        }
+      } catch {
+        // not a log line
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`service exited with ${code} before listening:\n${logs.join("\n")}`));
+    });
+  });
+  return {
+    url,
+    child,
+    logs,
+    exited,
+    async kill(signal: NodeJS.Signals = "SIGKILL") {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
