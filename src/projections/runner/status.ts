@@ -33,6 +33,15 @@ export type LocalState = "leading" | "failed" | "standby" | "stopped";
 const CAUGHT_UP_LAG = 1000;
 const LAG_CAP = 1_000_000;
 
+/** The newest committed event in the PostgreSQL store, visible to readers yet or not. */
+async function committedHead(pool: Pool): Promise<Position | null> {
+  const result = await pool.query<{ tx: string; global_position: string }>(
+    "SELECT transaction_id::text AS tx, global_position FROM events ORDER BY transaction_id DESC, global_position DESC LIMIT 1",
+  );
+  const row = result.rows[0];
+  return row ? { commit: BigInt(row.tx), prepare: BigInt(row.global_position) } : null;
+}
+
 async function lagBetween(pool: Pool, store: EventStore, position: Position, head: Position | null): Promise<number> {
   if (!head || comparePositions(position, head) >= 0) return 0;
   if (store.kind === "postgres") {
@@ -68,7 +77,11 @@ export async function projectionStatus(options: {
   const families = options.definitions.map((entry) =>
     "current" in entry ? entry : { name: entry.name, current: entry, all: [{ definition: entry }] },
   );
-  const head = await store.headPosition();
+  // The visible head stops at the oldest open transaction; lag counts every committed event,
+  // so a long-open transaction that holds projections back shows as lag, not as "caught up".
+  const visibleHead = await store.headPosition();
+  const head = store.kind === "postgres" ? ((await committedHead(pool)) ?? visibleHead) : visibleHead;
+  const hidden = head !== null && (visibleHead === null || comparePositions(head, visibleHead) > 0);
   const items: ProjectionStatusItem[] = [];
   for (const family of families) {
     const name = family.name;
@@ -88,7 +101,7 @@ export async function projectionStatus(options: {
     else if (rebuild && (await replayRunning(pool, name))) status = "rebuilding";
     else if (local === "stopped" || !followable) status = "stopped";
     else if (local !== "leading" && !(await leaderExists(pool, name))) status = "stopped";
-    else status = lagEvents > CAUGHT_UP_LAG ? "catching_up" : "running";
+    else status = lagEvents > CAUGHT_UP_LAG || (hidden && lagEvents > 0) ? "catching_up" : "running";
     items.push({
       name,
       version,
