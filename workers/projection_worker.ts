@@ -21,7 +21,7 @@ let pool: Pool | null = null;
 let redis: Redis | null = null;
 
 function connections(): { pool: Pool; redis: Redis | null } {
-  pool ??= createPool({ connectionString: data.databaseUrl, max: 2, applicationName: "projection-worker" });
+  pool ??= createPool({ connectionString: data.databaseUrl, max: 2, applicationName: "projection-worker", asyncCommit: true });
   if (data.redisUrl && !redis) {
     redis = new Redis(data.redisUrl, {
       keyPrefix: data.redisKeyPrefix,

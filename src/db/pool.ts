@@ -8,9 +8,21 @@ export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
 /** Creates a pool for a connection string; errors on idle clients are logged, not thrown. */
-export function createPool(options: { connectionString: string; max?: number; applicationName?: string; onError?: (error: Error) => void }): pg.Pool {
+export function createPool(options: {
+  connectionString: string;
+  max?: number;
+  applicationName?: string;
+  onError?: (error: Error) => void;
+  /**
+   * Commit without waiting for the WAL flush. Only for writes that can be redone from the
+   * event log (read models with their checkpoints): a crash loses a suffix of them
+   * atomically, never a part of one, and the runner re-applies it.
+   */
+  asyncCommit?: boolean;
+}): pg.Pool {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
+    ...(options.asyncCommit ? { options: "-c synchronous_commit=off" } : {}),
     max: options.max ?? 20,
     application_name: options.applicationName ?? "commerce-cqrs",
     connectionTimeoutMillis: 5000,

@@ -52,7 +52,9 @@ function nextCommand(state: LaneState, runId: string): Omit<LedgerEntry, "answer
   }
   const product = pick(state.products);
   if (roll < 0.35) {
-    const body = { priceCents: 100 + Math.floor(Math.random() * 900) };
+    // Every price in a lane is new (the lane's command number is in it): a price equal to
+    // the current one is a legitimate no-op (200, nothing appended), not what this checks.
+    const body = { priceCents: 100_000 + state.lane * 10_000_000 + state.n };
     return { key, path: `/v1/products/${product.id}/price`, body, eventType: "ProductPriceChanged", streamId: `product-${product.id}` };
   }
   if (roll < 0.45) {
