@@ -45,6 +45,8 @@ async function connectRedis(config: Config, logger: Logger, keyPrefix: string): 
   const url = config.redisUrl === "auto" ? "redis://127.0.0.1:6379" : config.redisUrl;
   const client = new Redis(url, {
     keyPrefix,
+    // Concurrent reads issued in the same tick go out as one write: fewer syscalls per read.
+    enableAutoPipelining: true,
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,

@@ -57,3 +57,12 @@ export async function createBenchDatabase(baseUrl: string, tag: string): Promise
     },
   };
 }
+
+/**
+ * Pool size for a client-side concurrency: PostgreSQL here allows 100 connections, shared
+ * with the service under test, so baselines open at most 64 and queue the rest (as the
+ * service's own pool of 30 does).
+ */
+export function poolSizeFor(connections: number): number {
+  return Math.min(connections, 64);
+}

@@ -11,7 +11,7 @@ import { createPostgresStore } from "../../src/event_store/postgres.ts";
 import type { ProductCreated } from "../../src/shared/events.ts";
 import { streams } from "../../src/shared/events.ts";
 import { runClosedLoop } from "../lib/closed_loop.ts";
-import { createBenchDatabase } from "../lib/database.ts";
+import { createBenchDatabase, poolSizeFor } from "../lib/database.ts";
 import { orderPlaced, productPicker, workloadProducts } from "../lib/order_workload.ts";
 import { compare } from "../lib/report.ts";
 import type { BenchOptions, Comparison, Measurement, Scenario } from "../lib/types.ts";
@@ -22,7 +22,7 @@ const PRODUCTS = 1000;
 /** Places orders through Emmett's PostgreSQL store at `connections` on a fresh database. */
 export async function measureEmmettAppend(options: BenchOptions, connections: number, role: Measurement["role"] = "baseline"): Promise<Measurement> {
   const db = await createBenchDatabase(options.databaseUrl, "emmett");
-  const pool = db.pool(connections);
+  const pool = db.pool(poolSizeFor(connections));
   const store = getPostgreSQLEventStore(db.url, { connectionOptions: { pool } });
   try {
     const products = workloadProducts(options.smoke ? 100 : PRODUCTS);
@@ -46,7 +46,7 @@ export async function measureEmmettAppend(options: BenchOptions, connections: nu
 /** Places orders through our PostgreSQL event store (readStreams + append) at `connections`. */
 export async function measureStoreAppend(options: BenchOptions, connections: number, role: Measurement["role"] = "subject"): Promise<Measurement> {
   const db = await createBenchDatabase(options.databaseUrl, "store");
-  const pool = db.pool(connections);
+  const pool = db.pool(poolSizeFor(connections));
   await migrate(pool);
   const store = createPostgresStore(pool);
   try {

@@ -1,7 +1,7 @@
 /** pg-insert-floor: plain single-row INSERTs through pg at a given concurrency — the baseline for commands. */
 import { randomUUID } from "node:crypto";
 import { runClosedLoop } from "../lib/closed_loop.ts";
-import { createBenchDatabase } from "../lib/database.ts";
+import { createBenchDatabase, poolSizeFor } from "../lib/database.ts";
 import type { BenchOptions, Measurement, Scenario } from "../lib/types.ts";
 
 /** A payload about the size of an encoded OrderPlaced event with two lines. */
@@ -11,9 +11,9 @@ const PAYLOAD = Buffer.alloc(600, 7);
 export async function measurePgInsertFloor(options: BenchOptions, connections: number, role: Measurement["role"] = "baseline"): Promise<Measurement> {
   const db = await createBenchDatabase(options.databaseUrl, "insert_floor");
   try {
-    const pool = db.pool(connections);
+    const pool = db.pool(poolSizeFor(connections));
     await pool.query("CREATE TABLE floor_rows (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, stream_id text NOT NULL, type text NOT NULL, data bytea NOT NULL)");
-    await Promise.all(Array.from({ length: connections }, () => pool.query("SELECT 1")));
+    await Promise.all(Array.from({ length: poolSizeFor(connections) }, () => pool.query("SELECT 1")));
     return await runClosedLoop({
       label: `pg-insert-floor @${connections}`,
       role,
