@@ -8,6 +8,14 @@ import { copyFloor } from "./scenarios/copy_floor.ts";
 import { httpFloor } from "./scenarios/http_floor.ts";
 import { SCENARIOS } from "./scenarios/index.ts";
 import { pgInsertFloor } from "./scenarios/pg_insert_floor.ts";
+import { migrate } from "../src/db/migrate.ts";
+import { projections } from "../src/projections/all.ts";
+import { ensureProjectionSchema } from "../src/projections/runner/schema.ts";
+import { seedSizeForEvents } from "../src/seed/seed.ts";
+import { createBenchDatabase } from "./lib/database.ts";
+import { requestGenerators } from "./lib/requests.ts";
+import { READING_PLACEHOLDER } from "./lib/results_md.ts";
+import { activeReadTables, measureSqlFloor, sqlForRequest } from "./lib/sql_floor.ts";
 
 const options = { ...parseBenchArgs(["--smoke", "--duration", "1", "--connections", "2", "--rows", "2000", "--quiet"]).options };
 
@@ -53,5 +61,40 @@ describe("bench harness", () => {
     const result = await runScenario(copyFloor, options);
     expectWellFormed(result, "row");
     expect(result.measurements[0]!.operations).toBe(2000);
+  });
+
+  it("maps a deep-cursor product-list request to the service's keyset SQL", () => {
+    const cursor = Buffer.from(JSON.stringify(["products:best_selling", 7, "00000000-0000-4000-8000-000000000001"])).toString("base64url");
+    const statement = sqlForRequest({ path: `/v1/products?category=books&sort=best_selling&limit=20&cursor=${cursor}` }, { products: "products_v3" });
+    expect(statement.text).toContain("FROM products_v3");
+    expect(statement.text).toContain("units_sold <=");
+    expect(statement.values).toEqual(["books", 7, "00000000-0000-4000-8000-000000000001", 21, "active"]);
+  });
+
+  it("renders latency goals and reading placeholders", () => {
+    const base = { scenario: "freshness", description: "d", startedAt: "2026-01-01T00:00:00.000Z", smoke: false, params: {}, comparisons: [], machine: { nproc: 2, memoryBytes: 1, cpuModel: "x", node: "v20", postgres: "15", platform: "linux" } };
+    const markdown = renderResults([{ ...base, measurements: [], latencyGoals: [{ measurement: "visible-after @200/s", percentile: "p99", goalMs: 50, valueMs: 12, met: true }] }]);
+    expect(markdown).toContain("visible-after @200/s p99 = 12.00 ms (goal ≤ 50 ms: met)");
+    expect(markdown).toContain(READING_PLACEHOLDER);
+    expect(markdown).toContain("date: 2026-01-01");
+  });
+
+  it.skipIf(!databaseAvailable)(`the SQL floor runs the list routes' SQL on the read tables of the serving versions${databaseAvailable ? "" : ` (${databaseSkipReason})`}`, async () => {
+    const db = await createBenchDatabase(options.databaseUrl, "sql_floor_test");
+    try {
+      const pool = db.pool(2);
+      await migrate(pool);
+      for (const definition of projections) await ensureProjectionSchema(pool, definition);
+      const tables = await activeReadTables(pool);
+      expect(Object.keys(tables).sort()).toEqual(expect.arrayContaining(["daily_sales", "orders", "products"]));
+      const size = seedSizeForEvents(2000);
+      for (const kind of ["product-list", "customer-orders", "best-sellers", "daily-sales"] as const) {
+        const m = await measureSqlFloor({ label: `sql-floor ${kind}`, databaseUrl: db.url, tables, connections: 2, durationS: 0.2, next: requestGenerators(size, null)[kind] });
+        expect(m.errors, m.notes).toBe(0);
+        expect(m.operations).toBeGreaterThan(0);
+      }
+    } finally {
+      await db.drop();
+    }
   });
 });

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { postgresVersion } from "./database.ts";
-import type { Comparison, MachineInfo, Measurement, ScenarioResult } from "./types.ts";
+import type { Comparison, LatencyGoal, MachineInfo, Measurement, ScenarioResult } from "./types.ts";
 
 export const RESULTS_DIR = fileURLToPath(new URL("../results/", import.meta.url));
 
@@ -45,6 +45,17 @@ export function comparisonLines(comparisons: Comparison[]): string[] {
   return comparisons.map((c) => `${c.subject} / ${c.baseline} = ${c.ratio.toFixed(3)}${c.goal === undefined ? "" : ` (goal ≥ ${c.goal}: ${c.met ? "met" : "NOT met"})`}`);
 }
 
+/** One line per latency goal: the percentile's value against the goal. */
+export function latencyGoalLines(goals: readonly LatencyGoal[] = []): string[] {
+  return goals.map((g) => `${g.measurement} ${g.percentile} = ${g.valueMs === null ? "-" : `${g.valueMs.toFixed(2)} ms`} (goal ≤ ${g.goalMs} ms: ${g.met ? "met" : "NOT met"})`);
+}
+
+/** Checks a latency goal on a measurement by label (not met when it is missing or has no latencies). */
+export function latencyGoal(measurements: readonly Measurement[], label: string, percentile: LatencyGoal["percentile"], goalMs: number): LatencyGoal {
+  const valueMs = measurements.find((m) => m.label === label)?.latencyMs?.[percentile] ?? null;
+  return { measurement: label, percentile, goalMs, valueMs, met: valueMs !== null && valueMs <= goalMs };
+}
+
 function textTable(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows.map((row) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join("  ")).join("\n");
@@ -58,7 +69,7 @@ export function printResult(result: ScenarioResult, write: (text: string) => voi
     return;
   }
   write(`${textTable(measurementRows(result.measurements))}\n`);
-  for (const line of comparisonLines(result.comparisons)) write(`   ${line}\n`);
+  for (const line of [...comparisonLines(result.comparisons), ...latencyGoalLines(result.latencyGoals)]) write(`   ${line}\n`);
 }
 
 /** Writes bench/results/<scenario>.json; returns the path. */

@@ -63,3 +63,40 @@ export async function typicalBodyBytes(url: string, next: () => LoadRequest, sam
   sizes.sort((a, b) => a - b);
   return Math.max(16, sizes[Math.floor(sizes.length / 2)]!);
 }
+
+/** Product-list requests for one sort (or every sort for "any") over random categories, deterministic per seed; a fresh call repeats the sequence. */
+export function productListRequests(seed: number, sort: (typeof SORTS)[number] | "any", limit = 20): () => LoadRequest {
+  const random = createRandom(seed, `product-list-${sort}`);
+  return () => {
+    const query = new URLSearchParams({ category: random.pick(CATEGORIES).name, sort: sort === "any" ? random.pick(SORTS) : sort, limit: String(limit) });
+    return { path: `/v1/products?${query}` };
+  };
+}
+
+/**
+ * Walks the product list of every category once (pages 1..toPage, bounded) and returns
+ * the paths of pages fromPage..toPage with their real nextCursor — deep-cursor requests.
+ */
+export async function collectDeepProductPages(url: string, options: { sort: (typeof SORTS)[number]; limit: number; fromPage: number; toPage: number }): Promise<string[]> {
+  const paths: string[] = [];
+  for (const category of CATEGORIES) {
+    let cursor: string | null = null;
+    for (let page = 1; page <= options.toPage; page++) {
+      const query = new URLSearchParams({ category: category.name, sort: options.sort, limit: String(options.limit), ...(cursor === null ? {} : { cursor }) });
+      const path = `/v1/products?${query}`;
+      if (page >= options.fromPage) paths.push(path);
+      const response = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(10_000) });
+      if (!response.ok) throw new Error(`GET ${path} answered ${response.status}`);
+      cursor = ((await response.json()) as { nextCursor: string | null }).nextCursor;
+      if (cursor === null) break;
+    }
+  }
+  return paths;
+}
+
+/** Picks uniformly from fixed paths, deterministic per seed and tag; a fresh call repeats the sequence. */
+export function pickPaths(paths: readonly string[], seed: number, tag: string): () => LoadRequest {
+  if (paths.length === 0) throw new Error(`no paths to pick from (${tag})`);
+  const random = createRandom(seed, tag);
+  return () => ({ path: random.pick(paths) });
+}

@@ -21,8 +21,10 @@ export interface Target {
   seedSeconds: number | null;
   /** Date.now() when the service announced it was listening. */
   startedAtMs: number;
-  /** Date.now() just before the service process was spawned (so catch-up timing includes start-up: conservative). */
+  /** Date.now() just before the service process was spawned. */
   spawnedAtMs: number;
+  /** Date.now() in the service when it was listening (its `{"url"}` line, printed right after "service listening"). */
+  listeningAtMs: number;
   databaseUrl: string | null;
   peakRss(): number | null;
   stop(): Promise<void>;
@@ -33,7 +35,7 @@ export async function startTarget(options: BenchOptions, events = options.events
   const size = seedSizeForEvents(events);
   if (options.url) {
     assertLoopback(options.url);
-    return { url: options.url, token: options.token, size, seededEvents: events, seedSeconds: null, startedAtMs: Date.now(), spawnedAtMs: Date.now(), databaseUrl: null, peakRss: () => null, stop: async () => undefined };
+    return { url: options.url, token: options.token, size, seededEvents: events, seedSeconds: null, startedAtMs: Date.now(), spawnedAtMs: Date.now(), listeningAtMs: Date.now(), databaseUrl: null, peakRss: () => null, stop: async () => undefined };
   }
   const db = await createBenchDatabase(options.databaseUrl, "service");
   try {
@@ -56,12 +58,12 @@ export async function startTarget(options: BenchOptions, events = options.events
     await pool.end();
     const token = `bench-${crypto.randomUUID().replaceAll("-", "")}`;
     const spawnedAtMs = Date.now();
-    const child = await startChild<{ url: string }>("bench/serve.ts", {
+    const child = await startChild<{ url: string; listeningAtMs?: number }>("bench/serve.ts", {
       env: { DATABASE_URL: db.url, PORT: "0", HOST: "127.0.0.1", API_TOKENS: `${token}:commands+operator`, LOG_LEVEL: process.env["LOG_LEVEL"] ?? "warn" },
       log: options.log,
     });
     return {
-      url: child.hello.url.replace(/\/$/, ""), token, size, seededEvents: seeded.events, seedSeconds, startedAtMs: Date.now(), spawnedAtMs, databaseUrl: db.url,
+      url: child.hello.url.replace(/\/$/, ""), token, size, seededEvents: seeded.events, seedSeconds, startedAtMs: Date.now(), spawnedAtMs, listeningAtMs: child.hello.listeningAtMs ?? Date.now(), databaseUrl: db.url,
       peakRss: child.peakRss,
       async stop() {
         await child.stop();
@@ -80,8 +82,8 @@ export interface ProjectionStatus {
   lagEvents: number;
 }
 
-/** Polls GET /v1/projections until every projection is running with lag 0; resolves with the seconds waited. Bounded by timeoutS. */
-export async function waitForProjections(target: Target, timeoutS: number): Promise<{ seconds: number; items: ProjectionStatus[] }> {
+/** Polls GET /v1/projections (every pollMs) until every projection is running with lag 0; resolves with the seconds waited and Date.now() when seen. Bounded by timeoutS. */
+export async function waitForProjections(target: Target, timeoutS: number, pollMs = 100): Promise<{ seconds: number; items: ProjectionStatus[]; caughtUpAtMs: number }> {
   if (!target.token) throw new Error("waiting for projections needs an operator token (--token)");
   const begin = performance.now();
   let items: ProjectionStatus[] = [];
@@ -89,9 +91,9 @@ export async function waitForProjections(target: Target, timeoutS: number): Prom
     const response = await fetch(`${target.url}/v1/projections`, { headers: { authorization: `Bearer ${target.token}` }, signal: AbortSignal.timeout(5000) }).catch(() => null);
     if (response?.ok) {
       items = ((await response.json()) as { items: ProjectionStatus[] }).items;
-      if (items.length > 0 && items.every((item) => item.lagEvents === 0 && item.status === "running")) return { seconds: (performance.now() - begin) / 1000, items };
+      if (items.length > 0 && items.every((item) => item.lagEvents === 0 && item.status === "running")) return { seconds: (performance.now() - begin) / 1000, items, caughtUpAtMs: Date.now() };
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
   throw new Error(`projections not caught up within ${timeoutS} s: ${JSON.stringify(items)}`);
 }

@@ -42,6 +42,16 @@ export interface Comparison {
   met?: boolean;
 }
 
+/** A latency goal on one measurement's percentile (e.g. visible-after p99 ≤ 50 ms). */
+export interface LatencyGoal {
+  measurement: string;
+  percentile: "p50" | "p95" | "p99";
+  goalMs: number;
+  /** Null when the measurement has no latencies (then the goal is not met). */
+  valueMs: number | null;
+  met: boolean;
+}
+
 export interface MachineInfo {
   nproc: number;
   memoryBytes: number;
@@ -61,6 +71,8 @@ export interface ScenarioResult {
   params: Record<string, unknown>;
   measurements: Measurement[];
   comparisons: Comparison[];
+  /** Latency goals checked on this run's measurements. */
+  latencyGoals?: LatencyGoal[];
   /** Set when the scenario could not run (with the reason). */
   skipped?: string;
 }

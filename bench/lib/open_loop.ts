@@ -1,0 +1,57 @@
+/**
+ * An open-loop load generator: starts operations at a fixed rate regardless of how long
+ * earlier ones take (no coordinated omission: latency counts from the scheduled start).
+ */
+import { LatencyRecorder } from "./latency.ts";
+import type { Measurement } from "./types.ts";
+
+export interface OpenLoopOptions {
+  label: string;
+  role: Measurement["role"];
+  unit: string;
+  /** Operations started per second. */
+  ratePerS: number;
+  durationS: number;
+  /** Operations in flight beyond this are not started and count as errors (bounds memory and sockets). */
+  maxInFlight: number;
+  operation(n: number): Promise<void>;
+  peakRss?: () => number | null;
+  rssOf?: string;
+}
+
+/** Runs `operation` at ratePerS for durationS, waits for the stragglers, and returns latencies from each scheduled start. */
+export async function runOpenLoop(options: OpenLoopOptions): Promise<Measurement> {
+  const recorder = new LatencyRecorder();
+  const total = Math.max(1, Math.round(options.ratePerS * options.durationS));
+  const intervalMs = 1000 / options.ratePerS;
+  const inFlight = new Set<Promise<void>>();
+  let errors = 0;
+  let dropped = 0;
+  let firstError: string | null = null;
+  const begin = performance.now();
+  for (let n = 0; n < total; n++) {
+    const scheduled = begin + n * intervalMs;
+    const wait = scheduled - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (inFlight.size >= options.maxInFlight) {
+      dropped++;
+      continue;
+    }
+    const running: Promise<void> = options.operation(n).then(
+      () => recorder.record(performance.now() - scheduled),
+      (error: unknown) => { errors++; firstError ??= (error as Error).message; },
+    ).finally(() => inFlight.delete(running));
+    inFlight.add(running);
+  }
+  const sentS = (performance.now() - begin) / 1000;
+  await Promise.all([...inFlight]);
+  const elapsedS = (performance.now() - begin) / 1000;
+  const notes = [`open loop at ${options.ratePerS}/s for ${options.durationS} s (scheduled ${total}, started over ${sentS.toFixed(2)} s); latency from the scheduled start`];
+  if (dropped > 0) notes.push(`${dropped} not started: ${options.maxInFlight} already in flight`);
+  if (firstError !== null) notes.push(`first error: ${firstError}`);
+  return {
+    label: options.label, role: options.role, connections: null, durationS: Math.round(elapsedS * 100) / 100, operations: recorder.count,
+    throughput: Math.round((recorder.count / elapsedS) * 100) / 100, unit: options.unit, latencyMs: recorder.summary(), errors: errors + dropped,
+    peakRssBytes: options.peakRss?.() ?? null, ...(options.rssOf === undefined ? {} : { rssOf: options.rssOf }), notes: notes.join("; "),
+  };
+}
