@@ -45,8 +45,10 @@ async function connectRedis(config: Config, logger: Logger, keyPrefix: string): 
   const url = config.redisUrl === "auto" ? "redis://127.0.0.1:6379" : config.redisUrl;
   const client = new Redis(url, {
     keyPrefix,
-    // Concurrent reads issued in the same tick go out as one write: fewer syscalls per read.
-    enableAutoPipelining: true,
+    // No auto-pipelining: it batches only commands of the same tick (one socket callback),
+    // so under load it wraps nearly every command in a pipeline of one. The hot view reads
+    // batch themselves per event-loop turn instead (src/queries/view_batch.ts).
+    enableAutoPipelining: false,
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -131,7 +133,7 @@ export async function startService(config: Config, options: { logger?: Logger; /
       tokens,
       logger,
       commandRateLimit: config.commandRateLimit,
-      middleware: [metrics.middleware],
+      observers: [metrics.observe],
       routes: [...modules, openApiRoutes(modules, { title: "commerce-cqrs", version: "1.0.0", description: "Event-sourced CQRS commerce service: commands, queries over prepared read models, operator routes." })],
       ready: async () => {
         try {

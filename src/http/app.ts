@@ -1,7 +1,8 @@
 /**
- * The koa application: request id, request log, extra middleware (metrics), one error
- * middleware, public health routes, the routes of every module (command routes rate
- * limited per client), and problem+json answers for 404 and 405.
+ * The koa application: request id, request log (which also tells the request observers,
+ * e.g. the metrics), extra middleware, one error middleware (which also turns requests no
+ * route answered into 404/405 problems), public health routes, and the routes of every
+ * module (command routes rate limited per client). Few layers: each costs on every request.
  */
 import { Router } from "@koa/router";
 import Koa from "koa";
@@ -11,11 +12,11 @@ import type { ApiToken } from "../config.ts";
 import { createAuthenticator } from "./auth.ts";
 import { setBodyTimeout } from "./body.ts";
 import { errorMiddleware } from "./error_middleware.ts";
-import { fallback } from "./fallback.ts";
+import { throwIfUnanswered } from "./fallback.ts";
 import { registerHealthRoutes } from "./health.ts";
 import { RateLimiter, rateLimit, type RateLimiterOptions } from "./rate_limit.ts";
 import { requestId } from "./request_id.ts";
-import { requestLog } from "./request_log.ts";
+import { requestLog, type RequestObserver } from "./request_log.ts";
 import type { RouteContext, RouteModule } from "./route_module.ts";
 
 export interface AppOptions {
@@ -24,14 +25,19 @@ export interface AppOptions {
   routes: readonly RouteModule[];
   /** Readiness check for `/readyz`; a rejection counts as not ready. */
   ready: () => Promise<boolean>;
-  /** Request id generator (crypto.randomUUID by default). */
+  /** Request id generator (a random per-process prefix and a counter by default). */
   newRequestId?: () => string;
   /**
    * Top-level middleware run after the request id and the request log and outside the
-   * error middleware (so they see the final status, e.g. the metrics middleware). They
-   * must not throw.
+   * error middleware (so they see the final status). They must not throw. For timing a
+   * request, prefer `observers` (no extra layer).
    */
   middleware?: readonly Middleware[];
+  /**
+   * Told about every finished request with its final status and duration, by the request
+   * log (e.g. the metrics' observe): cheaper than one more middleware. Must not throw.
+   */
+  observers?: readonly RequestObserver[];
   /**
    * Rate limit of the command routes (every route behind the `commands` scope), per client
    * (its known bearer token, else its remote address): requests per second, bursts of 2×.
@@ -70,10 +76,10 @@ export function createApp(options: AppOptions): Koa {
   for (const module of options.routes) module.register(router, context);
 
   app.use(requestId(options.newRequestId));
-  app.use(requestLog(options.logger));
+  app.use(requestLog(options.logger, options.observers));
   for (const middleware of options.middleware ?? []) app.use(middleware);
-  app.use(errorMiddleware(options.logger));
-  app.use(fallback());
+  // One middleware answers errors and requests no route answered (404/405 problems).
+  app.use(errorMiddleware(options.logger, throwIfUnanswered));
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

@@ -42,8 +42,7 @@ export function etagMatches(header: string | undefined, etag: string): boolean {
   return false;
 }
 
-/** Picks br or gzip from Accept-Encoding (q=0 refuses); prefers an available precomputed gzip. */
-export function chooseEncoding(header: string | undefined, hasGzip: boolean): Encoding | null {
+function parseEncoding(header: string | undefined, hasGzip: boolean): Encoding | null {
   if (header === undefined || header === "") return null;
   const accepted = new Map<string, number>();
   for (const part of header.split(",")) {
@@ -60,9 +59,24 @@ export function chooseEncoding(header: string | undefined, hasGzip: boolean): En
   return null;
 }
 
+// The last header seen, per hasGzip: clients send the same few Accept-Encoding values.
+const lastChoice: Array<{ header: string; encoding: Encoding | null } | undefined> = [undefined, undefined];
+
+/** Picks br or gzip from Accept-Encoding (q=0 refuses); prefers an available precomputed gzip. */
+export function chooseEncoding(header: string | undefined, hasGzip: boolean): Encoding | null {
+  if (header === undefined || header === "") return null;
+  const slot = hasGzip ? 1 : 0;
+  const last = lastChoice[slot];
+  if (last !== undefined && last.header === header) return last.encoding;
+  const encoding = parseEncoding(header, hasGzip);
+  lastChoice[slot] = { header, encoding };
+  return encoding;
+}
+
 /** True when the client will accept gzip (to decide whether a precomputed gzip is worth fetching). */
 export function acceptsGzip(ctx: Context): boolean {
-  return chooseEncoding(ctx.get("Accept-Encoding") || undefined, true) === "gzip";
+  const header = ctx.req.headers["accept-encoding"];
+  return header !== undefined && chooseEncoding(header, true) === "gzip";
 }
 
 /** Compresses bytes for an encoding (on the fly; brotli at a fast quality). */
@@ -73,23 +87,27 @@ export async function compress(body: Buffer, encoding: Encoding): Promise<Buffer
 
 /** Answers a prepared JSON body: 304 on a matching If-None-Match, else 200, compressed when worth it. */
 export async function sendPrepared(ctx: Context, answer: PreparedAnswer): Promise<void> {
-  ctx.set("ETag", answer.etag);
-  ctx.set("Cache-Control", "no-cache");
-  ctx.vary("Accept-Encoding");
-  if (etagMatches(ctx.get("If-None-Match") || undefined, answer.etag)) {
+  // Headers straight on the node response: koa's setters re-validate and re-parse each one.
+  const res = ctx.res;
+  res.setHeader("ETag", answer.etag);
+  res.setHeader("Cache-Control", "no-cache");
+  if (res.hasHeader("Vary")) ctx.vary("Accept-Encoding");
+  else res.setHeader("Vary", "Accept-Encoding");
+  const headers = ctx.req.headers;
+  if (etagMatches(headers["if-none-match"], answer.etag)) {
     ctx.status = 304;
     ctx.body = null;
     return;
   }
   ctx.status = 200;
-  ctx.type = "application/json";
+  res.setHeader("Content-Type", "application/json; charset=utf-8");
   const gz = answer.gzip ?? null;
-  const encoding = answer.body.length > COMPRESS_THRESHOLD ? chooseEncoding(ctx.get("Accept-Encoding") || undefined, gz !== null) : null;
+  const encoding = answer.body.length > COMPRESS_THRESHOLD ? chooseEncoding(headers["accept-encoding"], gz !== null) : null;
   if (encoding === null) {
     ctx.body = answer.body;
     return;
   }
-  ctx.set("Content-Encoding", encoding);
+  res.setHeader("Content-Encoding", encoding);
   ctx.body = encoding === "gzip" && gz !== null ? gz : await compress(answer.body, encoding);
 }
 

@@ -3,7 +3,7 @@
  * the read models it reads have applied every event up to that position (bounded by
  * CONSISTENCY_WAIT_MS), else answer 503 with Retry-After. A malformed position is a 400.
  */
-import type { Middleware } from "koa";
+import type { Context, Middleware } from "koa";
 import { UnavailableError, ValidationError } from "../shared/errors.ts";
 import { parsePosition } from "../shared/position.ts";
 import type { ProgressWaiter } from "../shared/read_models.ts";
@@ -21,19 +21,31 @@ export interface ConsistencyOptions {
   projections: readonly string[];
 }
 
+async function waitFor(raw: string | string[], options: ConsistencyOptions): Promise<void> {
+  const text = Array.isArray(raw) ? raw.join(",") : raw;
+  const position = parsePosition(text.trim());
+  if (position === null) {
+    throw new ValidationError([{ path: "headers.x-consistent-with", message: 'must be a position as returned by a command ("<commit>-<prepare>")' }]);
+  }
+  const reached = await options.progress.waitFor(options.projections, position, options.waitMs);
+  if (!reached) throw new UnavailableError("The read model has not caught up with the requested position yet; retry shortly", 1);
+}
+
+/**
+ * Waits for the named projections when the request sends a position: null at once when it
+ * sends none (no promise, no tick on the hot path), else a promise that settles when the
+ * wait is over (rejects with 400 or 503 like consistentWith).
+ */
+export function consistencyWait(ctx: Context, options: ConsistencyOptions): Promise<void> | null {
+  const raw = ctx.req.headers["x-consistent-with"];
+  return raw === undefined ? null : waitFor(raw, options);
+}
+
 /** Middleware that waits for the named projections to reach the requested position, when one is sent. */
 export function consistentWith(options: ConsistencyOptions): Middleware {
   return async (ctx, next) => {
-    const raw = ctx.headers["x-consistent-with"];
-    if (raw !== undefined) {
-      const text = Array.isArray(raw) ? raw.join(",") : raw;
-      const position = parsePosition(text.trim());
-      if (position === null) {
-        throw new ValidationError([{ path: "headers.x-consistent-with", message: 'must be a position as returned by a command ("<commit>-<prepare>")' }]);
-      }
-      const reached = await options.progress.waitFor(options.projections, position, options.waitMs);
-      if (!reached) throw new UnavailableError("The read model has not caught up with the requested position yet; retry shortly", 1);
-    }
+    const waiting = consistencyWait(ctx, options);
+    if (waiting !== null) await waiting;
     await next();
   };
 }

@@ -2,7 +2,7 @@
  * The one place errors become answers: AppError subclasses map to their problem+json,
  * a store outage to 503 with Retry-After, anything else to a 500 without internals.
  */
-import type { Middleware } from "koa";
+import type { Context, Middleware } from "koa";
 import type { Logger } from "pino";
 import { isConnectionError } from "../db/pool.ts";
 import { AppError, UnavailableError, ValidationError } from "../shared/errors.ts";
@@ -36,11 +36,15 @@ export function problemFor(error: unknown): { problem: ProblemBody; headers: Rec
   };
 }
 
-/** Middleware that turns every error thrown below it into problem+json and logs 5xx. */
-export function errorMiddleware(logger: Logger): Middleware {
+/**
+ * Middleware that turns every error thrown below it into problem+json and logs 5xx;
+ * `after` runs once the rest answered, inside the same guard (e.g. throwIfUnanswered).
+ */
+export function errorMiddleware(logger: Logger, after?: (ctx: Context) => void): Middleware {
   return async (ctx, next) => {
     try {
       await next();
+      if (after !== undefined) after(ctx);
     } catch (error) {
       const { problem, headers, expected } = problemFor(error);
       if (!expected) logger.error({ err: error, requestId: requestIdOf(ctx) }, "request failed");

@@ -2,7 +2,7 @@
  * Answers for requests no route handled: 404 for unknown paths, 405 with Allow for a
  * known path with another method, both as problem+json.
  */
-import type { Middleware } from "koa";
+import type { Context, Middleware } from "koa";
 import { AppError, NotFoundError } from "../shared/errors.ts";
 
 /** 405: the path exists but not with this method; carries the Allow header. */
@@ -15,15 +15,20 @@ export class MethodNotAllowedError extends AppError {
   }
 }
 
+/** Throws the problem for a request no route answered (empty 404/405/501); does nothing otherwise. */
+export function throwIfUnanswered(ctx: Context): void {
+  if (ctx.body !== undefined && ctx.body !== null) return;
+  if (ctx.status === 405 || ctx.status === 501) {
+    const allow = ctx.response.get("Allow");
+    if (allow) throw new MethodNotAllowedError(allow);
+  }
+  if (ctx.status === 404) throw new NotFoundError(`No route for ${ctx.method} ${ctx.path}`);
+}
+
 /** Middleware (placed above the router) that turns empty 404/405/501 answers into problems. */
 export function fallback(): Middleware {
   return async (ctx, next) => {
     await next();
-    if (ctx.body !== undefined && ctx.body !== null) return;
-    if (ctx.status === 405 || ctx.status === 501) {
-      const allow = ctx.response.get("Allow");
-      if (allow) throw new MethodNotAllowedError(allow);
-    }
-    if (ctx.status === 404) throw new NotFoundError(`No route for ${ctx.method} ${ctx.path}`);
+    throwIfUnanswered(ctx);
   };
 }

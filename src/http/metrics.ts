@@ -3,7 +3,7 @@
  * status, where hot reads were answered from (Redis view or PostgreSQL fallback),
  * projection lag and throughput, and connection-pool usage.
  */
-import type { Middleware } from "koa";
+import type { Context, Middleware } from "koa";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Pool } from "../db/pool.ts";
 import type { RouteModule } from "./route_module.ts";
@@ -20,7 +20,9 @@ export interface ProjectionLag {
 
 export interface Metrics {
   registry: Registry;
-  /** Koa middleware timing every request. */
+  /** Records one finished request (a request observer for the app; cheap: labelled children are cached). */
+  observe(ctx: Context, seconds: number): void;
+  /** Koa middleware timing every request (for apps that do not take observers). */
   middleware: Middleware;
   /** Counts a hot read by its source. */
   viewRead(source: "redis" | "postgres"): void;
@@ -66,18 +68,34 @@ export function createMetrics(options: { pool: Pool; projectionLag?: () => Promi
     }
   }
 
+  // Labelled children by method → route → status: no labels object, closure or exemplar lookup per request.
+  type Child = ReturnType<typeof duration.labels>;
+  const children = new Map<string, Map<string, Map<number, Child>>>();
+  function observe(ctx: Context, seconds: number): void {
+    const route = (ctx as unknown as { _matchedRoute?: unknown })._matchedRoute;
+    const routeLabel = typeof route === "string" ? route : route === undefined ? "unmatched" : String(route);
+    const status = ctx.status;
+    let byRoute = children.get(ctx.method);
+    if (byRoute === undefined) children.set(ctx.method, (byRoute = new Map()));
+    let byStatus = byRoute.get(routeLabel);
+    if (byStatus === undefined) byRoute.set(routeLabel, (byStatus = new Map()));
+    let child = byStatus.get(status);
+    if (child === undefined) byStatus.set(status, (child = duration.labels({ method: ctx.method, route: routeLabel, status: String(status) })));
+    child.observe(seconds);
+  }
+
   const middleware: Middleware = async (ctx, next) => {
     const started = performance.now();
     try {
       await next();
     } finally {
-      const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? "unmatched";
-      duration.observe({ method: ctx.method, route: String(route), status: String(ctx.status) }, (performance.now() - started) / 1000);
+      observe(ctx, (performance.now() - started) / 1000);
     }
   };
 
   return {
     registry,
+    observe,
     middleware,
     viewRead: (source) => viewReads.inc({ source }),
     routes: {

@@ -5,14 +5,24 @@ import type { Middleware } from "koa";
 
 const REQUEST_ID_PATTERN = /^[\x21-\x7e]{1,128}$/;
 
+/**
+ * A generator of process-unique ids shaped like a UUID (`8-4-4-4-12` hex): the first four
+ * groups random per process, the last a counter. Far cheaper per call than randomUUID.
+ */
+export function sequentialIds(): () => string {
+  const prefix = crypto.randomUUID().slice(0, 24);
+  let counter = 0;
+  return () => prefix + (++counter).toString(16).padStart(12, "0");
+}
+
 /** Middleware that sets `ctx.state.requestId` and the `X-Request-Id` response header. */
-export function requestId(newId: () => string = () => crypto.randomUUID()): Middleware {
-  return async (ctx, next) => {
-    const incoming = ctx.get("X-Request-Id");
-    const id = REQUEST_ID_PATTERN.test(incoming) ? incoming : newId();
+export function requestId(newId: () => string = sequentialIds()): Middleware {
+  return (ctx, next) => {
+    const incoming = ctx.req.headers["x-request-id"];
+    const id = typeof incoming === "string" && REQUEST_ID_PATTERN.test(incoming) ? incoming : newId();
     ctx.state["requestId"] = id;
-    ctx.set("X-Request-Id", id);
-    await next();
+    ctx.res.setHeader("X-Request-Id", id);
+    return next();
   };
 }
 

@@ -1,29 +1,30 @@
 /**
  * Request logging: one line per request with its id, method, path, status and duration.
- * Never logs headers (so never a token) or bodies.
+ * Never logs headers (so never a token) or bodies. The same timing feeds the request
+ * observers (the metrics), so a request is timed once by one middleware.
  */
-import type { Middleware } from "koa";
+import type { Context, Middleware } from "koa";
 import type { Logger } from "pino";
 import { requestIdOf } from "./request_id.ts";
 
-/** Middleware that logs each finished request (5xx at warn, 4xx at info, others at debug). */
-export function requestLog(logger: Logger): Middleware {
+/** Told about every finished request with its final status; must not throw. */
+export type RequestObserver = (ctx: Context, seconds: number) => void;
+
+/** Middleware that logs each finished request (5xx at warn, 4xx at info, others at debug) and tells the observers. */
+export function requestLog(logger: Logger, observers: readonly RequestObserver[] = []): Middleware {
   return async (ctx, next) => {
     const started = performance.now();
     try {
       await next();
     } finally {
+      const ms = performance.now() - started;
+      for (const observe of observers) observe(ctx, ms / 1000);
       const status = ctx.status;
-      const line = {
-        requestId: requestIdOf(ctx),
-        method: ctx.method,
-        path: ctx.path,
-        status,
-        ms: Math.round((performance.now() - started) * 10) / 10,
-      };
-      if (status >= 500) logger.warn(line, "request");
-      else if (status >= 400) logger.info(line, "request");
-      else logger.debug(line, "request");
+      const level = status >= 500 ? "warn" : status >= 400 ? "info" : "debug";
+      if (logger.isLevelEnabled(level)) {
+        const line = { requestId: requestIdOf(ctx), method: ctx.method, path: ctx.path, status, ms: Math.round(ms * 10) / 10 };
+        logger[level](line, "request");
+      }
     }
   };
 }

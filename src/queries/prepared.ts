@@ -1,12 +1,13 @@
 /**
- * Reading a prepared answer: Redis first (one GET, or one MGET with the precomputed gzip
- * when the client accepts gzip), and the PostgreSQL row's prepared columns when Redis is
+ * Reading a prepared answer: Redis first (its key, and the precomputed gzip's when the
+ * client accepts gzip, in the MGET batch of this event-loop turn), and the PostgreSQL row's prepared columns when Redis is
  * absent, not ready, failing, or lacks the key. Both give the same bytes and etag.
  */
 import type { Redis } from "ioredis";
 import type { PreparedAnswer } from "../http/conditional.ts";
 import type { Pool } from "../db/pool.ts";
 import { unframeView } from "../shared/read_models.ts";
+import { getViews } from "./view_batch.ts";
 
 export interface PreparedLookup {
   redis: Redis | null;
@@ -25,9 +26,7 @@ async function fromRedis(lookup: PreparedLookup): Promise<PreparedAnswer | null>
   const redis = lookup.redis;
   if (redis === null || redis.status !== "ready") return null;
   try {
-    const [framed, framedGz] = lookup.wantGzip
-      ? await redis.mgetBuffer(lookup.viewKey, lookup.gzipKey)
-      : [await redis.getBuffer(lookup.viewKey), null];
+    const [framed, framedGz] = await getViews(redis, lookup.wantGzip ? [lookup.viewKey, lookup.gzipKey] : [lookup.viewKey]);
     if (framed === null || framed === undefined) return null;
     const view = unframeView(framed);
     if (view === null) return null;

@@ -6,7 +6,7 @@
 import type { Context } from "koa";
 import { z } from "zod";
 import { acceptsGzip, sendBuilt, sendPrepared } from "../http/conditional.ts";
-import { consistentWith } from "../http/consistency.ts";
+import { consistencyWait, consistentWith, type ConsistencyOptions } from "../http/consistency.ts";
 import type { RouteModule } from "../http/route_module.ts";
 import { NotFoundError } from "../shared/errors.ts";
 import { readTable, viewKey } from "../shared/read_models.ts";
@@ -18,7 +18,7 @@ import type { QueryDeps } from "./deps.ts";
 import { itemsBody, preparedSql, readPrepared } from "./prepared.ts";
 import { PRODUCT_SORTS, productListSql, type ProductSort } from "./product_list_sql.ts";
 import { queryDoc } from "./route_docs.ts";
-import { categorySchema, cursorParam, intParam, limitParam, skuSchema, uuidSchema } from "./schemas.ts";
+import { categorySchema, cursorParam, intParam, limitParam, skuSchema, uuidPathParam, uuidSchema } from "./schemas.ts";
 
 /** The projection these routes read. */
 export const PRODUCT_CATALOG = "product_catalog";
@@ -96,16 +96,19 @@ async function sendList(ctx: Context, deps: QueryDeps): Promise<void> {
 
 /** Routes: GET /v1/products/{id}, /v1/products/by-sku/{sku}, /v1/products, /v1/categories/{category}/best-sellers. */
 export function productCatalogRoutes(deps: QueryDeps): RouteModule {
-  const wait = consistentWith({ progress: deps.progress, waitMs: deps.consistencyWaitMs, projections: [PRODUCT_CATALOG] });
+  const consistency: ConsistencyOptions = { progress: deps.progress, waitMs: deps.consistencyWaitMs, projections: [PRODUCT_CATALOG] };
+  const wait = consistentWith(consistency);
   return {
     register(router) {
       router.get("/v1/products/by-sku/:sku", wait, async (ctx) => {
         const { sku } = parseOrThrow(bySkuParams, ctx.params, "params");
         await sendProduct(ctx, deps, "sku", sku);
       });
-      router.get("/v1/products/:id", wait, async (ctx) => {
-        const { id } = parseOrThrow(byIdParams, ctx.params, "params");
-        await sendProduct(ctx, deps, "id", id);
+      // The hottest read: the consistency wait inline (one middleware fewer), a regex before zod.
+      router.get("/v1/products/:id", async (ctx) => {
+        const waiting = consistencyWait(ctx, consistency);
+        if (waiting !== null) await waiting;
+        await sendProduct(ctx, deps, "id", uuidPathParam(ctx.params, "id", byIdParams));
       });
       router.get("/v1/products", wait, async (ctx) => sendList(ctx, deps));
       router.get("/v1/categories/:category/best-sellers", wait, async (ctx) => {

@@ -4,9 +4,22 @@
  * parameter given twice is a 400 (it reads as an array, not a string).
  */
 import { z } from "zod";
+import { parseOrThrow } from "../shared/validation.ts";
 
 /** A UUID path or query value, lower-cased (any 8-4-4-4-12 hex form is accepted). */
 export const uuidSchema = z.guid("must be a UUID").toLowerCase();
+
+const LOWER_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * A route's single UUID path parameter: a lower-case UUID is taken as it is (what the
+ * schema would give), anything else goes through the schema (lower-casing, or its 400).
+ */
+export function uuidPathParam(params: Record<string, string>, name: string, schema: z.ZodType<Record<string, string>>): string {
+  const value = params[name];
+  if (value !== undefined && LOWER_UUID.test(value) && Object.keys(params).length === 1) return value;
+  return parseOrThrow(schema, params, "params")[name] ?? "";
+}
 
 /** A product category, as the commands accept it. */
 export const categorySchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, "must be 1..64 of a-z, 0-9 and -, starting with a letter or digit");
