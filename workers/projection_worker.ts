@@ -8,6 +8,7 @@ import { createPool, isConnectionError, type Pool } from "../src/db/pool.ts";
 import { parsePosition } from "../src/shared/position.ts";
 import { applyPartition } from "../src/projections/runner/apply_partition.ts";
 import { loadDefinition } from "../src/projections/runner/load_definition.ts";
+import { TASKS_PER_WORKER } from "../src/projections/runner/worker_pool.ts";
 import { decodeEvents, type PartitionTask, type TaskResult } from "../src/projections/runner/task.ts";
 
 export interface ProjectionWorkerData {
@@ -21,7 +22,7 @@ let pool: Pool | null = null;
 let redis: Redis | null = null;
 
 function connections(): { pool: Pool; redis: Redis | null } {
-  pool ??= createPool({ connectionString: data.databaseUrl, max: 2, applicationName: "projection-worker", asyncCommit: true });
+  pool ??= createPool({ connectionString: data.databaseUrl, max: TASKS_PER_WORKER, applicationName: "projection-worker", asyncCommit: true });
   if (data.redisUrl && !redis) {
     redis = new Redis(data.redisUrl, {
       keyPrefix: data.redisKeyPrefix,

@@ -9,8 +9,9 @@ import type { Pool } from "../db/pool.ts";
 import { isConnectionError } from "../db/pool.ts";
 import { DuplicateIdempotencyKeyError, StoreUnavailableError, WrongExpectedVersionError } from "../shared/errors.ts";
 import type { Position } from "../shared/position.ts";
-import { decodePayload, encodePayload } from "./codec.ts";
+import { decodePayload, encodePayload, rememberRawPayload } from "./codec.ts";
 import { Wakeup } from "./pg_wakeup.ts";
+import { RecentEvents } from "./recent_events.ts";
 import type { AppendOptions, AppendResult, EventMetadata, EventStore, NewEvent, RecordedEvent, StreamRead, SubscribeOptions } from "./types.ts";
 
 export interface PostgresStoreOptions {
@@ -18,6 +19,8 @@ export interface PostgresStoreOptions {
   connectionString?: string;
   /** Longest wait between reads when no notification arrives (covers missed notifications). */
   idlePollMs?: number;
+  /** Events kept from recent readAll calls so readers at nearby positions share one read (0 disables). */
+  recentEvents?: number;
   onError?: (error: Error) => void;
 }
 
@@ -36,7 +39,7 @@ const COLUMNS = "transaction_id::text AS tx, global_position, event_id, stream_i
 const VISIBLE = "transaction_id < pg_snapshot_xmin(pg_current_snapshot())";
 
 function toRecorded(row: EventRow): RecordedEvent {
-  return {
+  const event: RecordedEvent = {
     eventId: row.event_id,
     streamId: row.stream_id,
     streamVersion: Number(row.stream_version),
@@ -45,6 +48,8 @@ function toRecorded(row: EventRow): RecordedEvent {
     metadata: decodePayload<EventMetadata>(row.metadata),
     position: { commit: BigInt(row.tx), prepare: BigInt(row.global_position) },
   };
+  rememberRawPayload(event, { data: row.data, metadata: row.metadata });
+  return event;
 }
 
 /** Wraps a query so an unreachable database surfaces as StoreUnavailableError (503). */
@@ -62,6 +67,7 @@ export class PostgresEventStore implements EventStore {
   #pool: Pool;
   #wakeup: Wakeup;
   #idlePollMs: number;
+  #recent: RecentEvents | null;
 
   constructor(pool: Pool, options: PostgresStoreOptions = {}) {
     this.#pool = pool;
@@ -69,6 +75,8 @@ export class PostgresEventStore implements EventStore {
     if (!connectionString) throw new Error("createPostgresStore needs a connection string for LISTEN/NOTIFY");
     this.#wakeup = new Wakeup(connectionString, options.onError);
     this.#idlePollMs = options.idlePollMs ?? 1000;
+    const recent = options.recentEvents ?? 30_000;
+    this.#recent = recent > 0 ? new RecentEvents(recent) : null;
   }
 
   async append(streamId: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
@@ -132,6 +140,14 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readAll(after: Position | null, limit: number): Promise<RecordedEvent[]> {
+    const cached = this.#recent?.read(after, limit);
+    if (cached) return cached;
+    const events = await this.#readAllFromDatabase(after, limit);
+    this.#recent?.remember(after, events);
+    return events;
+  }
+
+  async #readAllFromDatabase(after: Position | null, limit: number): Promise<RecordedEvent[]> {
     const from = after ?? { commit: 0n, prepare: 0n };
     const result = await guarded(() =>
       this.#pool.query<EventRow>(

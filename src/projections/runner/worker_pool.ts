@@ -7,6 +7,9 @@ import { pathToFileURL } from "node:url";
 import { Piscina } from "piscina";
 import type { ProjectionWorkerData } from "../../../workers/projection_worker.ts";
 
+/** Tasks a worker thread runs at once (each on its own PostgreSQL connection). */
+export const TASKS_PER_WORKER = 4;
+
 const WORKER_URL = new URL("../../../workers/projection_worker.ts", import.meta.url);
 
 function workerExecArgv(): string[] {
@@ -24,6 +27,8 @@ export function createWorkerPool(options: { threads: number; data: ProjectionWor
     minThreads: options.threads,
     maxThreads: options.threads,
     idleTimeout: 60_000,
+    // Tasks mostly wait on PostgreSQL and Redis: several in flight per thread keep both busy.
+    concurrentTasksPerWorker: TASKS_PER_WORKER,
     workerData: options.data,
     execArgv: workerExecArgv(),
   });
