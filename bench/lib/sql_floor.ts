@@ -10,7 +10,8 @@ import { customerOrdersSql } from "../../src/queries/orders.ts";
 import { productListSql, type ProductSort } from "../../src/queries/product_list_sql.ts";
 import { readTable } from "../../src/shared/read_models.ts";
 import { runClosedLoop } from "./closed_loop.ts";
-import { poolSizeFor } from "./database.ts";
+/** The service's PostgreSQL pool size (src/main.ts). */
+const SERVICE_POOL_SIZE = 30;
 import type { LoadRequest } from "./http_load.ts";
 import type { Measurement } from "./types.ts";
 
@@ -87,12 +88,16 @@ export interface SqlFloorOptions {
   next: () => LoadRequest;
 }
 
-/** Runs the service's SQL for each generated request through raw pg (pool poolSizeFor(connections)) in a closed loop; unit "req". */
+/**
+ * Runs the service's SQL for each generated request through raw pg in a closed loop; unit
+ * "req". The pool has the service's own size (30): the service runs meanwhile and holds
+ * its connections, and PostgreSQL here allows 100.
+ */
 export async function measureSqlFloor(options: SqlFloorOptions): Promise<Measurement> {
-  const pool = new pg.Pool({ connectionString: options.databaseUrl, max: poolSizeFor(options.connections) });
+  const pool = new pg.Pool({ connectionString: options.databaseUrl, max: SERVICE_POOL_SIZE });
   pool.on("error", () => undefined);
   try {
-    await Promise.all(Array.from({ length: poolSizeFor(options.connections) }, () => pool.query("SELECT 1")));
+    await Promise.all(Array.from({ length: SERVICE_POOL_SIZE }, () => pool.query("SELECT 1")));
     let rows = 0;
     const measurement = await runClosedLoop({
       label: options.label, role: "baseline", unit: "req", concurrency: options.connections, durationS: options.durationS,

@@ -3,6 +3,7 @@
  * parsing (400s), idempotent replay, execution, and the success answer
  * (`{ id, version, position }`, ETag, 201 + Location for creates).
  */
+import type { Router } from "@koa/router";
 import type { Context, Middleware } from "koa";
 import type { z } from "zod";
 import type { Pool } from "../db/pool.ts";
@@ -14,7 +15,8 @@ import { AppError, ConflictError, DuplicateIdempotencyKeyError } from "../shared
 import { encodePosition } from "../shared/position.ts";
 import { parseOrThrow } from "../shared/validation.ts";
 import type { Clock } from "./clock.ts";
-import type { CommandResult } from "./handle.ts";
+import { idParams } from "./common_schemas.ts";
+import { handle, type CommandResult, type Decider, type EventShape } from "./handle.ts";
 import { parseIfMatch } from "./if_match.ts";
 import {
   IdempotencyInFlightError, awaitRecordedAnswer, locationFor, lookupIdempotency, parseIdempotencyKey, recordNonAppend, requestHash,
@@ -119,4 +121,34 @@ export function commandHandler<PS extends z.ZodType, BS extends z.ZodType>(env: 
     if (ctx.status === 201) ctx.set("Location", locationFor(scope, id));
     ctx.body = answer;
   };
+}
+
+/** What an update route needs to know about its aggregate. */
+export interface AggregateRoutes<C, S, E extends EventShape> {
+  /** URL prefix, e.g. `/v1/products`. */
+  prefix: string;
+  streamOf(id: string): string;
+  decider: Decider<C, S, E>;
+  /** What the aggregate is called in messages ("Product"). */
+  label: string;
+}
+
+/** Registers `POST <prefix>/:id/<path>`: parse the body, map it to a command, and handle it on the aggregate's stream. */
+export function postUpdate<C, S, E extends EventShape, BS extends z.ZodType>(
+  router: Router,
+  guard: Middleware,
+  env: CommandEnv,
+  aggregate: AggregateRoutes<C, S, E>,
+  route: { path: string; body: BS; toCommand: (body: z.output<BS>) => NoInfer<C> },
+): void {
+  const spec: CommandSpec<typeof idParams, BS> = {
+    template: `${aggregate.prefix}/:id/${route.path}`,
+    create: false,
+    params: idParams,
+    body: route.body,
+    resourceId: (params) => params.id,
+    execute: ({ id, body, ifMatch, metadata, idempotency }) =>
+      handle({ store: env.store, streamId: aggregate.streamOf(id), decider: aggregate.decider, command: route.toCommand(body), mode: "update", ifMatch, metadata, idempotency, label: aggregate.label }),
+  };
+  router.post(spec.template, guard, commandHandler(env, spec));
 }

@@ -3,12 +3,11 @@
  * product stream with one readStreams call and captures the products' current data.
  */
 import type { Router } from "@koa/router";
-import type { Middleware } from "koa";
 import { z } from "zod";
 import type { EventStore } from "../../event_store/types.ts";
 import type { RouteContext, RouteDoc } from "../../http/route_module.ts";
 import { streams } from "../../shared/events.ts";
-import { commandHandler, type CommandEnv, type CommandSpec } from "../command_route.ts";
+import { commandHandler, postUpdate, type CommandEnv, type CommandSpec } from "../command_route.ts";
 import { idParams } from "../common_schemas.ts";
 import { fold, handle } from "../handle.ts";
 import { productDecider } from "../products/decide.ts";
@@ -33,18 +32,7 @@ export async function loadProducts(store: EventStore, productIds: readonly strin
   return products;
 }
 
-function postUpdate<BS extends z.ZodType>(router: Router, guard: Middleware, env: CommandEnv, path: string, body: BS, toCommand: (body: z.output<BS>) => OrderCommand): void {
-  const spec: CommandSpec<typeof idParams, BS> = {
-    template: `/v1/orders/:id/${path}`,
-    create: false,
-    params: idParams,
-    body,
-    resourceId: (params) => params.id,
-    execute: ({ id, body: parsed, ifMatch, metadata, idempotency }) =>
-      handle({ store: env.store, streamId: streams.order(id), decider: orderDecider, command: toCommand(parsed), mode: "update", ifMatch, metadata, idempotency, label: "Order" }),
-  };
-  router.post(spec.template, guard, commandHandler(env, spec));
-}
+const orderAggregate = { prefix: "/v1/orders", streamOf: streams.order, decider: orderDecider, label: "Order" };
 
 /** Registers the order command routes, each behind the `commands` scope. */
 export function registerOrderCommands(router: Router, context: RouteContext, env: CommandEnv): void {
@@ -62,9 +50,9 @@ export function registerOrderCommands(router: Router, context: RouteContext, env
     },
   };
   router.post(place.template, guard, commandHandler(env, place));
-  postUpdate(router, guard, env, "pay", payOrderBody, (body) => ({ type: "PayOrder", data: body }));
-  postUpdate(router, guard, env, "ship", shipOrderBody, (body) => ({ type: "ShipOrder", data: body }));
-  postUpdate(router, guard, env, "cancel", cancelOrderBody, (body) => ({ type: "CancelOrder", data: body }));
+  postUpdate(router, guard, env, orderAggregate, { path: "pay", body: payOrderBody, toCommand: (body) => ({ type: "PayOrder" as const, data: body }) });
+  postUpdate(router, guard, env, orderAggregate, { path: "ship", body: shipOrderBody, toCommand: (body) => ({ type: "ShipOrder" as const, data: body }) });
+  postUpdate(router, guard, env, orderAggregate, { path: "cancel", body: cancelOrderBody, toCommand: (body) => ({ type: "CancelOrder" as const, data: body }) });
 }
 
 /** OpenAPI descriptions of the order command routes. */

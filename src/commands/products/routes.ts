@@ -2,32 +2,19 @@
  * HTTP → product commands: five POST routes under /v1/products.
  */
 import type { Router } from "@koa/router";
-import type { Middleware } from "koa";
 import { z } from "zod";
 import type { RouteContext, RouteDoc } from "../../http/route_module.ts";
 import { streams } from "../../shared/events.ts";
-import { commandHandler, type CommandEnv, type CommandSpec } from "../command_route.ts";
+import { commandHandler, postUpdate, type CommandEnv, type CommandSpec } from "../command_route.ts";
 import { idParams } from "../common_schemas.ts";
-import { handle } from "../handle.ts";
 import { commandDoc } from "../route_docs.ts";
 import { createProduct } from "./create.ts";
-import { productDecider, type ProductCommand } from "./decide.ts";
+import { productDecider } from "./decide.ts";
 import { adjustStockBody, changeDetailsBody, changePriceBody, createProductBody, discontinueBody } from "./schemas.ts";
 
 const noParams = z.strictObject({});
 
-function postUpdate<BS extends z.ZodType>(router: Router, guard: Middleware, env: CommandEnv, path: string, body: BS, toCommand: (body: z.output<BS>) => ProductCommand): void {
-  const spec: CommandSpec<typeof idParams, BS> = {
-    template: `/v1/products/:id/${path}`,
-    create: false,
-    params: idParams,
-    body,
-    resourceId: (params) => params.id,
-    execute: ({ id, body: parsed, ifMatch, metadata, idempotency }) =>
-      handle({ store: env.store, streamId: streams.product(id), decider: productDecider, command: toCommand(parsed), mode: "update", ifMatch, metadata, idempotency, label: "Product" }),
-  };
-  router.post(spec.template, guard, commandHandler(env, spec));
-}
+const productAggregate = { prefix: "/v1/products", streamOf: streams.product, decider: productDecider, label: "Product" };
 
 /** Registers the product command routes, each behind the `commands` scope. */
 export function registerProductCommands(router: Router, context: RouteContext, env: CommandEnv): void {
@@ -44,10 +31,10 @@ export function registerProductCommands(router: Router, context: RouteContext, e
     },
   };
   router.post(create.template, guard, commandHandler(env, create));
-  postUpdate(router, guard, env, "price", changePriceBody, (body) => ({ type: "ChangePrice", data: body }));
-  postUpdate(router, guard, env, "details", changeDetailsBody, (body) => ({ type: "ChangeDetails", data: body }));
-  postUpdate(router, guard, env, "stock", adjustStockBody, (body) => ({ type: "AdjustStock", data: body }));
-  postUpdate(router, guard, env, "discontinue", discontinueBody, () => ({ type: "Discontinue" }));
+  postUpdate(router, guard, env, productAggregate, { path: "price", body: changePriceBody, toCommand: (body) => ({ type: "ChangePrice" as const, data: body }) });
+  postUpdate(router, guard, env, productAggregate, { path: "details", body: changeDetailsBody, toCommand: (body) => ({ type: "ChangeDetails" as const, data: body }) });
+  postUpdate(router, guard, env, productAggregate, { path: "stock", body: adjustStockBody, toCommand: (body) => ({ type: "AdjustStock" as const, data: body }) });
+  postUpdate(router, guard, env, productAggregate, { path: "discontinue", body: discontinueBody, toCommand: () => ({ type: "Discontinue" as const }) });
 }
 
 /** OpenAPI descriptions of the product command routes. */
