@@ -10,6 +10,7 @@ import { createTestDatabase, databaseAvailable, databaseSkipReason, type TestDat
 import { createTestRedis, redisAvailable, redisSkipReason } from "../testing/redis.ts";
 
 const TOKEN = "e2e-token";
+const STALE_ID = "7d1f6c2e-5a4b-4c3d-9e8f-0a1b2c3d4e5f";
 const available = databaseAvailable && redisAvailable;
 
 describe.skipIf(!available)(`service end to end (${available ? "PostgreSQL + Redis" : `${databaseSkipReason}; ${redisSkipReason}`})`, () => {
@@ -43,6 +44,9 @@ describe.skipIf(!available)(`service end to end (${available ? "PostgreSQL + Red
       LOG_LEVEL: "silent",
       PROJECTION_WORKERS: "1",
     });
+    // Views left in the same Redis by an earlier database must not leak into this one.
+    await redis.redis.zadd("product_catalog:v1:best:e2e-stale", -5, crypto.randomUUID());
+    await redis.redis.set(`product_catalog:v1:id:${STALE_ID}`, '"etag"\n{"stale":true}');
     service = await startService(config, { redisKeyPrefix: redis.prefix });
   });
   afterAll(async () => {
@@ -116,6 +120,13 @@ describe.skipIf(!available)(`service end to end (${available ? "PostgreSQL + Red
     ]) {
       expect(doc.body.paths, path).toHaveProperty([path]);
     }
+  });
+
+  it("starts a new read-model version with a clean Redis key space", async () => {
+    const created = await command("/v1/products", { sku: "E2E-CLEAN", name: "Clean", category: "e2e-clean", priceCents: 1 });
+    const best = await read<{ items: unknown[] }>("/v1/categories/e2e-stale/best-sellers", created.body.position);
+    expect(best.body.items).toEqual([]);
+    expect((await read(`/v1/products/${STALE_ID}`, created.body.position)).status).toBe(404);
   });
 
   it("exposes Prometheus metrics and projection status", async () => {

@@ -10,6 +10,7 @@
  * mode it fires the definition's side effects after each batch; a replay runs it with
  * `live: false` and never does.
  */
+import type { Redis } from "ioredis";
 import type { EventStore } from "../../event_store/types.ts";
 import { comparePositions, START, type Position } from "../../shared/position.ts";
 import type { ProjectionDefinition, ProjectionModuleRef } from "../define.ts";
@@ -18,6 +19,7 @@ import { backoffMs, sleep } from "./backoff.ts";
 import { partitionBatch, partitionCount } from "./partition.ts";
 import { runPartition, type PartitionRunnerDeps } from "./partition_runner.ts";
 import { SideEffects } from "./side_effects.ts";
+import { dropVersionKeys } from "./retire.ts";
 import { readProgress, writeWatermark } from "./watermark.ts";
 
 export interface LoopDeps extends Omit<PartitionRunnerDeps, "signal" | "onViewsFailed"> {
@@ -30,6 +32,8 @@ export interface LoopDeps extends Omit<PartitionRunnerDeps, "signal" | "onViewsF
   version?: number;
   /** Live mode fires side effects; a replay sets false (default true). */
   live?: boolean;
+  /** Where the views live; a version that starts from nothing first clears its key space there. */
+  redis?: Redis | null;
 }
 
 export type LoopState = "starting" | "running" | "paused" | "failed" | "stopped";
@@ -75,6 +79,7 @@ export class ProjectionLoop {
     const { definition, store, batchSize } = { definition: this.definition, ...this.#deps };
     const version = this.version;
     const stored = await readProgress(this.#deps.pool, definition.name, version);
+    await this.#clearStaleViews(stored.position);
     this.#position = stored.position;
     this.#consumed = this.#read = stored.consumed;
     this.#state = "running";
@@ -122,6 +127,20 @@ export class ProjectionLoop {
       this.#state = signal.aborted ? "stopped" : "failed";
       if (!signal.aborted) throw error;
     }
+  }
+
+  /**
+   * A version that has applied nothing yet (no watermark, no partition checkpoint) must not
+   * inherit keys from an earlier database that used the same Redis: clear its key space.
+   */
+  async #clearStaleViews(position: Position): Promise<void> {
+    const redis = this.#deps.redis;
+    if (!redis || !this.definition.views || comparePositions(position, START) !== 0) return;
+    const started = await this.#deps.pool.query("SELECT 1 FROM projection_checkpoints WHERE projection = $1 AND version = $2 AND position <> '0-0' LIMIT 1", [
+      this.definition.name,
+      this.version,
+    ]);
+    if (started.rowCount === 0) await dropVersionKeys(redis, this.definition.name, this.version).catch(() => undefined);
   }
 
   /** Holds new batches and waits until every batch in flight has committed; returns the resume function. */

@@ -22,7 +22,7 @@ import { ProjectionLoop } from "./projection_loop.ts";
 import { prepareBuild, trySwitch, type Build } from "./replay_build.ts";
 import { acquireReplayLock, type ReplayLock } from "./replay_lock.ts";
 import { ProgressLine } from "./replay_progress.ts";
-import { dropVersion } from "./retire.ts";
+import { dropVersion, dropVersionKeys } from "./retire.ts";
 import { createIndexes } from "./schema.ts";
 import { groupDefinitions, resolveServing, type ProjectionFamily } from "./versions.ts";
 import { restoreViews, sentinelKey, viewsPresent } from "./views_restore.ts";
@@ -121,7 +121,11 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
     onProgress: () => undefined,
     onViewsFailed: () => (viewsDirty = true),
   });
-  if (redis && definition.views && !build.resumed) await redis.set(sentinelKey(definition.name, version), "1").catch(() => (viewsDirty = true));
+  if (redis && definition.views && !build.resumed) {
+    // A new physical version owns its key space: clear what an earlier database may have left there.
+    await dropVersionKeys(redis, definition.name, version).catch(() => (viewsDirty = true));
+    await redis.set(sentinelKey(definition.name, version), "1").catch(() => (viewsDirty = true));
+  }
   const running = loop.run(AbortSignal.any([stopLoop.signal, outer]));
   running.catch(() => undefined);
   let line: ProgressLine | null = null;

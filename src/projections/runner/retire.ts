@@ -18,7 +18,7 @@ export async function dropVersionKeys(redis: Redis, projection: string, version:
   try {
     let cursor = "0";
     do {
-      const [next, keys] = await plain.scan(cursor, "MATCH", `${prefix}${projection}:v${version}:*`, "COUNT", 1000);
+      const [next, keys] = await plain.scan(cursor, "MATCH", `${prefix}${projection}:v${version}:*`, "COUNT", 10_000);
       cursor = next;
       if (keys.length > 0) deleted += await plain.unlink(...keys);
     } while (cursor !== "0");
