@@ -47,6 +47,8 @@ export function isConnectionError(error: unknown): boolean {
   const message = error.message;
   return (
     message.includes("Connection terminated") ||
+    message.includes("Client was closed and is not queryable") ||
+    message.includes("terminating connection") ||
     message.includes("timeout exceeded when trying to connect") ||
     message.includes("Client has encountered a connection error") ||
     message.includes("Connection refused") ||

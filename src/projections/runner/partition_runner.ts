@@ -33,6 +33,16 @@ async function submit(deps: PartitionRunnerDeps, task: PartitionTask): Promise<T
   return (await deps.piscina.run(task, { transferList: [transfer] })) as TaskResult;
 }
 
+/** True when PostgreSQL answers a trivial query within a couple of seconds. */
+async function databaseAnswers(pool: Pool): Promise<boolean> {
+  try {
+    await Promise.race([pool.query("SELECT 1"), sleep(2000).then(() => Promise.reject(new Error("timeout")))]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Runs a task until it succeeds or fails for a reason other than an outage `attempts` times; returns the last failure. */
 async function attempt(deps: PartitionRunnerDeps, make: () => PartitionTask, attempts: number): Promise<string | null> {
   let failures = 0;
@@ -43,7 +53,9 @@ async function attempt(deps: PartitionRunnerDeps, make: () => PartitionTask, att
       if (result.viewsFailed) deps.onViewsFailed();
       return null;
     }
-    if (result.kind !== "apply") {
+    // A failure while PostgreSQL does not answer is an outage, whatever its message says:
+    // never count it towards parking an event.
+    if (result.kind !== "apply" || !(await databaseAnswers(deps.pool))) {
       deps.logger.warn({ kind: result.kind, error: result.message }, "projection worker cannot run tasks (store down or module not loadable); retrying");
       await sleep(backoffMs(outages++), deps.signal);
       continue;
