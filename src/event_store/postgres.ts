@@ -75,7 +75,7 @@ export class PostgresEventStore implements EventStore {
     if (!connectionString) throw new Error("createPostgresStore needs a connection string for LISTEN/NOTIFY");
     this.#wakeup = new Wakeup(connectionString, options.onError);
     this.#idlePollMs = options.idlePollMs ?? 1000;
-    const recent = options.recentEvents ?? 30_000;
+    const recent = options.recentEvents ?? 10_000;
     this.#recent = recent > 0 ? new RecentEvents(recent) : null;
   }
 

@@ -71,7 +71,6 @@ export async function leadFamily(deps: LeadDeps, family: ProjectionFamily, leade
         const physical = serving.physical;
         const loop = new ProjectionLoop(serving.definition, serving.module, {
           piscina: deps.piscina,
-          redis: deps.redis,
           pool,
           logger,
           store: deps.store,

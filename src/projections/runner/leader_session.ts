@@ -43,6 +43,7 @@ export async function leadProjection(options: { loop: ProjectionLoop; pool: Pool
     }
   };
 
+  await loop.clearStaleViews(redis);
   const tick = (): void => void check();
   const timer = setInterval(tick, options.checkEveryMs ?? 1000);
   redis?.on("ready", tick);

@@ -32,8 +32,6 @@ export interface LoopDeps extends Omit<PartitionRunnerDeps, "signal" | "onViewsF
   version?: number;
   /** Live mode fires side effects; a replay sets false (default true). */
   live?: boolean;
-  /** Where the views live; a version that starts from nothing first clears its key space there. */
-  redis?: Redis | null;
 }
 
 export type LoopState = "starting" | "running" | "paused" | "failed" | "stopped";
@@ -79,7 +77,6 @@ export class ProjectionLoop {
     const { definition, store, batchSize } = { definition: this.definition, ...this.#deps };
     const version = this.version;
     const stored = await readProgress(this.#deps.pool, definition.name, version);
-    await this.#clearStaleViews(stored.position);
     this.#position = stored.position;
     this.#consumed = this.#read = stored.consumed;
     this.#state = "running";
@@ -131,11 +128,13 @@ export class ProjectionLoop {
 
   /**
    * A version that has applied nothing yet (no watermark, no partition checkpoint) must not
-   * inherit keys from an earlier database that used the same Redis: clear its key space.
+   * inherit keys from an earlier database that used the same Redis: clears its key space.
+   * Called by the leader before it checks or restores views and before run().
    */
-  async #clearStaleViews(position: Position): Promise<void> {
-    const redis = this.#deps.redis;
-    if (!redis || !this.definition.views || comparePositions(position, START) !== 0) return;
+  async clearStaleViews(redis: Redis | null): Promise<void> {
+    if (!redis || !this.definition.views) return;
+    const { position } = await readProgress(this.#deps.pool, this.definition.name, this.version);
+    if (comparePositions(position, START) !== 0) return;
     const started = await this.#deps.pool.query("SELECT 1 FROM projection_checkpoints WHERE projection = $1 AND version = $2 AND position <> '0-0' LIMIT 1", [
       this.definition.name,
       this.version,

@@ -76,7 +76,7 @@ export async function startProjections(options: StartProjectionsOptions): Promis
   redis?.on("error", () => undefined);
   const piscina = createWorkerPool({ threads: options.workers, data: { databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, redisKeyPrefix: prefix } });
   const local = new Map<string, LocalState>();
-  const deps = { pool, logger, store, piscina, redis, progress, activeVersions, local, batchSize: options.batchSize ?? 5000, maxInFlight: options.maxInFlight ?? 4, janitorMs: options.janitorMs ?? 1000 };
+  const deps = { pool, logger, store, piscina, redis, progress, activeVersions, local, batchSize: options.batchSize ?? 2000, maxInFlight: options.maxInFlight ?? 2, janitorMs: options.janitorMs ?? 1000 };
 
   const leaders = families.map((family) =>
     runWhileLeader({

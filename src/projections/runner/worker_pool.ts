@@ -7,6 +7,9 @@ import { pathToFileURL } from "node:url";
 import { Piscina } from "piscina";
 import type { ProjectionWorkerData } from "../../../workers/projection_worker.ts";
 
+/** Old-generation heap limit of a worker thread, in MiB. */
+const WORKER_HEAP_MB = 160;
+
 /** Tasks a worker thread runs at once (each on its own PostgreSQL connection). */
 export const TASKS_PER_WORKER = 4;
 
@@ -29,6 +32,8 @@ export function createWorkerPool(options: { threads: number; data: ProjectionWor
     idleTimeout: 60_000,
     // Tasks mostly wait on PostgreSQL and Redis: several in flight per thread keep both busy.
     concurrentTasksPerWorker: TASKS_PER_WORKER,
+    // A bounded heap per worker thread: V8 collects before it grows past this (peak RSS).
+    resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
     workerData: options.data,
     execArgv: workerExecArgv(),
   });
