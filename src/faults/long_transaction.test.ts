@@ -6,12 +6,11 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, sendCommand, sendQuery, sleep } from "./support/client.ts";
-import { postgresSkipReason, startPostgresServer, type PostgresServer } from "./support/postgres_server.ts";
-import { redisServerSkipReason, startRedisServer, type RedisServer } from "./support/redis_server.ts";
-import { startServiceProcess, type ServiceProcess } from "./support/service_process.ts";
+import type { ServiceProcess } from "./support/service_process.ts";
+import { faultStackSkipReason, startFaultStack, type FaultStack } from "./support/stack.ts";
 import { readEvents, readModelLag, streamVersions } from "./support/store_check.ts";
 
-const skip = postgresSkipReason() ?? redisServerSkipReason();
+const skip = faultStackSkipReason();
 
 interface StatusItem {
   name: string;
@@ -20,24 +19,16 @@ interface StatusItem {
 }
 
 describe.skipIf(skip !== null)(`a long-open transaction${skip ? ` (${skip})` : ""}`, () => {
-  let postgres: PostgresServer;
-  let redis: RedisServer;
   let service: ServiceProcess;
   let databaseUrl = "";
 
   const seen: { catalog: StatusItem | null; metricsLag: string | null } = { catalog: null, metricsLag: null };
-
+  let stack: FaultStack | undefined;
   beforeAll(async () => {
-    postgres = await startPostgresServer();
-    databaseUrl = await postgres.createDatabase("commerce");
-    redis = await startRedisServer();
-    service = await startServiceProcess({ databaseUrl, redisUrl: redis.url });
+    stack = await startFaultStack();
+    ({ service, databaseUrl } = stack);
   });
-  afterAll(async () => {
-    await service?.kill("SIGKILL");
-    await redis?.stop();
-    await postgres?.destroy();
-  });
+  afterAll(async () => stack?.stop());
 
   it("keeps commands working, holds projections back (never skipping), and applies everything after COMMIT", { timeout: 120_000 }, async () => {
     const first = await sendCommand(service.url, "/v1/products", { sku: "LT-0", name: "Before", category: "faults-lt", priceCents: 100 });

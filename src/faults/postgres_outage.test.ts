@@ -5,31 +5,24 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, sendCommand, sendQuery, sleep } from "./support/client.ts";
-import { postgresSkipReason, startPostgresServer, type PostgresServer } from "./support/postgres_server.ts";
-import { redisServerSkipReason, startRedisServer, type RedisServer } from "./support/redis_server.ts";
-import { startServiceProcess, type ServiceProcess } from "./support/service_process.ts";
+import type { PostgresServer } from "./support/postgres_server.ts";
+import type { ServiceProcess } from "./support/service_process.ts";
+import { faultStackSkipReason, startFaultStack, type FaultStack } from "./support/stack.ts";
 import { exactlyOnceProblems, halfAppliedProblems, readEvents, readModelLag, streamVersions } from "./support/store_check.ts";
 import { acknowledged, runLoad, type LedgerEntry } from "./support/workload.ts";
 
-const skip = postgresSkipReason() ?? redisServerSkipReason();
+const skip = faultStackSkipReason();
 
 describe.skipIf(skip !== null)(`PostgreSQL outage under command load${skip ? ` (${skip})` : ""}`, () => {
   let postgres: PostgresServer;
-  let redis: RedisServer;
   let service: ServiceProcess;
   let databaseUrl = "";
-
+  let stack: FaultStack | undefined;
   beforeAll(async () => {
-    postgres = await startPostgresServer();
-    databaseUrl = await postgres.createDatabase("commerce");
-    redis = await startRedisServer();
-    service = await startServiceProcess({ databaseUrl, redisUrl: redis.url });
+    stack = await startFaultStack();
+    ({ postgres, service, databaseUrl } = stack);
   });
-  afterAll(async () => {
-    await service?.kill("SIGKILL");
-    await redis?.stop();
-    await postgres?.destroy();
-  });
+  afterAll(async () => stack?.stop());
 
   it("answers 503 + Retry-After meanwhile, loses nothing acknowledged, and recovers without a restart", { timeout: 150_000 }, async () => {
     const load = runLoad({ base: () => service.url, lanes: 4, maxCommandsPerLane: 400, durationMs: 14_000, runId: "pgdown", timeoutMs: 20_000 });

@@ -4,29 +4,22 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, sendCommand, sendQuery, sleep } from "./support/client.ts";
-import { postgresSkipReason, startPostgresServer, type PostgresServer } from "./support/postgres_server.ts";
 import { dumpRedis } from "./support/redis_dump.ts";
-import { redisServerSkipReason, startRedisServer, type RedisServer } from "./support/redis_server.ts";
-import { startServiceProcess, type ServiceProcess } from "./support/service_process.ts";
+import type { RedisServer } from "./support/redis_server.ts";
+import type { ServiceProcess } from "./support/service_process.ts";
+import { faultStackSkipReason, startFaultStack, type FaultStack } from "./support/stack.ts";
 
-const skip = postgresSkipReason() ?? redisServerSkipReason();
+const skip = faultStackSkipReason();
 
 describe.skipIf(skip !== null)(`Redis outage with data loss${skip ? ` (${skip})` : ""}`, () => {
-  let postgres: PostgresServer;
   let redis: RedisServer;
   let service: ServiceProcess;
-
+  let stack: FaultStack | undefined;
   beforeAll(async () => {
-    postgres = await startPostgresServer();
-    const databaseUrl = await postgres.createDatabase("commerce");
-    redis = await startRedisServer();
-    service = await startServiceProcess({ databaseUrl, redisUrl: redis.url });
+    stack = await startFaultStack();
+    ({ redis, service } = stack);
   });
-  afterAll(async () => {
-    await service?.kill("SIGKILL");
-    await redis?.stop();
-    await postgres?.destroy();
-  });
+  afterAll(async () => stack?.stop());
 
   it("serves reads from PostgreSQL while Redis is down and restores the views after it returns", { timeout: 120_000 }, async () => {
     const ids: string[] = [];

@@ -8,9 +8,6 @@ import { UnavailableError, ValidationError } from "../shared/errors.ts";
 import { parsePosition } from "../shared/position.ts";
 import type { ProgressWaiter } from "../shared/read_models.ts";
 
-/** The request header that names a position to be consistent with. */
-export const CONSISTENT_WITH_HEADER = "X-Consistent-With";
-
 /** Documentation of the header, for route docs. */
 export const CONSISTENT_WITH_DOC = "A `position` from a command answer: the answer reflects at least every event up to it (waits up to CONSISTENCY_WAIT_MS, else 503).";
 

@@ -2,7 +2,7 @@
  * Answers for requests no route handled: 404 for unknown paths, 405 with Allow for a
  * known path with another method, both as problem+json.
  */
-import type { Context, Middleware } from "koa";
+import type { Context } from "koa";
 import { AppError, NotFoundError } from "../shared/errors.ts";
 
 /** 405: the path exists but not with this method; carries the Allow header. */
@@ -23,12 +23,4 @@ export function throwIfUnanswered(ctx: Context): void {
     if (allow) throw new MethodNotAllowedError(allow);
   }
   if (ctx.status === 404) throw new NotFoundError(`No route for ${ctx.method} ${ctx.path}`);
-}
-
-/** Middleware (placed above the router) that turns empty 404/405/501 answers into problems. */
-export function fallback(): Middleware {
-  return async (ctx, next) => {
-    await next();
-    throwIfUnanswered(ctx);
-  };
 }

@@ -3,10 +3,12 @@
  * status, where hot reads were answered from (Redis view or PostgreSQL fallback),
  * projection lag and throughput, and connection-pool usage.
  */
-import type { Context, Middleware } from "koa";
+import type { Context } from "koa";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Pool } from "../db/pool.ts";
 import type { RouteModule } from "./route_module.ts";
+
+const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
 export interface ProjectionLag {
   name: string;
@@ -22,8 +24,6 @@ export interface Metrics {
   registry: Registry;
   /** Records one finished request (a request observer for the app; cheap: labelled children are cached). */
   observe(ctx: Context, seconds: number): void;
-  /** Koa middleware timing every request (for apps that do not take observers). */
-  middleware: Middleware;
   /** Counts a hot read by its source. */
   viewRead(source: "redis" | "postgres"): void;
   routes: RouteModule;
@@ -75,28 +75,20 @@ export function createMetrics(options: { pool: Pool; projectionLag?: () => Promi
     const route = (ctx as unknown as { _matchedRoute?: unknown })._matchedRoute;
     const routeLabel = typeof route === "string" ? route : route === undefined ? "unmatched" : String(route);
     const status = ctx.status;
-    let byRoute = children.get(ctx.method);
-    if (byRoute === undefined) children.set(ctx.method, (byRoute = new Map()));
+    // Clients choose the method token: only known methods get their own label.
+    const method = KNOWN_METHODS.has(ctx.method) ? ctx.method : "OTHER";
+    let byRoute = children.get(method);
+    if (byRoute === undefined) children.set(method, (byRoute = new Map()));
     let byStatus = byRoute.get(routeLabel);
     if (byStatus === undefined) byRoute.set(routeLabel, (byStatus = new Map()));
     let child = byStatus.get(status);
-    if (child === undefined) byStatus.set(status, (child = duration.labels({ method: ctx.method, route: routeLabel, status: String(status) })));
+    if (child === undefined) byStatus.set(status, (child = duration.labels({ method, route: routeLabel, status: String(status) })));
     child.observe(seconds);
   }
-
-  const middleware: Middleware = async (ctx, next) => {
-    const started = performance.now();
-    try {
-      await next();
-    } finally {
-      observe(ctx, (performance.now() - started) / 1000);
-    }
-  };
 
   return {
     registry,
     observe,
-    middleware,
     viewRead: (source) => viewReads.inc({ source }),
     routes: {
       docs: [{ method: "get", path: "/metrics", summary: "Prometheus metrics (text format)", tags: ["operations"], responses: { 200: { description: "Prometheus text exposition format" } } }],

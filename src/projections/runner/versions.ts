@@ -64,9 +64,3 @@ export async function resolveServing(pool: Pool, family: ProjectionFamily): Prom
   const match = family.all.find((entry) => entry.definition.version === serving.definitionVersion);
   return { ...serving, definition: match?.definition ?? null, module: match?.module ?? null };
 }
-
-/** The highest physical version ever created for a projection (0: none). */
-export async function maxPhysicalVersion(pool: Pool, name: string): Promise<number> {
-  const result = await pool.query<{ max: number | null }>("SELECT max(version) AS max FROM projections WHERE name = $1", [name]);
-  return result.rows[0]?.max ?? 0;
-}
