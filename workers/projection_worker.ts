@@ -51,6 +51,7 @@ export async function applyTask(task: PartitionTask): Promise<TaskResult> {
       partitions: task.partitions,
       through: parsePosition(task.through)!,
       events: decodeEvents(task.events),
+      views: task.views,
     });
     return { ok: true, ...outcome };
   } catch (error) {

@@ -11,7 +11,7 @@ import { DuplicateIdempotencyKeyError, StoreUnavailableError, WrongExpectedVersi
 import type { Position } from "../shared/position.ts";
 import { decodePayload, encodePayload, rememberRawPayload } from "./codec.ts";
 import { Wakeup } from "./pg_wakeup.ts";
-import { RecentEvents } from "./recent_events.ts";
+import { SharedWindow } from "./shared_window.ts";
 import type { AppendOptions, AppendResult, EventMetadata, EventStore, NewEvent, RecordedEvent, StreamRead, SubscribeOptions } from "./types.ts";
 
 export interface PostgresStoreOptions {
@@ -19,7 +19,7 @@ export interface PostgresStoreOptions {
   connectionString?: string;
   /** Longest wait between reads when no notification arrives (covers missed notifications). */
   idlePollMs?: number;
-  /** Events kept from recent readAll calls so readers at nearby positions share one read (0 disables). */
+  /** Events the shared read window of subscribers holds at most, so projections moving together read the log once (0 disables). */
   recentEvents?: number;
   onError?: (error: Error) => void;
 }
@@ -67,7 +67,7 @@ export class PostgresEventStore implements EventStore {
   #pool: Pool;
   #wakeup: Wakeup;
   #idlePollMs: number;
-  #recent: RecentEvents | null;
+  #window: SharedWindow | null;
 
   constructor(pool: Pool, options: PostgresStoreOptions = {}) {
     this.#pool = pool;
@@ -75,8 +75,8 @@ export class PostgresEventStore implements EventStore {
     if (!connectionString) throw new Error("createPostgresStore needs a connection string for LISTEN/NOTIFY");
     this.#wakeup = new Wakeup(connectionString, options.onError);
     this.#idlePollMs = options.idlePollMs ?? 1000;
-    const recent = options.recentEvents ?? 10_000;
-    this.#recent = recent > 0 ? new RecentEvents(recent) : null;
+    const recent = options.recentEvents ?? 20_000;
+    this.#window = recent > 0 ? new SharedWindow({ capacity: recent, read: (after, limit) => this.#readAllFromDatabase(after, limit) }) : null;
   }
 
   async append(streamId: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
@@ -140,11 +140,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readAll(after: Position | null, limit: number): Promise<RecordedEvent[]> {
-    const cached = this.#recent?.read(after, limit);
-    if (cached) return cached;
-    const events = await this.#readAllFromDatabase(after, limit);
-    this.#recent?.remember(after, events);
-    return events;
+    return this.#window?.peek(after, limit) ?? (await this.#readAllFromDatabase(after, limit));
   }
 
   async #readAllFromDatabase(after: Position | null, limit: number): Promise<RecordedEvent[]> {
@@ -178,33 +174,38 @@ export class PostgresEventStore implements EventStore {
     await this.#wakeup.listen().catch((error: unknown) => {
       if (!isConnectionError(error)) throw error;
     });
-    while (!signal.aborted) {
-      const seen = this.#wakeup.counter;
-      let batch: RecordedEvent[];
-      try {
-        batch = await this.readAll(position, batchSize);
-      } catch (error) {
-        if (!(error instanceof StoreUnavailableError)) throw error;
-        backoffMs = Math.min(Math.max(backoffMs * 2, 100), 2000);
-        await this.#wakeup.wait(seen, backoffMs, signal);
-        continue;
+    const reader = this.#window?.join() ?? null;
+    try {
+      while (!signal.aborted) {
+        const seen = this.#wakeup.counter;
+        let batch: RecordedEvent[];
+        try {
+          batch = reader ? await this.#window!.next(reader, position, batchSize) : await this.readAll(position, batchSize);
+        } catch (error) {
+          if (!(error instanceof StoreUnavailableError)) throw error;
+          backoffMs = Math.min(Math.max(backoffMs * 2, 100), 2000);
+          await this.#wakeup.wait(seen, backoffMs, signal);
+          continue;
+        }
+        if (batch.length > 0) {
+          position = batch.at(-1)!.position;
+          backoffMs = 0;
+          yield batch;
+          continue;
+        }
+        // Nothing visible. Committed events may still be hidden behind an older open
+        // transaction (the xmin horizon): then re-read soon, backing off; else sleep until
+        // the next wake-up (or the idle poll, which covers a missed notification).
+        if (await this.#hiddenAfter(position).catch(() => false)) {
+          backoffMs = Math.min(Math.max(backoffMs * 2, 2), 250);
+          await this.#wakeup.wait(this.#wakeup.counter, backoffMs, signal);
+        } else {
+          backoffMs = 0;
+          await this.#wakeup.wait(seen, this.#idlePollMs, signal);
+        }
       }
-      if (batch.length > 0) {
-        position = batch.at(-1)!.position;
-        backoffMs = 0;
-        yield batch;
-        continue;
-      }
-      // Nothing visible. Committed events may still be hidden behind an older open
-      // transaction (the xmin horizon): then re-read soon, backing off; else sleep until
-      // the next wake-up (or the idle poll, which covers a missed notification).
-      if (await this.#hiddenAfter(position).catch(() => false)) {
-        backoffMs = Math.min(Math.max(backoffMs * 2, 2), 250);
-        await this.#wakeup.wait(this.#wakeup.counter, backoffMs, signal);
-      } else {
-        backoffMs = 0;
-        await this.#wakeup.wait(seen, this.#idlePollMs, signal);
-      }
+    } finally {
+      if (reader) this.#window!.leave(reader);
     }
   }
 

@@ -21,6 +21,8 @@ export interface PartitionWork {
   /** Checkpoint to record when done (at or after every event's position). */
   through: Position;
   events: readonly RecordedEvent[];
+  /** Write Redis views (default true). False while views are deferred: they are restored from the rows later. */
+  views?: boolean;
 }
 
 export interface PartitionOutcome {
@@ -128,7 +130,7 @@ export async function applyPartition(deps: { pool: Pool; redis: Redis | null }, 
       rowsWritten++;
       if (after === undefined) deletes.set(model.table, [...(deletes.get(model.table) ?? []), state.ref.key]);
       else upserts.set(model.table, [...(upserts.get(model.table) ?? []), after]);
-      if (definition.views) viewOps.push(...definition.views(state.ref.table, state.ref.key, after, state.before, work.version));
+      if (definition.views && work.views !== false) viewOps.push(...definition.views(state.ref.table, state.ref.key, after, state.before, work.version));
     }
     for (const [table, rows] of upserts) await upsertRows(client, modelOf(definition, table), work.version, rows);
     for (const [table, keys] of deletes) await deleteRows(client, modelOf(definition, table), work.version, keys);

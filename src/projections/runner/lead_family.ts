@@ -9,7 +9,7 @@ import type { Piscina } from "piscina";
 import type { Logger } from "pino";
 import type { Pool } from "../../db/pool.ts";
 import type { EventStore } from "../../event_store/types.ts";
-import { leadProjection } from "./leader_session.ts";
+import { leadProjection, type ViewsState } from "./leader_session.ts";
 import type { ActiveVersionTable, ProgressTracker } from "./progress.ts";
 import { ProjectionLoop } from "./projection_loop.ts";
 import { dropRetiredVersions } from "./retire.ts";
@@ -26,6 +26,7 @@ export interface LeadDeps {
   activeVersions: ActiveVersionTable;
   local: Map<string, LocalState>;
   batchSize: number;
+  bulkBatchSize: number;
   maxInFlight: number;
   janitorMs: number;
 }
@@ -76,12 +77,18 @@ export async function leadFamily(deps: LeadDeps, family: ProjectionFamily, leade
           store: deps.store,
           version: physical,
           live: true,
+          views: "defer-while-fresh",
+          onViewsDeferredEnd: () => {
+            views.dirty = true;
+            views.kick?.();
+          },
           batchSize: deps.batchSize,
+          bulkBatchSize: deps.bulkBatchSize,
           maxInFlight: deps.maxInFlight,
           onProgress: (position) => deps.progress.advance(name, physical, position),
           onViewsFailed: () => (views.dirty = true),
         });
-        const views = { dirty: false };
+        const views: ViewsState = { dirty: false };
         await leadProjection({ loop, pool, redis: deps.redis, logger, views, signal });
         if (switched.signal.aborted && !leaderSignal.aborted) logger.info({ projection: name, from: physical }, "following the new serving version");
       } catch (error) {

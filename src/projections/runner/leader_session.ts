@@ -2,7 +2,9 @@
  * What a process does while it leads a projection: run its loop and keep its Redis views
  * whole. Every second (and whenever Redis becomes ready) the watchdog checks the version's
  * sentinel key and the dirty flag; when views were lost or missed writes, it pauses the
- * loop, rebuilds the views from the rows, and resumes.
+ * loop, rebuilds the views from the rows, and resumes. While the loop defers views (the
+ * bulk build of a fresh version) it does nothing; the loop marks them dirty when it stops
+ * deferring, so they are rebuilt once, from the finished rows.
  */
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -12,6 +14,8 @@ import { restoreViews, viewsPresent } from "./views_restore.ts";
 
 export interface ViewsState {
   dirty: boolean;
+  /** Set by leadProjection: runs the check now rather than on the next tick. */
+  kick?: () => void;
 }
 
 /** Runs the loop until the signal aborts, restoring views when needed; rejects when the loop fails. */
@@ -24,7 +28,7 @@ export async function leadProjection(options: { loop: ProjectionLoop; pool: Pool
   let checking = false;
 
   const check = async (): Promise<void> => {
-    if (!redis || !definition.views || checking || signal.aborted || redis.status !== "ready") return;
+    if (!redis || !definition.views || checking || signal.aborted || redis.status !== "ready" || loop.deferringViews) return;
     checking = true;
     let resume: (() => void) | null = null;
     try {
@@ -45,6 +49,7 @@ export async function leadProjection(options: { loop: ProjectionLoop; pool: Pool
 
   await loop.clearStaleViews(redis);
   const tick = (): void => void check();
+  views.kick = tick;
   const timer = setInterval(tick, options.checkEveryMs ?? 1000);
   redis?.on("ready", tick);
   try {

@@ -71,9 +71,9 @@ export async function runPartition(
   deps: PartitionRunnerDeps,
   definition: ProjectionDefinition,
   module: ProjectionModuleRef,
-  work: { version: number; partition: number; events: readonly RecordedEvent[]; through: Position },
+  work: { version: number; partition: number; events: readonly RecordedEvent[]; through: Position; views: boolean },
 ): Promise<void> {
-  const base = { module, version: work.version, partition: work.partition, partitions: partitionCount(definition) };
+  const base = { module, version: work.version, partition: work.partition, partitions: partitionCount(definition), views: work.views };
   const whole = await attempt(deps, () => ({ ...base, through: encodePosition(work.through), events: encodeEvents(work.events) }), APPLY_ATTEMPTS);
   if (whole === null) return;
   deps.logger.warn({ projection: definition.name, partition: work.partition, error: whole }, "partition task keeps failing; isolating events");

@@ -25,6 +25,8 @@ import { readProgress, writeWatermark } from "./watermark.ts";
 export interface LoopDeps extends Omit<PartitionRunnerDeps, "signal" | "onViewsFailed"> {
   store: EventStore;
   batchSize: number;
+  /** Events per batch while views are deferred (bulk build over a backlog; default batchSize). */
+  bulkBatchSize?: number;
   maxInFlight: number;
   onProgress(position: Position): void;
   onViewsFailed(): void;
@@ -32,6 +34,16 @@ export interface LoopDeps extends Omit<PartitionRunnerDeps, "signal" | "onViewsF
   version?: number;
   /** Live mode fires side effects; a replay sets false (default true). */
   live?: boolean;
+  /**
+   * Redis views: "write" with every task (default); "defer": not until stopDeferringViews()
+   * (a replay, which restores them from the rows once when it reached the head);
+   * "defer-while-fresh": a version that has applied nothing yet skips them while batches
+   * come full, up to the head found at start (a backlog), then calls onViewsDeferredEnd so the leader restores them from
+   * the rows once (bulk build of a new projection over a long history).
+   */
+  views?: "write" | "defer" | "defer-while-fresh";
+  /** Called once when a "defer-while-fresh" loop starts writing views again. */
+  onViewsDeferredEnd?(): void;
 }
 
 export type LoopState = "starting" | "running" | "paused" | "failed" | "stopped";
@@ -47,6 +59,10 @@ export class ProjectionLoop {
   #tail: Promise<void> = Promise.resolve();
   #gate: Promise<void> = Promise.resolve();
   #openGate: (() => void) | null = null;
+  #deferringViews = false;
+  #deferral: "always" | "backlog" | null = null;
+  /** The head when a "backlog" deferral began: it ends there at the latest. */
+  #backlogHead: Position = START;
 
   constructor(definition: ProjectionDefinition, module: ProjectionModuleRef, deps: LoopDeps) {
     this.definition = definition;
@@ -67,6 +83,20 @@ export class ProjectionLoop {
     return this.#deps.version ?? this.definition.version;
   }
 
+  /** True while tasks skip Redis views (they must not be checked or restored meanwhile). */
+  get deferringViews(): boolean {
+    return this.#deferringViews;
+  }
+
+  /**
+   * Ends a "defer" run's deferral: batches pulled from now on write views. The caller
+   * restores the earlier rows' views itself (after pause(), so nothing deferred is in flight).
+   */
+  stopDeferringViews(): void {
+    this.#deferral = null;
+    this.#deferringViews = false;
+  }
+
   /** Log events consumed (handled or not) up to the low watermark, across restarts. */
   get consumed(): number {
     return this.#consumed;
@@ -74,11 +104,16 @@ export class ProjectionLoop {
 
   /** Consumes until the signal aborts; rejects when the projection fails (stop policy). */
   async run(signal: AbortSignal): Promise<void> {
-    const { definition, store, batchSize } = { definition: this.definition, ...this.#deps };
+    const { definition, store } = { definition: this.definition, ...this.#deps };
     const version = this.version;
     const stored = await readProgress(this.#deps.pool, definition.name, version);
     this.#position = stored.position;
     this.#consumed = this.#read = stored.consumed;
+    this.#deferral = await this.#viewsDeferral();
+    this.#deferringViews = this.#deferral !== null;
+    // A bulk build reads larger batches: fewer, larger transactions, and rows that many
+    // events touch (a product's sales counters) are written once per batch.
+    const batchSize = this.#deferral === null ? this.#deps.batchSize : Math.max(this.#deps.batchSize, this.#deps.bulkBatchSize ?? 0);
     this.#state = "running";
     const effects = this.#deps.live === false || !definition.sideEffects ? null : new SideEffects({ pool: this.#deps.pool, definition, version, logger: this.#deps.logger });
     const partitions = partitionCount(definition);
@@ -98,9 +133,18 @@ export class ProjectionLoop {
         const through = last.position;
         this.#read += batch.length;
         const consumed = this.#read;
+        // A fresh version skips views while it works through a backlog (full batches up to the
+        // head found at start); the first batch that is not full or reaches that head ends it
+        // for good, and the leader restores them once.
+        if (this.#deferral === "backlog" && (batch.length < batchSize || comparePositions(through, this.#backlogHead) >= 0)) {
+          this.#deferral = null;
+          this.#deferringViews = false;
+          this.#deps.onViewsDeferredEnd?.();
+        }
+        const views = this.#deferral === null;
         const tasks: Promise<void>[] = [];
         for (const [partition, events] of partitionBatch(definition, batch)) {
-          const task = chains[partition]!.then(() => runPartition(runnerDeps, definition, this.module, { version, partition, events, through }));
+          const task = chains[partition]!.then(() => runPartition(runnerDeps, definition, this.module, { version, partition, events, through, views }));
           chains[partition] = task;
           tasks.push(task);
         }
@@ -126,6 +170,32 @@ export class ProjectionLoop {
     }
   }
 
+  /** Whether this run starts deferring views: "always" (until stopDeferringViews), "backlog" (while batches come full), or null. */
+  async #viewsDeferral(): Promise<"always" | "backlog" | null> {
+    const mode = this.#deps.views ?? "write";
+    if (!this.definition.views || mode === "write") return null;
+    if (mode === "defer") return "always";
+    if (!(await this.#fresh())) return null;
+    // Persisted first: a process that dies while views are deferred leaves them marked
+    // dirty, so whoever leads next restores them from the rows.
+    const head = await this.#deps.store.headPosition();
+    if (head === null || comparePositions(head, this.#position) <= 0) return null;
+    this.#backlogHead = head;
+    await this.#deps.pool.query("UPDATE projections SET views_dirty = true WHERE name = $1 AND version = $2", [this.definition.name, this.version]);
+    return "backlog";
+  }
+
+  /** True when this version has applied nothing yet (no watermark, no partition checkpoint past 0). */
+  async #fresh(): Promise<boolean> {
+    const { position } = await readProgress(this.#deps.pool, this.definition.name, this.version);
+    if (comparePositions(position, START) !== 0) return false;
+    const started = await this.#deps.pool.query("SELECT 1 FROM projection_checkpoints WHERE projection = $1 AND version = $2 AND position <> '0-0' LIMIT 1", [
+      this.definition.name,
+      this.version,
+    ]);
+    return started.rowCount === 0;
+  }
+
   /**
    * A version that has applied nothing yet (no watermark, no partition checkpoint) must not
    * inherit keys from an earlier database that used the same Redis: clears its key space.
@@ -133,13 +203,7 @@ export class ProjectionLoop {
    */
   async clearStaleViews(redis: Redis | null): Promise<void> {
     if (!redis || !this.definition.views) return;
-    const { position } = await readProgress(this.#deps.pool, this.definition.name, this.version);
-    if (comparePositions(position, START) !== 0) return;
-    const started = await this.#deps.pool.query("SELECT 1 FROM projection_checkpoints WHERE projection = $1 AND version = $2 AND position <> '0-0' LIMIT 1", [
-      this.definition.name,
-      this.version,
-    ]);
-    if (started.rowCount === 0) await dropVersionKeys(redis, this.definition.name, this.version).catch(() => undefined);
+    if (await this.#fresh()) await dropVersionKeys(redis, this.definition.name, this.version).catch(() => undefined);
   }
 
   /** Holds new batches and waits until every batch in flight has committed; returns the resume function. */

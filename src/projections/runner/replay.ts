@@ -25,7 +25,7 @@ import { ProgressLine } from "./replay_progress.ts";
 import { dropVersion, dropVersionKeys } from "./retire.ts";
 import { createIndexes } from "./schema.ts";
 import { groupDefinitions, resolveServing, type ProjectionFamily } from "./versions.ts";
-import { restoreViews, sentinelKey, viewsPresent } from "./views_restore.ts";
+import { restoreViews } from "./views_restore.ts";
 import { createWorkerPool } from "./worker_pool.ts";
 
 export interface ReplayOptions {
@@ -107,8 +107,9 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
   redis?.on("error", () => undefined);
   const piscina = createWorkerPool({ threads: Math.max(1, options.workers), data: { databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, redisKeyPrefix: prefix } });
   const stopLoop = new AbortController();
-  const outer = AbortSignal.any([lock.lost, ...(options.signal ? [options.signal] : [])]);
   let viewsDirty = false;
+  let viewsRestored = false;
+  const outer = AbortSignal.any([lock.lost, ...(options.signal ? [options.signal] : [])]);
   const loop = new ProjectionLoop(definition, family.module, {
     piscina,
     pool,
@@ -116,6 +117,8 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
     store,
     version,
     live: false,
+    // Views are written once, from the finished rows, just before the switch.
+    views: "defer",
     batchSize: options.batchSize ?? 10_000,
     maxInFlight: Math.max(2, options.workers * 2),
     onProgress: () => undefined,
@@ -123,8 +126,7 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
   });
   if (redis && definition.views && !build.resumed) {
     // A new physical version owns its key space: clear what an earlier database may have left there.
-    await dropVersionKeys(redis, definition.name, version).catch(() => (viewsDirty = true));
-    await redis.set(sentinelKey(definition.name, version), "1").catch(() => (viewsDirty = true));
+    await dropVersionKeys(redis, definition.name, version).catch(() => undefined);
   }
   const running = loop.run(AbortSignal.any([stopLoop.signal, outer]));
   running.catch(() => undefined);
@@ -150,9 +152,26 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
         logger.info({ projection: definition.name, version }, "replay reached the head; secondary indexes built");
         continue;
       }
+      if (!viewsRestored) {
+        // Views were deferred during the load: from here on batches write them, and the rows
+        // loaded so far get theirs once, while nothing is in flight.
+        loop.stopDeferringViews();
+        const resume = await loop.pause();
+        try {
+          if (redis && definition.views) await restoreViews(pool, redis, definition, version);
+          viewsRestored = true;
+          logger.info({ projection: definition.name, version }, "replay wrote its Redis views");
+        } catch (error) {
+          // Redis down or flushed midway: the next round writes them again.
+          logger.warn({ projection: definition.name, version, error: (error as Error).message }, "writing the replay's Redis views failed; will retry");
+        } finally {
+          resume();
+        }
+        continue;
+      }
       const resume = await loop.pause();
       try {
-        if (redis && definition.views && (viewsDirty || !(await viewsPresent(redis, definition, version)))) {
+        if (viewsDirty && redis && definition.views) {
           await restoreViews(pool, redis, definition, version);
           viewsDirty = false;
           await pool.query("UPDATE projections SET views_dirty = false WHERE name = $1 AND version = $2", [definition.name, version]);

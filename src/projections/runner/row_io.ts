@@ -59,7 +59,8 @@ export async function loadRows(client: PoolClient, model: TableModel, version: n
   if (keys.length === 0) return rows;
   const table = ident(tableName(model.table, version));
   const result = await client.query<Record<string, unknown>>(
-    `SELECT ${selectList(model)} FROM ${table} WHERE ${ident(model.key)} = ANY($1::${keyType(model)}[]) ORDER BY ${ident(model.key)} FOR UPDATE`,
+    // Ordered by the table's column (t.key), not the select list's text alias of the same name.
+    `SELECT ${selectList(model)} FROM ${table} AS t WHERE t.${ident(model.key)} = ANY($1::${keyType(model)}[]) ORDER BY t.${ident(model.key)} FOR UPDATE`,
     [keys],
   );
   for (const raw of result.rows) {
@@ -75,18 +76,64 @@ function toParameter(type: ColumnType, value: CellValue | undefined): unknown {
   return value;
 }
 
-/** Upserts rows with one INSERT … SELECT FROM unnest(…) ON CONFLICT statement. */
+/**
+ * Upserts rows with one INSERT … SELECT FROM unnest(…) ON CONFLICT statement. bytea values
+ * travel as one binary parameter (all of them concatenated) plus offsets and lengths, cut
+ * apart by the server with substring(): an array literal would carry them as hex text,
+ * twice their size, for the driver to write and the server to parse.
+ */
 export async function upsertRows(client: PoolClient, model: TableModel, version: number, rows: readonly Row[]): Promise<void> {
   if (rows.length === 0) return;
   const table = ident(tableName(model.table, version));
   const names = model.columns.map((column) => ident(column.name)).join(", ");
-  const arrays = model.columns.map((column, i) => `$${i + 1}::${column.type}[]`).join(", ");
+  const values: unknown[] = [];
+  const unnested: string[] = [];
+  const aliases: string[] = [];
+  const selected: string[] = [];
+  const binary: Buffer[] = [];
+  let binaryLength = 0;
+  let blobParameter = 0;
+  for (const [i, column] of model.columns.entries()) {
+    if (column.type !== "bytea") {
+      values.push(rows.map((row) => toParameter(column.type, row[column.name])));
+      unnested.push(`$${values.length}::${column.type}[]`);
+      aliases.push(`c${i}`);
+      selected.push(`c${i}`);
+      continue;
+    }
+    const offsets: (number | null)[] = [];
+    const lengths: (number | null)[] = [];
+    for (const row of rows) {
+      const value = row[column.name];
+      if (value === null || value === undefined) {
+        offsets.push(null);
+        lengths.push(null);
+        continue;
+      }
+      const bytes = Buffer.isBuffer(value) ? value : Buffer.from(String(value));
+      offsets.push(binaryLength + 1);
+      lengths.push(bytes.length);
+      binary.push(bytes);
+      binaryLength += bytes.length;
+    }
+    values.push(offsets, lengths);
+    unnested.push(`$${values.length - 1}::int[]`, `$${values.length}::int[]`);
+    aliases.push(`o${i}`, `l${i}`);
+    selected.push(`CASE WHEN l${i} IS NULL THEN NULL ELSE substring($BLOB FROM o${i} FOR l${i}) END`);
+  }
+  if (model.columns.some((column) => column.type === "bytea")) {
+    values.push(Buffer.concat(binary, binaryLength));
+    blobParameter = values.length;
+  }
+  const select = selected.map((expression) => expression.replaceAll("$BLOB", `$${blobParameter}::bytea`)).join(", ");
   const updates = model.columns
     .filter((column) => column.name !== model.key)
     .map((column) => `${ident(column.name)} = excluded.${ident(column.name)}`);
   const conflict = updates.length > 0 ? `DO UPDATE SET ${updates.join(", ")}` : "DO NOTHING";
-  const values = model.columns.map((column) => rows.map((row) => toParameter(column.type, row[column.name])));
-  await client.query(`INSERT INTO ${table} (${names}) SELECT * FROM unnest(${arrays}) ON CONFLICT (${ident(model.key)}) ${conflict}`, values);
+  await client.query(
+    `INSERT INTO ${table} (${names}) SELECT ${select} FROM unnest(${unnested.join(", ")}) AS u(${aliases.join(", ")}) ON CONFLICT (${ident(model.key)}) ${conflict}`,
+    values,
+  );
 }
 
 /** Deletes rows by key with one statement. */

@@ -31,6 +31,8 @@ export interface StartProjectionsOptions {
   workers: number;
   logger: Logger;
   batchSize?: number;
+  /** Events per batch while a fresh projection builds over a backlog (default 5,000). */
+  bulkBatchSize?: number;
   /** Batches in flight per projection (default 4). */
   maxInFlight?: number;
   /** Standby retry interval for leadership (default 1000 ms). */
@@ -76,7 +78,7 @@ export async function startProjections(options: StartProjectionsOptions): Promis
   redis?.on("error", () => undefined);
   const piscina = createWorkerPool({ threads: options.workers, data: { databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, redisKeyPrefix: prefix } });
   const local = new Map<string, LocalState>();
-  const deps = { pool, logger, store, piscina, redis, progress, activeVersions, local, batchSize: options.batchSize ?? 2000, maxInFlight: options.maxInFlight ?? 2, janitorMs: options.janitorMs ?? 1000 };
+  const deps = { pool, logger, store, piscina, redis, progress, activeVersions, local, batchSize: options.batchSize ?? 2000, bulkBatchSize: options.bulkBatchSize ?? 5000, maxInFlight: options.maxInFlight ?? 2, janitorMs: options.janitorMs ?? 1000 };
 
   const leaders = families.map((family) =>
     runWhileLeader({

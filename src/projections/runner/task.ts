@@ -17,6 +17,8 @@ export interface PartitionTask {
   through: string;
   /** msgpack of WireEvent[]; transferred to the worker. */
   events: Uint8Array;
+  /** False while the loop defers Redis views (bulk build of a fresh version; restored from the rows afterwards). */
+  views: boolean;
 }
 
 /** What a worker answers; errors are classified so the runner can retry or park. */

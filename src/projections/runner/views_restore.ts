@@ -23,8 +23,22 @@ export async function viewsPresent(redis: Redis, definition: ProjectionDefinitio
   return (await redis.exists(sentinelKey(definition.name, version))) === 1;
 }
 
-/** Rewrites every view of a projection version from its rows; returns the number of rows read. */
+/** Sets the sentinel to "1" only if it still holds this restore's token (Redis kept everything written since). */
+const COMPLETE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('SET', KEYS[1], '1') else return false end`;
+
+/** Raised when Redis lost data while views were being restored (flushed or restarted): restore again. */
+export class RestoreInterruptedError extends Error {}
+
+/**
+ * Rewrites every view of a projection version from its rows; returns the number of rows read.
+ * The sentinel holds a token while the restore runs and becomes "1" only if that token is
+ * still there at the end: Redis losing its data midway (a flush, a restart) leaves no
+ * sentinel, so the views are restored again rather than left half-written.
+ */
 export async function restoreViews(pool: Pool, redis: Redis, definition: ProjectionDefinition, version: number): Promise<number> {
+  const sentinel = sentinelKey(definition.name, version);
+  const token = `restoring:${crypto.randomUUID()}`;
+  await redis.set(sentinel, token);
   let rows = 0;
   if (definition.views) {
     for (const model of definition.tables) {
@@ -33,8 +47,10 @@ export async function restoreViews(pool: Pool, redis: Redis, definition: Project
       let after: string | null = null;
       for (;;) {
         const result: { rows: Record<string, unknown>[] } = await pool.query(
-          `SELECT ${selectList(model)} FROM ${table} WHERE ($1::${keyType(model)} IS NULL OR ${key} > $1::${keyType(model)}) ORDER BY ${key} LIMIT ${PAGE}`,
-          [after],
+          // Keyset pages in the key column's own order (t.key: the select list aliases a text
+          // form of it under the same name), so each page is an index range scan.
+          `SELECT ${selectList(model)} FROM ${table} AS t ${after === null ? "" : `WHERE t.${key} > $1::${keyType(model)}`} ORDER BY t.${key} LIMIT ${PAGE}`,
+          after === null ? [] : [after],
         );
         if (result.rows.length === 0) break;
         const ops: ViewOp[] = [];
@@ -54,6 +70,7 @@ export async function restoreViews(pool: Pool, redis: Redis, definition: Project
       }
     }
   }
-  await redis.set(sentinelKey(definition.name, version), "1");
+  const completed = await redis.eval(COMPLETE, 1, sentinel, token);
+  if (completed === null) throw new RestoreInterruptedError(`Redis lost data while the views of ${definition.name} v${version} were restored`);
   return rows;
 }

@@ -15,8 +15,23 @@ export const TASKS_PER_WORKER = 4;
 
 const WORKER_URL = new URL("../../../workers/projection_worker.ts", import.meta.url);
 
+/**
+ * The parent's module-loading flags (`--import tsx` and the like). V8 and per-process flags
+ * (`--max-semi-space-size`, `--cpu-prof`, …) are left out: a Worker refuses to start with them.
+ */
+function loaderArgs(argv: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (/^(--(import|require|loader|experimental-loader|conditions)|-r)$/.test(arg) && i + 1 < argv.length) kept.push(arg, argv[++i]!);
+    else if (/^--(import|require|loader|experimental-loader|conditions)=/.test(arg)) kept.push(arg);
+    else if (/^--(experimental|no-warnings|enable-source-maps|cpu-prof|heap-prof)/.test(arg)) kept.push(arg);
+  }
+  return kept;
+}
+
 function workerExecArgv(): string[] {
-  const inherited = process.execArgv;
+  const inherited = loaderArgs(process.execArgv);
   if (inherited.some((arg) => arg.includes("tsx"))) return inherited;
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
   return [...inherited, "--import", tsx];
