@@ -15,6 +15,7 @@ import { ProjectionLoop } from "./projection_loop.ts";
 import { dropRetiredVersions } from "./retire.ts";
 import type { LocalState } from "./status.ts";
 import { resolveServing, type ProjectionFamily } from "./versions.ts";
+import { restoreOnPool } from "./worker_pool.ts";
 
 export interface LeadDeps {
   pool: Pool;
@@ -89,7 +90,7 @@ export async function leadFamily(deps: LeadDeps, family: ProjectionFamily, leade
           onViewsFailed: () => (views.dirty = true),
         });
         const views: ViewsState = { dirty: false };
-        await leadProjection({ loop, pool, redis: deps.redis, logger, views, signal });
+        await leadProjection({ loop, pool, redis: deps.redis, logger, views, signal, restoreRange: restoreOnPool(deps.piscina, serving.module, physical) });
         if (switched.signal.aborted && !leaderSignal.aborted) logger.info({ projection: name, from: physical }, "following the new serving version");
       } catch (error) {
         local.set(name, "failed");

@@ -10,7 +10,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Pool } from "../../db/pool.ts";
 import type { ProjectionLoop } from "./projection_loop.ts";
-import { restoreViews, viewsPresent } from "./views_restore.ts";
+import { restoreViews, viewsPresent, type RangeRunner } from "./views_restore.ts";
 
 export interface ViewsState {
   dirty: boolean;
@@ -19,7 +19,17 @@ export interface ViewsState {
 }
 
 /** Runs the loop until the signal aborts, restoring views when needed; rejects when the loop fails. */
-export async function leadProjection(options: { loop: ProjectionLoop; pool: Pool; redis: Redis | null; logger: Logger; views: ViewsState; signal: AbortSignal; checkEveryMs?: number }): Promise<void> {
+export async function leadProjection(options: {
+  loop: ProjectionLoop;
+  pool: Pool;
+  redis: Redis | null;
+  logger: Logger;
+  views: ViewsState;
+  signal: AbortSignal;
+  checkEveryMs?: number;
+  /** Where restores run their key ranges (the worker pool); in this thread when omitted. */
+  restoreRange?: RangeRunner;
+}): Promise<void> {
   const { loop, pool, redis, logger, views, signal } = options;
   const { definition } = loop;
   const version = loop.version;
@@ -36,7 +46,7 @@ export async function leadProjection(options: { loop: ProjectionLoop; pool: Pool
       resume = await loop.pause();
       views.dirty = false;
       await pool.query("UPDATE projections SET views_dirty = false WHERE name = $1 AND version = $2", [definition.name, version]);
-      const rows = await restoreViews(pool, redis, definition, version);
+      const rows = await restoreViews(pool, redis, definition, version, options.restoreRange);
       logger.info({ projection: definition.name, version, rows }, "restored Redis views from rows");
     } catch (error) {
       views.dirty = true;

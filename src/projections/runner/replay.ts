@@ -26,7 +26,7 @@ import { dropVersion, dropVersionKeys } from "./retire.ts";
 import { createIndexes } from "./schema.ts";
 import { groupDefinitions, resolveServing, type ProjectionFamily } from "./versions.ts";
 import { restoreViews } from "./views_restore.ts";
-import { createWorkerPool } from "./worker_pool.ts";
+import { createWorkerPool, restoreOnPool } from "./worker_pool.ts";
 
 export interface ReplayOptions {
   pool: Pool;
@@ -158,7 +158,7 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
         loop.stopDeferringViews();
         const resume = await loop.pause();
         try {
-          if (redis && definition.views) await restoreViews(pool, redis, definition, version);
+          if (redis && definition.views) await restoreViews(pool, redis, definition, version, restoreOnPool(piscina, family.module, version));
           viewsRestored = true;
           logger.info({ projection: definition.name, version }, "replay wrote its Redis views");
         } catch (error) {
@@ -172,7 +172,7 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
       const resume = await loop.pause();
       try {
         if (viewsDirty && redis && definition.views) {
-          await restoreViews(pool, redis, definition, version);
+          await restoreViews(pool, redis, definition, version, restoreOnPool(piscina, family.module, version));
           viewsDirty = false;
           await pool.query("UPDATE projections SET views_dirty = false WHERE name = $1 AND version = $2", [definition.name, version]);
         }

@@ -6,6 +6,9 @@ import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { Piscina } from "piscina";
 import type { ProjectionWorkerData } from "../../../workers/projection_worker.ts";
+import type { ProjectionModuleRef } from "../define.ts";
+import type { RestoreResult, RestoreTask } from "./task.ts";
+import type { RangeRunner } from "./views_restore.ts";
 
 /** Old-generation heap limit of a worker thread, in MiB. */
 const WORKER_HEAP_MB = 160;
@@ -52,4 +55,14 @@ export function createWorkerPool(options: { threads: number; data: ProjectionWor
     workerData: options.data,
     execArgv: workerExecArgv(),
   });
+}
+
+/** Runs the range restores of a views restore on the pool's threads (their own PostgreSQL and Redis connections). */
+export function restoreOnPool(piscina: Piscina, module: ProjectionModuleRef, version: number): RangeRunner {
+  return async (range) => {
+    const task: RestoreTask = { module, version, range };
+    const result = (await piscina.run(task, { name: "restoreTask" })) as RestoreResult;
+    if (!result.ok) throw new Error(result.message);
+    return result.rows;
+  };
 }
