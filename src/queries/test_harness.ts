@@ -51,7 +51,8 @@ export async function startQueryHarness(events: readonly RecordedEvent[]): Promi
   await createReadTables(db.pool, projections);
   await projectEvents({ pool: db.pool, redis: testRedis.redis, definitions: projections, events });
   const progress = new TestProgress();
-  const base = { pool: db.pool, progress, activeVersions: { get: () => 1 }, consistencyWaitMs: 50 };
+  const versions = new Map(projections.map((definition) => [definition.name, definition.version]));
+  const base = { pool: db.pool, progress, activeVersions: { get: (name: string) => versions.get(name) ?? 1 }, consistencyWaitMs: 50 };
   const server = await start({ ...base, redis: testRedis.redis });
   const pgOnly = await start({ ...base, redis: null });
   return {

@@ -100,7 +100,8 @@ function views(_table: string, key: string, row: Row | undefined, _previous: Row
 /** Folds order events into order rows (answer and customer-list bytes) and order views. */
 export const orders = defineProjection({
   name: ORDERS,
-  version: 1,
+  // v2: no `detail` column; the order's state is read back from its view bytes.
+  version: 2,
   handles: new Set(["OrderPlaced", "OrderPaid", "OrderShipped", "OrderCancelled"]),
   tables: [ordersTable],
   touches,

@@ -1,8 +1,8 @@
 /**
  * The orders read table: one row per order with the columns customer lists filter and
- * sort by, the order's own state (`detail` jsonb: lines, payment, shipment, cancellation)
- * that the fold needs, and the prepared bytes: `view`/`view_gz`/`etag` for the order
- * answer and `summary` for the customer-list item.
+ * sort by and the prepared bytes: `view`/`view_gz`/`etag` for the order answer (its JSON is
+ * also the order's whole state, which the fold reads back) and `summary` for the
+ * customer-list item.
  */
 import type { TableModel } from "../define.ts";
 
@@ -23,7 +23,6 @@ export const ordersTable: TableModel = {
     { name: "placed_at", type: "timestamptz" },
     { name: "updated_at", type: "timestamptz" },
     { name: "version", type: "int" },
-    { name: "detail", type: "jsonb" },
     { name: "view", type: "bytea" },
     { name: "view_gz", type: "bytea" },
     { name: "etag", type: "text" },

@@ -3,7 +3,7 @@
  * conversion to and from an orders row.
  */
 import type { Row } from "../define.ts";
-import { cellIso, cellJson, cellNumber, cellString } from "../shared/cells.ts";
+import { cellBuffer } from "../shared/cells.ts";
 
 export interface OrderViewLine {
   productId: string;
@@ -30,32 +30,27 @@ export interface OrderView {
   version: number;
 }
 
-type Detail = Pick<OrderView, "lines" | "payment" | "shipment" | "cancellation">;
+/**
+ * The order each row holds. A row's state is its `view` (the order answer's JSON, which has
+ * every field of the order); rows made by orderToRow during a fold carry theirs here until
+ * finalize writes the bytes. A memo of a pure function: rows are never modified.
+ */
+const orders = new WeakMap<Row, OrderView>();
 
-/** Reads an order from a row (as written or as loaded from PostgreSQL). */
+/** Reads an order from a row (as written by orderToRow or loaded from PostgreSQL). */
 export function rowToOrder(row: Row): OrderView {
-  const detail = (cellJson(row, "detail") ?? {}) as Partial<Detail>;
-  return {
-    id: cellString(row, "id"),
-    customerId: cellString(row, "customer_id"),
-    status: cellString(row, "status") as OrderView["status"],
-    currency: cellString(row, "currency"),
-    lines: detail.lines ?? [],
-    totalCents: cellNumber(row, "total_cents"),
-    itemCount: cellNumber(row, "item_count"),
-    payment: detail.payment ?? null,
-    shipment: detail.shipment ?? null,
-    cancellation: detail.cancellation ?? null,
-    placedAt: cellIso(row, "placed_at"),
-    updatedAt: cellIso(row, "updated_at"),
-    version: cellNumber(row, "version"),
-  };
+  const known = orders.get(row);
+  if (known) return known;
+  const view = cellBuffer(row, "view");
+  if (view === null) throw new Error(`Order row ${String(row["id"])} has no view`);
+  const order = JSON.parse(view.toString("utf8")) as OrderView;
+  orders.set(row, order);
+  return order;
 }
 
-/** The row columns of an order; the prepared columns are left for finalize. */
+/** The row columns of an order; the prepared columns (view, view_gz, etag, summary) are left for finalize. */
 export function orderToRow(order: OrderView): Row {
-  const detail: Detail = { lines: order.lines, payment: order.payment, shipment: order.shipment, cancellation: order.cancellation };
-  return {
+  const row: Row = {
     id: order.id,
     customer_id: order.customerId,
     status: order.status,
@@ -65,12 +60,13 @@ export function orderToRow(order: OrderView): Row {
     placed_at: order.placedAt,
     updated_at: order.updatedAt,
     version: order.version,
-    detail: JSON.stringify(detail),
     view: null,
     view_gz: null,
     etag: null,
     summary: null,
   };
+  orders.set(row, order);
+  return row;
 }
 
 /** The order answer with its keys (and nested keys) in answer order. */

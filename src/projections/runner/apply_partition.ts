@@ -40,14 +40,16 @@ interface RowState {
 
 /** Locks (creating if needed) a partition checkpoint row and returns its position. */
 export async function lockCheckpoint(client: PoolClient, projection: string, version: number, partition: number): Promise<Position> {
-  await client.query(
-    "INSERT INTO projection_checkpoints (projection, version, partition, position) VALUES ($1, $2, $3, '0-0') ON CONFLICT DO NOTHING",
-    [projection, version, partition],
-  );
-  const result = await client.query<{ position: string }>(
-    "SELECT position FROM projection_checkpoints WHERE projection = $1 AND version = $2 AND partition = $3 FOR UPDATE",
-    [projection, version, partition],
-  );
+  const select = "SELECT position FROM projection_checkpoints WHERE projection = $1 AND version = $2 AND partition = $3 FOR UPDATE";
+  let result = await client.query<{ position: string }>(select, [projection, version, partition]);
+  if (result.rowCount === 0) {
+    // First task of this partition: create the row (a concurrent creator wins harmlessly), then lock it.
+    await client.query(
+      "INSERT INTO projection_checkpoints (projection, version, partition, position) VALUES ($1, $2, $3, '0-0') ON CONFLICT DO NOTHING",
+      [projection, version, partition],
+    );
+    result = await client.query<{ position: string }>(select, [projection, version, partition]);
+  }
   return parsePosition(result.rows[0]?.position ?? "0-0") ?? START;
 }
 

@@ -37,8 +37,8 @@ export interface LoopDeps extends Omit<PartitionRunnerDeps, "signal" | "onViewsF
   /**
    * Redis views: "write" with every task (default); "defer": not until stopDeferringViews()
    * (a replay, which restores them from the rows once when it reached the head);
-   * "defer-while-fresh": a version that has applied nothing yet skips them while batches
-   * come full, up to the head found at start (a backlog), then calls onViewsDeferredEnd so the leader restores them from
+   * "defer-while-fresh": a version that has applied nothing yet skips them up to the head
+   * found at start (a backlog), then calls onViewsDeferredEnd so the leader restores them from
    * the rows once (bulk build of a new projection over a long history).
    */
   views?: "write" | "defer" | "defer-while-fresh";
@@ -133,10 +133,11 @@ export class ProjectionLoop {
         const through = last.position;
         this.#read += batch.length;
         const consumed = this.#read;
-        // A fresh version skips views while it works through a backlog (full batches up to the
-        // head found at start); the first batch that is not full or reaches that head ends it
-        // for good, and the leader restores them once.
-        if (this.#deferral === "backlog" && (batch.length < batchSize || comparePositions(through, this.#backlogHead) >= 0)) {
+        // A fresh version skips views while it works through a backlog (up to the head found
+        // at start); the batch that reaches that head ends it for good, and the leader
+        // restores them once. (Not "the first batch that is not full": the shared read window
+        // hands out short batches when a reader is close to its end.)
+        if (this.#deferral === "backlog" && comparePositions(through, this.#backlogHead) >= 0) {
           this.#deferral = null;
           this.#deferringViews = false;
           this.#deps.onViewsDeferredEnd?.();
