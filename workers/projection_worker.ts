@@ -3,6 +3,7 @@
  * or writes the Redis views of one key range during a restore (restoreTask).
  * Each worker thread owns a small pg pool and one ioredis connection, made from workerData.
  */
+import { setPriority } from "node:os";
 import { workerData } from "node:worker_threads";
 import { Redis } from "ioredis";
 import { createPool, isConnectionError, type Pool } from "../src/db/pool.ts";
@@ -17,9 +18,19 @@ export interface ProjectionWorkerData {
   databaseUrl: string;
   redisUrl: string | null;
   redisKeyPrefix: string;
+  /** Scheduling niceness of this thread (a replay's workers yield the CPU to live work). */
+  niceness?: number;
 }
 
 const data = workerData as ProjectionWorkerData;
+if (data.niceness) {
+  try {
+    // pid 0: on Linux, the calling thread only.
+    setPriority(0, data.niceness);
+  } catch {
+    // Not permitted here: run at normal priority.
+  }
+}
 let pool: Pool | null = null;
 let redis: Redis | null = null;
 

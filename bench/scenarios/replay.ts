@@ -3,15 +3,20 @@
  * caught-up history while the service keeps serving (events/s from the CLI's own
  * "replayed <name> into vN: <events> events … in <s> s" line; peak RSS of the CLI), and
  * the sum over all three; next to COPY of the rebuilt read-model rows into empty tables.
+ * Live reads: GET /v1/products/{id} from 4 lanes (one request at a time each, 5 ms apart),
+ * for 10 s while nothing else runs, then throughout the replays; goal: p99 during the
+ * replays ≤ 2× the idle p99.
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { copyFloorMeasurement, copyReadModels } from "../lib/read_model_copy.ts";
-import { compare } from "../lib/report.ts";
+import { LatencyRecorder } from "../lib/latency.ts";
+import { compare, latencyGoal } from "../lib/report.ts";
+import { requestGenerators } from "../lib/requests.ts";
 import { peakRss } from "../lib/rss.ts";
-import { startTarget, waitForProjections } from "../lib/target.ts";
-import type { Comparison, Measurement, Scenario } from "../lib/types.ts";
+import { startTarget, waitForProjections, type Target } from "../lib/target.ts";
+import type { Comparison, LatencyGoal, Measurement, Scenario } from "../lib/types.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -46,6 +51,42 @@ async function runReplay(databaseUrl: string, projection: string, timeoutS: numb
   return { wallSeconds: (performance.now() - begin) / 1000, peakRssBytes: peak, code, output, replayed: parseReplayed(output, projection) };
 }
 
+const READ_LANES = 4;
+const READ_GAP_MS = 5;
+
+/** Reads product views from READ_LANES lanes until `until` settles (or for `seconds`); returns the measurement. */
+async function liveReads(target: Target, label: string, until: Promise<unknown> | number): Promise<Measurement> {
+  const next = requestGenerators(target.size, target.token)["product-by-id"];
+  const recorder = new LatencyRecorder();
+  let errors = 0;
+  let stop = false;
+  if (typeof until === "number") setTimeout(() => (stop = true), until * 1000);
+  else void until.finally(() => (stop = true));
+  const begin = performance.now();
+  await Promise.all(
+    Array.from({ length: READ_LANES }, async () => {
+      while (!stop) {
+        const request = next();
+        const t0 = performance.now();
+        try {
+          const response = await fetch(`${target.url}${request.path}`, { headers: request.headers ?? {}, signal: AbortSignal.timeout(10_000) });
+          await response.arrayBuffer();
+          if (response.status === 200) recorder.record(performance.now() - t0);
+          else errors++;
+        } catch {
+          errors++;
+        }
+        await new Promise((resolve) => setTimeout(resolve, READ_GAP_MS));
+      }
+    }),
+  );
+  const seconds = (performance.now() - begin) / 1000;
+  return {
+    label, role: "subject", connections: READ_LANES, durationS: Math.round(seconds * 100) / 100, operations: recorder.count,
+    throughput: Math.round(recorder.count / seconds), unit: "req", latencyMs: recorder.summary(), errors, peakRssBytes: target.peakRss(), rssOf: "service child",
+  };
+}
+
 export const replay: Scenario = {
   name: "replay",
   description: "rebuild of each projection into its next version with the CLI while the service keeps serving (events/s; all = the three in sequence), vs. COPY of the rebuilt read-model rows into empty tables",
@@ -55,11 +96,16 @@ export const replay: Scenario = {
     const target = await startTarget(options);
     const measurements: Measurement[] = [];
     const comparisons: Comparison[] = [];
+    const latencyGoals: LatencyGoal[] = [];
     const replayed = new Map<string, { events: number; seconds: number }>();
     let copies;
     try {
       const caughtUp = await waitForProjections(target, options.smoke ? 120 : 3600);
       const names = options.projection ? [options.projection] : caughtUp.items.map((item) => item.name);
+      measurements.push(await liveReads(target, "live reads, idle", options.smoke ? 1 : 10));
+      let replaysDone!: () => void;
+      const replaysOver = new Promise<void>((resolve) => (replaysDone = resolve));
+      const during = liveReads(target, "live reads during the replays", replaysOver);
       for (const name of names) {
         const run = await runReplay(target.databaseUrl!, name, options.smoke ? 120 : 3600);
         const ok = run.code === 0 && run.replayed !== null;
@@ -73,6 +119,11 @@ export const replay: Scenario = {
           notes: ok ? `into v${run.replayed!.version}; CLI-reported ${seconds} s (its line rounds to 0.1 s); wall incl. process start ${run.wallSeconds.toFixed(2)} s` : `exit ${run.code}: ${run.output.slice(-500)}`,
         });
       }
+      replaysDone();
+      const reads = await during;
+      measurements.push(reads);
+      const idle = measurements.find((m) => m.label === "live reads, idle")?.latencyMs?.p99 ?? null;
+      if (idle !== null) latencyGoals.push(latencyGoal(measurements, reads.label, "p99", Math.round(2 * idle * 100) / 100));
       copies = await copyReadModels(options.databaseUrl, target.databaseUrl!, [...replayed.keys()]);
     } finally {
       await target.stop();
@@ -95,6 +146,6 @@ export const replay: Scenario = {
       const c = compare(measurements, "replay all (sum)", "copy-floor all read models");
       if (c) comparisons.push(c);
     }
-    return { params: { events: target.seededEvents, size: target.size, readModels: copies.map(({ projection, version, rows, bytes }) => ({ projection, version, rows, bytes })) }, measurements, comparisons };
+    return { params: { events: target.seededEvents, size: target.size, readModels: copies.map(({ projection, version, rows, bytes }) => ({ projection, version, rows, bytes })), liveReads: { lanes: READ_LANES, gapMs: READ_GAP_MS, goal: "p99 during the replays ≤ 2× idle p99" } }, measurements, comparisons, latencyGoals };
   },
 };

@@ -72,6 +72,9 @@ export interface ReplayHandle {
 
 const DEFAULT_GRACE_MS = 60_000;
 
+/** Scheduling niceness of a replay's worker threads (and of the CLI process running one). */
+export const REPLAY_NICENESS = 10;
+
 /** Takes the replay lock, prepares (or resumes) the target version and starts the replay; throws NotFoundError or ReplayRunningError. */
 export async function beginReplay(options: ReplayOptions): Promise<ReplayHandle> {
   const families = groupDefinitions(await loadDefinitions(options.projections), options.projections);
@@ -105,7 +108,8 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
   const prefix = options.redisKeyPrefix ?? "";
   const redis = options.redisUrl ? new Redis(options.redisUrl, { keyPrefix: prefix, maxRetriesPerRequest: 2 }) : null;
   redis?.on("error", () => undefined);
-  const piscina = createWorkerPool({ threads: Math.max(1, options.workers), data: { databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, redisKeyPrefix: prefix } });
+  // The rebuild yields the CPU to live work: its threads run at niceness 10.
+  const piscina = createWorkerPool({ threads: Math.max(1, options.workers), data: { databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, redisKeyPrefix: prefix, niceness: REPLAY_NICENESS } });
   const stopLoop = new AbortController();
   let viewsDirty = false;
   let viewsRestored = false;

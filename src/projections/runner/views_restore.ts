@@ -21,7 +21,8 @@ export function sentinelKey(projection: string, version: number): string {
 
 /** True when the version's views are known to be in Redis. */
 export async function viewsPresent(redis: Redis, definition: ProjectionDefinition, version: number): Promise<boolean> {
-  return (await redis.exists(sentinelKey(definition.name, version))) === 1;
+  // "1" only: a restore that never finished (the process died midway) leaves its token.
+  return (await redis.get(sentinelKey(definition.name, version))) === "1";
 }
 
 /** Sets the sentinel to "1" only if it still holds this restore's token (Redis kept everything written since). */
