@@ -124,9 +124,14 @@ export class ProjectionLoop {
     try {
       const after = comparePositions(this.#position, START) === 0 ? null : this.#position;
       for await (const batch of store.subscribeAll({ after, batchSize, signal })) {
-        await this.#gate;
+        // Start the batch only while not paused and with room in flight, both checked at the
+        // same moment: from here to `this.#tail = step` nothing awaits, so a pause() that
+        // waited for the tail knows no batch can start behind its back.
+        while (this.#openGate !== null || inflight.size >= this.#deps.maxInFlight) {
+          if (this.#openGate !== null) await this.#gate;
+          else await Promise.race(inflight);
+        }
         if (signal.aborted) break;
-        while (inflight.size >= this.#deps.maxInFlight) await Promise.race(inflight);
         if (failure) throw failure;
         const last = batch.at(-1);
         if (!last) continue;
@@ -212,7 +217,12 @@ export class ProjectionLoop {
     if (!this.#openGate) this.#gate = new Promise((resolve) => (this.#openGate = resolve));
     const previous = this.#state;
     this.#state = previous === "running" ? "paused" : previous;
-    await this.#tail.catch(() => undefined);
+    // Until the tail stays the same: a batch that was starting when the gate closed is waited for too.
+    for (;;) {
+      const tail = this.#tail;
+      await tail.catch(() => undefined);
+      if (tail === this.#tail) break;
+    }
     return () => {
       this.#openGate?.();
       this.#openGate = null;
