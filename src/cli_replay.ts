@@ -3,17 +3,13 @@
  * live progress bar (plain lines when stdout is not a TTY). Ctrl-C stops it; running the
  * command again resumes from its checkpoints.
  */
-import { setPriority } from "node:os";
+import { lowerThreadPriority } from "./projections/runner/worker_pool.ts";
 import { REPLAY_NICENESS, runReplay, type ReplayOptions, type ReplayResult } from "./projections/runner/replay.ts";
 
 /** Runs the replay the CLI asked for, wiring SIGINT/SIGTERM to a clean stop; resolves with the result. */
 export async function replayCommand(options: Omit<ReplayOptions, "signal" | "out"> & { out?: NodeJS.WritableStream }): Promise<ReplayResult> {
-  try {
-    // A rebuild yields the CPU to the live service on the same machine (its workers do too).
-    setPriority(0, REPLAY_NICENESS);
-  } catch {
-    // Not permitted here: run at normal priority.
-  }
+  // A rebuild yields the CPU to the live service on the same machine (its workers do too).
+  lowerThreadPriority(REPLAY_NICENESS);
   const stop = new AbortController();
   const onSignal = (): void => stop.abort(new Error("replay interrupted; run the command again to resume"));
   process.once("SIGINT", onSignal);

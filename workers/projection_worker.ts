@@ -1,18 +1,15 @@
 /**
- * Piscina entry: applies one partition task (see src/projections/runner/apply_partition.ts),
- * or writes the Redis views of one key range during a restore (restoreTask).
+ * Piscina entry: applies one partition task (see src/projections/runner/apply_partition.ts).
  * Each worker thread owns a small pg pool and one ioredis connection, made from workerData.
  */
-import { setPriority } from "node:os";
 import { workerData } from "node:worker_threads";
 import { Redis } from "ioredis";
 import { createPool, isConnectionError, type Pool } from "../src/db/pool.ts";
 import { parsePosition } from "../src/shared/position.ts";
 import { applyPartition } from "../src/projections/runner/apply_partition.ts";
 import { loadDefinition } from "../src/projections/runner/load_definition.ts";
-import { TASKS_PER_WORKER } from "../src/projections/runner/worker_pool.ts";
-import { decodeEvents, type PartitionTask, type RestoreResult, type RestoreTask, type TaskResult } from "../src/projections/runner/task.ts";
-import { restoreRange } from "../src/projections/runner/views_restore.ts";
+import { lowerThreadPriority, TASKS_PER_WORKER } from "../src/projections/runner/worker_pool.ts";
+import { decodeEvents, type PartitionTask, type TaskResult } from "../src/projections/runner/task.ts";
 
 export interface ProjectionWorkerData {
   databaseUrl: string;
@@ -23,14 +20,7 @@ export interface ProjectionWorkerData {
 }
 
 const data = workerData as ProjectionWorkerData;
-if (data.niceness) {
-  try {
-    // pid 0: on Linux, the calling thread only.
-    setPriority(0, data.niceness);
-  } catch {
-    // Not permitted here: run at normal priority.
-  }
-}
+if (data.niceness) lowerThreadPriority(data.niceness);
 let pool: Pool | null = null;
 let redis: Redis | null = null;
 
@@ -70,17 +60,5 @@ export async function applyTask(task: PartitionTask): Promise<TaskResult> {
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return { ok: false, kind: isConnectionError(error) ? "connection" : "apply", message };
-  }
-}
-
-/** Writes the Redis views of one key range from the rows (part of a views restore); never throws. */
-export async function restoreTask(task: RestoreTask): Promise<RestoreResult> {
-  try {
-    const definition = await loadDefinition(task.module);
-    const { pool, redis } = connections();
-    if (!redis) return { ok: false, message: "this worker has no Redis connection" };
-    return { ok: true, rows: await restoreRange(pool, redis, definition, task.version, task.range) };
-  } catch (error) {
-    return { ok: false, message: error instanceof Error ? error.message : String(error) };
   }
 }

@@ -3,51 +3,17 @@
  * DATA_DIR, accepts a command, shuts down cleanly on SIGTERM, and a second start reuses
  * the data. Runs the real entry point in a child process.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import { afterAll, describe, expect, it } from "vitest";
+import { startServiceProcess, type ServiceProcess } from "../testing/service_process.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
 const TOKEN = "embedded-test-token";
 
-interface Running {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<number | null>;
-}
-
-/** Starts src/main.ts and resolves with its URL once it logs "service listening". */
-async function start(dataDir: string): Promise<Running> {
-  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: "0", REDIS_URL: "off", API_TOKENS: `${TOKEN}:commands+operator`, LOG_LEVEL: "info", PROJECTION_WORKERS: "1" };
-  delete env["DATABASE_URL"];
-  delete env["EVENTSTORE_URL"];
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const lines: string[] = [];
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "service listening" within 90 s:\n${lines.join("\n")}`)), 90_000);
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      lines.push(line);
-      try {
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === "service listening" && entry.url) {
-          clearTimeout(timer);
-          resolve(entry.url);
-        }
-      } catch {
-        // not a log line
-      }
-    });
-    child.stderr!.on("data", (chunk: Buffer) => lines.push(chunk.toString()));
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before listening:\n${lines.join("\n")}`));
-    });
-  });
-  return { child, url, exited };
+/** Starts src/main.ts on an embedded PostgreSQL under dataDir, without Redis. */
+function start(dataDir: string): Promise<ServiceProcess> {
+  return startServiceProcess({ redisUrl: "off", token: TOKEN, env: { DATA_DIR: dataDir }, startTimeoutMs: 90_000 });
 }
 
 function createProduct(url: string): Promise<Response> {

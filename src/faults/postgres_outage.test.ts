@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, sendCommand, sendQuery, sleep } from "./support/client.ts";
 import type { PostgresServer } from "./support/postgres_server.ts";
-import type { ServiceProcess } from "./support/service_process.ts";
+import type { ServiceProcess } from "../testing/service_process.ts";
 import { faultStackSkipReason, startFaultStack, type FaultStack } from "./support/stack.ts";
 import { exactlyOnceProblems, halfAppliedProblems, readEvents, readModelLag, streamVersions } from "./support/store_check.ts";
 import { acknowledged, runLoad, type LedgerEntry } from "./support/workload.ts";

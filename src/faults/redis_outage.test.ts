@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, sendCommand, sendQuery, sleep } from "./support/client.ts";
 import { dumpRedis } from "./support/redis_dump.ts";
 import type { RedisServer } from "./support/redis_server.ts";
-import type { ServiceProcess } from "./support/service_process.ts";
+import type { ServiceProcess } from "../testing/service_process.ts";
 import { faultStackSkipReason, startFaultStack, type FaultStack } from "./support/stack.ts";
 
 const skip = faultStackSkipReason();

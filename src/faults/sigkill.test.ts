@@ -10,7 +10,7 @@ import { copyEvents, readTables } from "./support/clean_copy.ts";
 import { postgresSkipReason, startPostgresServer, type PostgresServer } from "./support/postgres_server.ts";
 import { dumpRedis } from "./support/redis_dump.ts";
 import { redisServerSkipReason, startRedisServer, type RedisServer } from "./support/redis_server.ts";
-import { startServiceProcess, type ServiceProcess } from "./support/service_process.ts";
+import { startServiceProcess, type ServiceProcess } from "../testing/service_process.ts";
 import { exactlyOnceProblems, halfAppliedProblems, readEvents, readModelLag, streamVersions } from "./support/store_check.ts";
 import { acknowledged, runLoad, type LedgerEntry } from "./support/workload.ts";
 

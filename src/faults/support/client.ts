@@ -2,7 +2,7 @@
  * HTTP helpers for fault tests: every call is bounded by a timeout and never throws; a
  * network failure or timeout answers status 0 with the error's name.
  */
-import { FAULT_TOKEN } from "./service_process.ts";
+import { SERVICE_TOKEN } from "../../testing/service_process.ts";
 
 export interface Answer {
   status: number;
@@ -33,14 +33,14 @@ async function call(url: string, init: RequestInit, timeoutMs: number): Promise<
 
 /** POSTs a command with the fault token and an optional Idempotency-Key. */
 export function sendCommand(base: string, path: string, body: unknown, options: { key?: string; timeoutMs?: number } = {}): Promise<Answer> {
-  const headers: Record<string, string> = { authorization: `Bearer ${FAULT_TOKEN}`, "content-type": "application/json" };
+  const headers: Record<string, string> = { authorization: `Bearer ${SERVICE_TOKEN}`, "content-type": "application/json" };
   if (options.key) headers["idempotency-key"] = options.key;
   return call(`${base}${path}`, { method: "POST", headers, body: JSON.stringify(body) }, options.timeoutMs ?? 15_000);
 }
 
 /** GETs a route (with the fault token, harmless on public routes). */
 export function sendQuery(base: string, path: string, options: { timeoutMs?: number; headers?: Record<string, string> } = {}): Promise<Answer> {
-  return call(`${base}${path}`, { headers: { authorization: `Bearer ${FAULT_TOKEN}`, ...options.headers } }, options.timeoutMs ?? 15_000);
+  return call(`${base}${path}`, { headers: { authorization: `Bearer ${SERVICE_TOKEN}`, ...options.headers } }, options.timeoutMs ?? 15_000);
 }
 
 /** Polls `check` until it returns true or the bound passes; returns whether it did. */

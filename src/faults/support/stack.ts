@@ -4,7 +4,7 @@
  */
 import { postgresSkipReason, startPostgresServer, type PostgresServer } from "./postgres_server.ts";
 import { redisServerSkipReason, startRedisServer, type RedisServer } from "./redis_server.ts";
-import { startServiceProcess, type ServiceProcess } from "./service_process.ts";
+import { startServiceProcess, type ServiceProcess } from "../../testing/service_process.ts";
 
 export interface FaultStack {
   postgres: PostgresServer;

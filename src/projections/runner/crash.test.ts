@@ -1,32 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPostgresStore } from "../../event_store/postgres.ts";
-import type { EventStore } from "../../event_store/types.ts";
 import { comparePositions, type Position } from "../../shared/position.ts";
 import { viewKey } from "../../shared/read_models.ts";
-import { createTestDatabase, databaseAvailable, databaseSkipReason, type TestDatabase } from "../../testing/db.ts";
-import { createTestRedis, redisAvailable, redisSkipReason } from "../../testing/redis.ts";
 import { counterModule, counterProjection } from "./testing/counter_projection.ts";
 import { appendCounts, foldInMemory, makeCounts, readEverything, readProjected, waitUntil } from "./testing/fixtures.ts";
+import { openRunnerStack, runnerStackSkipReason, type RunnerStack } from "./testing/stack.ts";
 import { startRunnerProcess } from "./testing/runner_process.ts";
 import { readWatermark } from "./watermark.ts";
 
-const skip = !databaseAvailable || !redisAvailable;
+const skip = runnerStackSkipReason;
 
-describe.skipIf(skip)(`projection runner crash safety (${!databaseAvailable ? databaseSkipReason : redisSkipReason})`, () => {
-  let db: TestDatabase;
-  let store: EventStore;
-  let redisHandle: ReturnType<typeof createTestRedis>;
+describe.skipIf(skip !== null)(`projection runner crash safety${skip ? ` (${skip})` : ""}`, () => {
+  let stack: RunnerStack | undefined;
+  let db: RunnerStack["db"];
+  let store: RunnerStack["store"];
+  let redisHandle: RunnerStack["redisHandle"];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    store = createPostgresStore(db.pool, { connectionString: db.url });
-    redisHandle = createTestRedis();
+    stack = await openRunnerStack();
+    ({ db, store, redisHandle } = stack);
   });
 
   afterAll(async () => {
-    await store?.close();
-    await redisHandle?.cleanup();
-    await db?.drop();
+    await stack?.close();
   });
 
   const watermark = (): Promise<Position> => readWatermark(db.pool, "test_counter", 1);

@@ -15,7 +15,6 @@ import { ProjectionLoop } from "./projection_loop.ts";
 import { dropRetiredVersions } from "./retire.ts";
 import type { LocalState } from "./status.ts";
 import { resolveServing, type ProjectionFamily } from "./versions.ts";
-import { restoreOnPool } from "./worker_pool.ts";
 
 export interface LeadDeps {
   pool: Pool;
@@ -71,6 +70,7 @@ export async function leadFamily(deps: LeadDeps, family: ProjectionFamily, leade
         }
         local.set(name, "leading");
         const physical = serving.physical;
+        const views: ViewsState = { dirty: false };
         const loop = new ProjectionLoop(serving.definition, serving.module, {
           piscina: deps.piscina,
           pool,
@@ -89,8 +89,7 @@ export async function leadFamily(deps: LeadDeps, family: ProjectionFamily, leade
           onProgress: (position) => deps.progress.advance(name, physical, position),
           onViewsFailed: () => (views.dirty = true),
         });
-        const views: ViewsState = { dirty: false };
-        await leadProjection({ loop, pool, redis: deps.redis, logger, views, signal, restoreRange: restoreOnPool(deps.piscina, serving.module, physical) });
+        await leadProjection({ loop, pool, redis: deps.redis, logger, views, signal });
         if (switched.signal.aborted && !leaderSignal.aborted) logger.info({ projection: name, from: physical }, "following the new serving version");
       } catch (error) {
         local.set(name, "failed");

@@ -10,7 +10,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Pool } from "../../db/pool.ts";
 import type { ProjectionLoop } from "./projection_loop.ts";
-import { restoreViews, viewsPresent, type RangeRunner } from "./views_restore.ts";
+import { restoreViews, viewsPresent } from "./views_restore.ts";
 
 export interface ViewsState {
   dirty: boolean;
@@ -27,8 +27,6 @@ export async function leadProjection(options: {
   views: ViewsState;
   signal: AbortSignal;
   checkEveryMs?: number;
-  /** Where restores run their key ranges (the worker pool); in this thread when omitted. */
-  restoreRange?: RangeRunner;
 }): Promise<void> {
   const { loop, pool, redis, logger, views, signal } = options;
   const { definition } = loop;
@@ -46,7 +44,7 @@ export async function leadProjection(options: {
       resume = await loop.pause();
       views.dirty = false;
       await pool.query("UPDATE projections SET views_dirty = false WHERE name = $1 AND version = $2", [definition.name, version]);
-      const rows = await restoreViews(pool, redis, definition, version, options.restoreRange);
+      const rows = await restoreViews(pool, redis, definition, version);
       logger.info({ projection: definition.name, version, rows }, "restored Redis views from rows");
     } catch (error) {
       views.dirty = true;

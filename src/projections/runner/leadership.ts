@@ -3,15 +3,13 @@
  * advisory lock held on a dedicated connection. The lock vanishes with the connection,
  * so when the leader's process dies a standby (retrying every second) takes over.
  */
-import pg from "pg";
 import type { Logger } from "pino";
 import type { Pool } from "../../db/pool.ts";
+import { advisoryLockHeld, lockConnection, TRY_LOCK_SQL } from "./advisory_lock.ts";
 import { sleep } from "./backoff.ts";
 
 /** Advisory lock class for projection leadership (first key of the two-key form). */
 export const LEADER_LOCK_CLASS = 7_412_903;
-
-const LOCK_SQL = "SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked";
 
 /**
  * Runs `lead` whenever this process holds the projection's lock, until `signal` aborts.
@@ -28,14 +26,11 @@ export async function runWhileLeader(options: {
   const { signal, logger, projection } = options;
   const retryMs = options.retryMs ?? 1000;
   while (!signal.aborted) {
-    const client = new pg.Client({ connectionString: options.connectionString, application_name: `projection-leader-${process.pid}`, keepAlive: true });
-    const lost = new AbortController();
-    client.on("error", (error) => lost.abort(error));
-    client.on("end", () => lost.abort(new Error("leader connection ended")));
+    const { client, lost } = lockConnection(options.connectionString, `projection-leader-${process.pid}`);
     try {
       await client.connect();
       while (!signal.aborted && !lost.signal.aborted) {
-        const result = await client.query<{ locked: boolean }>(LOCK_SQL, [LEADER_LOCK_CLASS, projection]);
+        const result = await client.query<{ locked: boolean }>(TRY_LOCK_SQL, [LEADER_LOCK_CLASS, projection]);
         if (result.rows[0]?.locked) break;
         await sleep(retryMs, AbortSignal.any([signal, lost.signal]));
       }
@@ -52,11 +47,6 @@ export async function runWhileLeader(options: {
 }
 
 /** True when some session (in any process) holds the projection's leader lock. */
-export async function leaderExists(pool: Pool, projection: string): Promise<boolean> {
-  const result = await pool.query<{ held: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-       AND classid = $1::int::oid AND objid = ((hashtext($2)::bigint + 4294967296) % 4294967296)::oid AND objsubid = 2) AS held`,
-    [LEADER_LOCK_CLASS, projection],
-  );
-  return result.rows[0]?.held === true;
+export function leaderExists(pool: Pool, projection: string): Promise<boolean> {
+  return advisoryLockHeld(pool, LEADER_LOCK_CLASS, projection);
 }

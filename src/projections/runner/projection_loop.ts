@@ -59,7 +59,6 @@ export class ProjectionLoop {
   #tail: Promise<void> = Promise.resolve();
   #gate: Promise<void> = Promise.resolve();
   #openGate: (() => void) | null = null;
-  #deferringViews = false;
   #deferral: "always" | "backlog" | null = null;
   /** The head when a "backlog" deferral began: it ends there at the latest. */
   #backlogHead: Position = START;
@@ -85,7 +84,7 @@ export class ProjectionLoop {
 
   /** True while tasks skip Redis views (they must not be checked or restored meanwhile). */
   get deferringViews(): boolean {
-    return this.#deferringViews;
+    return this.#deferral !== null;
   }
 
   /**
@@ -94,7 +93,6 @@ export class ProjectionLoop {
    */
   stopDeferringViews(): void {
     this.#deferral = null;
-    this.#deferringViews = false;
   }
 
   /** Log events consumed (handled or not) up to the low watermark, across restarts. */
@@ -110,7 +108,6 @@ export class ProjectionLoop {
     this.#position = stored.position;
     this.#consumed = this.#read = stored.consumed;
     this.#deferral = await this.#viewsDeferral();
-    this.#deferringViews = this.#deferral !== null;
     // A bulk build reads larger batches: fewer, larger transactions, and rows that many
     // events touch (a product's sales counters) are written once per batch.
     const batchSize = this.#deferral === null ? this.#deps.batchSize : Math.max(this.#deps.batchSize, this.#deps.bulkBatchSize ?? 0);
@@ -144,7 +141,6 @@ export class ProjectionLoop {
         // hands out short batches when a reader is close to its end.)
         if (this.#deferral === "backlog" && comparePositions(through, this.#backlogHead) >= 0) {
           this.#deferral = null;
-          this.#deferringViews = false;
           this.#deps.onViewsDeferredEnd?.();
         }
         const views = this.#deferral === null;
@@ -176,24 +172,24 @@ export class ProjectionLoop {
     }
   }
 
-  /** Whether this run starts deferring views: "always" (until stopDeferringViews), "backlog" (while batches come full), or null. */
+  /** Whether this run starts deferring views: "always" (until stopDeferringViews), "backlog" (up to the head found now), or null. */
   async #viewsDeferral(): Promise<"always" | "backlog" | null> {
     const mode = this.#deps.views ?? "write";
     if (!this.definition.views || mode === "write") return null;
     if (mode === "defer") return "always";
-    if (!(await this.#fresh())) return null;
-    // Persisted first: a process that dies while views are deferred leaves them marked
-    // dirty, so whoever leads next restores them from the rows.
+    if (!(await this.#fresh(this.#position))) return null;
     const head = await this.#deps.store.headPosition();
     if (head === null || comparePositions(head, this.#position) <= 0) return null;
     this.#backlogHead = head;
+    // Persisted before any task skips a view: a process that dies while views are deferred
+    // leaves them marked dirty, so whoever leads next restores them from the rows.
     await this.#deps.pool.query("UPDATE projections SET views_dirty = true WHERE name = $1 AND version = $2", [this.definition.name, this.version]);
     return "backlog";
   }
 
-  /** True when this version has applied nothing yet (no watermark, no partition checkpoint past 0). */
-  async #fresh(): Promise<boolean> {
-    const { position } = await readProgress(this.#deps.pool, this.definition.name, this.version);
+  /** True when this version has applied nothing yet (no watermark, no partition checkpoint past 0); `watermark` when already read. */
+  async #fresh(watermark?: Position): Promise<boolean> {
+    const position = watermark ?? (await readProgress(this.#deps.pool, this.definition.name, this.version)).position;
     if (comparePositions(position, START) !== 0) return false;
     const started = await this.#deps.pool.query("SELECT 1 FROM projection_checkpoints WHERE projection = $1 AND version = $2 AND position <> '0-0' LIMIT 1", [
       this.definition.name,

@@ -1,37 +1,31 @@
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPostgresStore } from "../../event_store/postgres.ts";
-import type { EventStore } from "../../event_store/types.ts";
 import { NotFoundError } from "../../shared/errors.ts";
 import { viewKey } from "../../shared/read_models.ts";
-import { createTestDatabase, databaseAvailable, databaseSkipReason, type TestDatabase } from "../../testing/db.ts";
-import { createTestRedis, redisAvailable, redisSkipReason } from "../../testing/redis.ts";
 import { beginReplay, runReplay, type ReplayOptions } from "./replay.ts";
 import { ReplayRunningError } from "./replay_lock.ts";
 import { startProjections, type Projections } from "./start.ts";
 import type { ProjectionStatusItem } from "./status.ts";
 import { effectsModule, effectsProjection, sideEffectCalls } from "./testing/effects_projection.ts";
 import { appendCounts, dumpTables, foldInMemory, makeCounts, readEverything, readProjected, waitUntil } from "./testing/fixtures.ts";
+import { openRunnerStack, runnerStackSkipReason, type RunnerStack } from "./testing/stack.ts";
 import { startRunnerProcess, type RunnerProcess } from "./testing/runner_process.ts";
 
-const skip = !databaseAvailable || !redisAvailable;
+const skip = runnerStackSkipReason;
 const NAME = "test_counter";
 
-describe.skipIf(skip)(`blue/green replay (${!databaseAvailable ? databaseSkipReason : redisSkipReason})`, () => {
-  let db: TestDatabase;
-  let store: EventStore;
-  let redisHandle: ReturnType<typeof createTestRedis>;
+describe.skipIf(skip !== null)(`blue/green replay${skip ? ` (${skip})` : ""}`, () => {
+  let stack: RunnerStack | undefined;
+  let db: RunnerStack["db"];
+  let store: RunnerStack["store"];
+  let redisHandle: RunnerStack["redisHandle"];
   let projections: Projections;
   let standby: RunnerProcess;
   const logger = pino({ level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
 
   const replayOptions = (extra: Partial<ReplayOptions> = {}): ReplayOptions => ({
-    pool: db.pool,
-    databaseUrl: db.url,
-    store,
-    redisUrl: redisHandle.url,
-    redisKeyPrefix: redisHandle.prefix,
+    ...stack!.connections(),
     projections: [effectsModule],
     name: NAME,
     workers: 1,
@@ -42,15 +36,10 @@ describe.skipIf(skip)(`blue/green replay (${!databaseAvailable ? databaseSkipRea
   });
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    store = createPostgresStore(db.pool, { connectionString: db.url });
-    redisHandle = createTestRedis();
+    stack = await openRunnerStack();
+    ({ db, store, redisHandle } = stack);
     projections = await startProjections({
-      pool: db.pool,
-      databaseUrl: db.url,
-      store,
-      redisUrl: redisHandle.url,
-      redisKeyPrefix: redisHandle.prefix,
+      ...stack!.connections(),
       projections: [effectsModule],
       workers: 2,
       batchSize: 500,
@@ -65,9 +54,7 @@ describe.skipIf(skip)(`blue/green replay (${!databaseAvailable ? databaseSkipRea
   afterAll(async () => {
     await standby?.kill("SIGTERM");
     await projections?.stop();
-    await store?.close();
-    await redisHandle?.cleanup();
-    await db?.drop();
+    await stack?.close();
   });
 
   it("replays into v2 while readers read through ActiveVersions without a failure, switches, follows live and drops v1", { timeout: 30_000 }, async () => {

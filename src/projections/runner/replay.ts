@@ -26,19 +26,23 @@ import { dropVersion, dropVersionKeys } from "./retire.ts";
 import { createIndexes } from "./schema.ts";
 import { groupDefinitions, resolveServing, type ProjectionFamily } from "./versions.ts";
 import { restoreViews } from "./views_restore.ts";
-import { createWorkerPool, restoreOnPool } from "./worker_pool.ts";
+import { createWorkerPool } from "./worker_pool.ts";
 
-export interface ReplayOptions {
+/** What every entry point of the projection engine works on: the stores and the projection modules. */
+export interface RunnerContext {
   pool: Pool;
   databaseUrl: string;
   store: EventStore;
   redisUrl: string | null;
   redisKeyPrefix?: string;
   projections: ProjectionModuleRef[];
+  logger: Logger;
+}
+
+export interface ReplayOptions extends RunnerContext {
   name: string;
   /** Worker threads for the bulk load (in a running service: its workers minus one). */
   workers: number;
-  logger: Logger;
   /** Progress output: a live bar on a TTY, plain lines otherwise; none when omitted. */
   out?: NodeJS.WritableStream;
   /** Aborting stops the replay; its checkpoints stay, so running it again resumes. */
@@ -111,8 +115,9 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
   // The rebuild yields the CPU to live work: its threads run at niceness 10.
   const piscina = createWorkerPool({ threads: Math.max(1, options.workers), data: { databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, redisKeyPrefix: prefix, niceness: REPLAY_NICENESS } });
   const stopLoop = new AbortController();
-  let viewsDirty = false;
-  let viewsRestored = false;
+  // The replay's Redis views need writing from the rows: none written yet (deferred during
+  // the load), or a later batch failed to write its own.
+  let viewsDirty = definition.views !== undefined;
   const outer = AbortSignal.any([lock.lost, ...(options.signal ? [options.signal] : [])]);
   const loop = new ProjectionLoop(definition, family.module, {
     piscina,
@@ -156,37 +161,27 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
         logger.info({ projection: definition.name, version }, "replay reached the head; secondary indexes built");
         continue;
       }
-      if (!viewsRestored) {
-        // Views were deferred during the load: from here on batches write them, and the rows
-        // loaded so far get theirs once, while nothing is in flight.
-        loop.stopDeferringViews();
-        const resume = await loop.pause();
-        try {
-          if (redis && definition.views) await restoreViews(pool, redis, definition, version, restoreOnPool(piscina, family.module, version));
-          viewsRestored = true;
-          logger.info({ projection: definition.name, version }, "replay wrote its Redis views");
-        } catch (error) {
-          // Redis down or flushed midway: the next round writes them again.
-          logger.warn({ projection: definition.name, version, error: (error as Error).message }, "writing the replay's Redis views failed; will retry");
-        } finally {
-          resume();
-        }
-        continue;
-      }
+      // Views were deferred during the load: from here on batches write them, and the rows
+      // loaded so far get theirs once (again if a later batch failed to write its own),
+      // while nothing is in flight; then the switch, under the same pause.
+      loop.stopDeferringViews();
       const resume = await loop.pause();
       try {
-        if (viewsDirty && redis && definition.views) {
-          await restoreViews(pool, redis, definition, version, restoreOnPool(piscina, family.module, version));
-          viewsDirty = false;
-          await pool.query("UPDATE projections SET views_dirty = false WHERE name = $1 AND version = $2", [definition.name, version]);
+        if (viewsDirty && redis) {
+          try {
+            await restoreViews(pool, redis, definition, version);
+            viewsDirty = false;
+            await pool.query("UPDATE projections SET views_dirty = false WHERE name = $1 AND version = $2", [definition.name, version]);
+            logger.info({ projection: definition.name, version }, "replay wrote its Redis views");
+          } catch (error) {
+            // Redis down or flushed midway: the next round writes them again.
+            logger.warn({ projection: definition.name, version, error: (error as Error).message }, "writing the replay's Redis views failed; will retry");
+          }
         }
-        previous = await trySwitch(pool, definition.name, version, options.graceMs ?? DEFAULT_GRACE_MS);
+        if (!viewsDirty || !redis) previous = await trySwitch(pool, definition.name, version, options.graceMs ?? DEFAULT_GRACE_MS);
       } finally {
-        if (previous === null) resume();
-        else {
-          stopLoop.abort(new Error("replay switched over"));
-          resume();
-        }
+        if (previous !== null) stopLoop.abort(new Error("replay switched over"));
+        resume();
       }
     }
     await running;

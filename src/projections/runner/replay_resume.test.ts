@@ -1,33 +1,28 @@
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPostgresStore } from "../../event_store/postgres.ts";
-import type { EventStore } from "../../event_store/types.ts";
 import { viewKey } from "../../shared/read_models.ts";
-import { createTestDatabase, databaseAvailable, databaseSkipReason, type TestDatabase } from "../../testing/db.ts";
-import { createTestRedis, redisAvailable, redisSkipReason } from "../../testing/redis.ts";
 import { runReplay } from "./replay.ts";
 import { counterModule, counterProjection } from "./testing/counter_projection.ts";
 import { appendCounts, dumpTables, foldInMemory, makeCounts, readEverything, readProjected, waitUntil } from "./testing/fixtures.ts";
+import { openRunnerStack, runnerStackSkipReason, type RunnerStack } from "./testing/stack.ts";
 import { startRunnerProcess } from "./testing/runner_process.ts";
 import { resolveServing, groupDefinitions } from "./versions.ts";
 
-const skip = !databaseAvailable || !redisAvailable;
+const skip = runnerStackSkipReason;
 
-describe.skipIf(skip)(`replay resume (${!databaseAvailable ? databaseSkipReason : redisSkipReason})`, () => {
-  let db: TestDatabase;
-  let store: EventStore;
-  let redisHandle: ReturnType<typeof createTestRedis>;
+describe.skipIf(skip !== null)(`replay resume${skip ? ` (${skip})` : ""}`, () => {
+  let stack: RunnerStack | undefined;
+  let db: RunnerStack["db"];
+  let store: RunnerStack["store"];
+  let redisHandle: RunnerStack["redisHandle"];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    store = createPostgresStore(db.pool, { connectionString: db.url });
-    redisHandle = createTestRedis();
+    stack = await openRunnerStack();
+    ({ db, store, redisHandle } = stack);
   });
 
   afterAll(async () => {
-    await store?.close();
-    await redisHandle?.cleanup();
-    await db?.drop();
+    await stack?.close();
   });
 
   it("a replay SIGKILLed midway resumes from its checkpoints and ends equal to a clean replay", { timeout: 60_000 }, async () => {
@@ -44,11 +39,7 @@ describe.skipIf(skip)(`replay resume (${!databaseAvailable ? databaseSkipReason 
     expect(checkpoints.rows[0].n).toBeGreaterThan(0);
 
     const options = {
-      pool: db.pool,
-      databaseUrl: db.url,
-      store,
-      redisUrl: redisHandle.url,
-      redisKeyPrefix: redisHandle.prefix,
+      ...stack!.connections(),
       projections: [counterModule],
       name: "test_counter",
       workers: 2,

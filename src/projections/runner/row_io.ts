@@ -86,13 +86,14 @@ export async function upsertRows(client: PoolClient, model: TableModel, version:
   if (rows.length === 0) return;
   const table = ident(tableName(model.table, version));
   const names = model.columns.map((column) => ident(column.name)).join(", ");
-  const values: unknown[] = [];
+  // $1 is the bytea blob when the table has bytea columns (filled in at the end).
+  const binary: Buffer[] = [];
+  let binaryLength = 0;
+  const hasBinary = model.columns.some((column) => column.type === "bytea");
+  const values: unknown[] = hasBinary ? [null] : [];
   const unnested: string[] = [];
   const aliases: string[] = [];
   const selected: string[] = [];
-  const binary: Buffer[] = [];
-  let binaryLength = 0;
-  let blobParameter = 0;
   for (const [i, column] of model.columns.entries()) {
     if (column.type !== "bytea") {
       values.push(rows.map((row) => toParameter(column.type, row[column.name])));
@@ -105,33 +106,26 @@ export async function upsertRows(client: PoolClient, model: TableModel, version:
     const lengths: (number | null)[] = [];
     for (const row of rows) {
       const value = row[column.name];
-      if (value === null || value === undefined) {
-        offsets.push(null);
-        lengths.push(null);
-        continue;
-      }
-      const bytes = Buffer.isBuffer(value) ? value : Buffer.from(String(value));
-      offsets.push(binaryLength + 1);
-      lengths.push(bytes.length);
+      const bytes = value === null || value === undefined ? null : Buffer.isBuffer(value) ? value : Buffer.from(String(value));
+      offsets.push(bytes === null ? null : binaryLength + 1);
+      lengths.push(bytes?.length ?? null);
+      if (bytes === null) continue;
       binary.push(bytes);
       binaryLength += bytes.length;
     }
     values.push(offsets, lengths);
     unnested.push(`$${values.length - 1}::int[]`, `$${values.length}::int[]`);
     aliases.push(`o${i}`, `l${i}`);
-    selected.push(`CASE WHEN l${i} IS NULL THEN NULL ELSE substring($BLOB FROM o${i} FOR l${i}) END`);
+    // substring() is strict: a NULL offset/length (a NULL value) gives NULL.
+    selected.push(`substring($1::bytea FROM o${i} FOR l${i})`);
   }
-  if (model.columns.some((column) => column.type === "bytea")) {
-    values.push(Buffer.concat(binary, binaryLength));
-    blobParameter = values.length;
-  }
-  const select = selected.map((expression) => expression.replaceAll("$BLOB", `$${blobParameter}::bytea`)).join(", ");
+  if (hasBinary) values[0] = Buffer.concat(binary, binaryLength);
   const updates = model.columns
     .filter((column) => column.name !== model.key)
     .map((column) => `${ident(column.name)} = excluded.${ident(column.name)}`);
   const conflict = updates.length > 0 ? `DO UPDATE SET ${updates.join(", ")}` : "DO NOTHING";
   await client.query(
-    `INSERT INTO ${table} (${names}) SELECT ${select} FROM unnest(${unnested.join(", ")}) AS u(${aliases.join(", ")}) ON CONFLICT (${ident(model.key)}) ${conflict}`,
+    `INSERT INTO ${table} (${names}) SELECT ${selected.join(", ")} FROM unnest(${unnested.join(", ")}) AS u(${aliases.join(", ")}) ON CONFLICT (${ident(model.key)}) ${conflict}`,
     values,
   );
 }

@@ -1,38 +1,31 @@
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPostgresStore } from "../../event_store/postgres.ts";
 import { encodePayload } from "../../event_store/codec.ts";
-import type { EventStore } from "../../event_store/types.ts";
 import { encodePosition, START, type Position } from "../../shared/position.ts";
 import { viewKey } from "../../shared/read_models.ts";
-import { createTestDatabase, databaseAvailable, databaseSkipReason, type TestDatabase } from "../../testing/db.ts";
-import { createTestRedis, redisAvailable, redisSkipReason } from "../../testing/redis.ts";
 import { applyPartition } from "./apply_partition.ts";
 import { partitionBatch } from "./partition.ts";
 import { startProjections, type Projections } from "./start.ts";
 import { sentinelKey } from "./views_restore.ts";
 import { counterModule, counterProjection } from "./testing/counter_projection.ts";
 import { appendCounts, foldInMemory, makeCounts, readEverything, readProjected, waitUntil } from "./testing/fixtures.ts";
+import { openRunnerStack, runnerStackSkipReason, type RunnerStack } from "./testing/stack.ts";
 
-const skip = !databaseAvailable || !redisAvailable;
+const skip = runnerStackSkipReason;
 
-describe.skipIf(skip)(`projection runner (${!databaseAvailable ? databaseSkipReason : redisSkipReason})`, () => {
-  let db: TestDatabase;
-  let store: EventStore;
-  let redisHandle: ReturnType<typeof createTestRedis>;
+describe.skipIf(skip !== null)(`projection runner${skip ? ` (${skip})` : ""}`, () => {
+  let stack: RunnerStack | undefined;
+  let db: RunnerStack["db"];
+  let store: RunnerStack["store"];
+  let redisHandle: RunnerStack["redisHandle"];
   let projections: Projections;
   const logger = pino({ level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    store = createPostgresStore(db.pool, { connectionString: db.url });
-    redisHandle = createTestRedis();
+    stack = await openRunnerStack();
+    ({ db, store, redisHandle } = stack);
     projections = await startProjections({
-      pool: db.pool,
-      databaseUrl: db.url,
-      store,
-      redisUrl: redisHandle.url,
-      redisKeyPrefix: redisHandle.prefix,
+      ...stack!.connections(),
       projections: [counterModule],
       workers: 2,
       batchSize: 500,
@@ -42,9 +35,7 @@ describe.skipIf(skip)(`projection runner (${!databaseAvailable ? databaseSkipRea
 
   afterAll(async () => {
     await projections?.stop();
-    await store?.close();
-    await redisHandle?.cleanup();
-    await db?.drop();
+    await stack?.close();
   });
 
   async function caughtUp(position: Position): Promise<void> {

@@ -4,36 +4,25 @@
  * notifications, replays started over HTTP) and returns what the query side and operators need.
  */
 import { Redis } from "ioredis";
-import type { Logger } from "pino";
-import type { Pool } from "../../db/pool.ts";
-import type { EventStore } from "../../event_store/types.ts";
 import type { ActiveVersions, ProgressWaiter } from "../../shared/read_models.ts";
 import type { RouteModule } from "../../http/route_module.ts";
-import type { ProjectionModuleRef } from "../define.ts";
 import { leadFamily } from "./lead_family.ts";
 import { runWhileLeader } from "./leadership.ts";
 import { loadDefinitions } from "./load_definition.ts";
 import { ActiveVersionTable, ProgressTracker } from "./progress.ts";
-import { beginReplay } from "./replay.ts";
+import { beginReplay, type RunnerContext } from "./replay.ts";
 import { projectionReplayRoutes, type ReplayAccepted } from "./replay_routes.ts";
 import { projectionStatus, type LocalState, type ProjectionStatusItem } from "./status.ts";
 import { projectionStatusRoutes } from "./status_routes.ts";
 import { groupDefinitions, resolveServing } from "./versions.ts";
 import { createWorkerPool } from "./worker_pool.ts";
 
-export interface StartProjectionsOptions {
-  pool: Pool;
-  databaseUrl: string;
-  store: EventStore;
-  redisUrl: string | null;
-  redisKeyPrefix?: string;
-  projections: ProjectionModuleRef[];
+export interface StartProjectionsOptions extends RunnerContext {
   workers: number;
-  logger: Logger;
   batchSize?: number;
   /** Events per batch while a fresh projection builds over a backlog (default 5,000). */
   bulkBatchSize?: number;
-  /** Batches in flight per projection (default 4). */
+  /** Batches in flight per projection (default 2). */
   maxInFlight?: number;
   /** Standby retry interval for leadership (default 1000 ms). */
   leaderRetryMs?: number;

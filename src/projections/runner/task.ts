@@ -7,7 +7,6 @@ import { decodePayload, rawPayloadOf } from "../../event_store/codec.ts";
 import type { RecordedEvent } from "../../event_store/types.ts";
 import { encodePosition, parsePosition } from "../../shared/position.ts";
 import type { ProjectionModuleRef } from "../define.ts";
-import type { KeyRange } from "./views_restore.ts";
 
 export interface PartitionTask {
   module: ProjectionModuleRef;
@@ -21,15 +20,6 @@ export interface PartitionTask {
   /** False while the loop defers Redis views (bulk build of a fresh version; restored from the rows afterwards). */
   views: boolean;
 }
-
-/** A worker task that writes the Redis views of one key range of a table from its rows. */
-export interface RestoreTask {
-  module: ProjectionModuleRef;
-  version: number;
-  range: KeyRange;
-}
-
-export type RestoreResult = { ok: true; rows: number } | { ok: false; message: string };
 
 /** What a worker answers; errors are classified so the runner can retry or park. */
 export type TaskResult =

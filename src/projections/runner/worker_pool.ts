@@ -3,12 +3,10 @@
  * TypeScript entry through tsx's loader when the parent did not already start with it.
  */
 import { createRequire } from "node:module";
+import { setPriority } from "node:os";
 import { pathToFileURL } from "node:url";
 import { Piscina } from "piscina";
 import type { ProjectionWorkerData } from "../../../workers/projection_worker.ts";
-import type { ProjectionModuleRef } from "../define.ts";
-import type { RestoreResult, RestoreTask } from "./task.ts";
-import type { RangeRunner } from "./views_restore.ts";
 
 /** Old-generation heap limit of a worker thread, in MiB. */
 const WORKER_HEAP_MB = 256;
@@ -63,12 +61,11 @@ export function createWorkerPool(options: { threads: number; data: ProjectionWor
   });
 }
 
-/** Runs the range restores of a views restore on the pool's threads (their own PostgreSQL and Redis connections). */
-export function restoreOnPool(piscina: Piscina, module: ProjectionModuleRef, version: number): RangeRunner {
-  return async (range) => {
-    const task: RestoreTask = { module, version, range };
-    const result = (await piscina.run(task, { name: "restoreTask" })) as RestoreResult;
-    if (!result.ok) throw new Error(result.message);
-    return result.rows;
-  };
+/** Lowers the calling thread's scheduling priority (on Linux, pid 0 is the calling thread only); a no-op where not permitted. */
+export function lowerThreadPriority(niceness: number): void {
+  try {
+    setPriority(0, niceness);
+  } catch {
+    // Not permitted here: run at normal priority.
+  }
 }

@@ -1,15 +1,15 @@
 /**
  * The real entry point (`node --import tsx src/main.ts`) as a child process, so a test
- * can SIGKILL it; resolves once it logs "service listening".
+ * can signal or SIGKILL it; resolves once it logs "service listening".
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { createInterface } from "node:readline";
 
-const ROOT = path.resolve(import.meta.dirname, "../../..");
+const ROOT = path.resolve(import.meta.dirname, "../..");
 
-/** The token every fault test uses (scopes commands + operator). */
-export const FAULT_TOKEN = "faults-token";
+/** The token a started service accepts unless told another (scopes commands + operator). */
+export const SERVICE_TOKEN = "test-service-token";
 
 export interface ServiceProcess {
   url: string;
@@ -21,20 +21,24 @@ export interface ServiceProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts the service against the given stores; rejects when it does not listen within the bound. */
-export async function startServiceProcess(options: { databaseUrl: string; redisUrl: string; env?: Record<string, string>; startTimeoutMs?: number }): Promise<ServiceProcess> {
+/**
+ * Starts the service against the given stores (no `databaseUrl`: its embedded PostgreSQL;
+ * `redisUrl` may be "off"); rejects when it does not listen within the bound.
+ */
+export async function startServiceProcess(options: { databaseUrl?: string; redisUrl: string; token?: string; env?: Record<string, string>; startTimeoutMs?: number }): Promise<ServiceProcess> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    DATABASE_URL: options.databaseUrl,
     REDIS_URL: options.redisUrl,
     PORT: "0",
     HOST: "127.0.0.1",
-    API_TOKENS: `${FAULT_TOKEN}:commands+operator`,
+    API_TOKENS: `${options.token ?? SERVICE_TOKEN}:commands+operator`,
     LOG_LEVEL: "info",
     PROJECTION_WORKERS: "1",
     ...options.env,
   };
   delete env["EVENTSTORE_URL"];
+  if (options.databaseUrl === undefined) delete env["DATABASE_URL"];
+  else env["DATABASE_URL"] = options.databaseUrl;
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const logs: string[] = [];
