@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { databaseAvailable, databaseSkipReason } from "../src/testing/db.ts";
 import { parseBenchArgs } from "./lib/args.ts";
 import { renderResults } from "./lib/results_md.ts";
@@ -8,6 +8,9 @@ import { copyFloor } from "./scenarios/copy_floor.ts";
 import { httpFloor } from "./scenarios/http_floor.ts";
 import { SCENARIOS } from "./scenarios/index.ts";
 import { pgInsertFloor } from "./scenarios/pg_insert_floor.ts";
+import { mixedSteady } from "./scenarios/mixed_steady.ts";
+import { rssGrowth, soak, soakPlan, type RssSample } from "./scenarios/soak.ts";
+import { stopSharedTarget } from "./lib/target.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { projections } from "../src/projections/all.ts";
 import { ensureProjectionSchema } from "../src/projections/runner/schema.ts";
@@ -36,13 +39,23 @@ function expectWellFormed(result: ScenarioResult, unit: string): void {
 }
 
 describe("bench harness", () => {
+  afterAll(async () => {
+    await stopSharedTarget();
+  }, 60_000);
+
   it("names every scenario once and parses the command line", () => {
     const names = SCENARIOS.map((s) => s.name);
     expect(new Set(names).size).toBe(names.length);
-    for (const name of ["http-floor", "pg-insert-floor", "copy-floor", "emmett-append", "place-order", "freshness", "replay"]) expect(names).toContain(name);
+    for (const name of ["http-floor", "pg-insert-floor", "copy-floor", "emmett-append", "place-order", "freshness", "replay", "mixed-90-10-steady", "soak"]) expect(names).toContain(name);
+    expect(names).not.toContain("mixed-90-10-soak");
     const parsed = parseBenchArgs(["place-order", "--duration", "10", "--connections", "32,128"]);
     expect(parsed.scenarios).toEqual(["place-order"]);
     expect(parsed.options.connections).toEqual([32, 128]);
+    expect(parsed.options.durationSet).toBe(true);
+    expect(parsed.options.rate).toBeNull();
+    const open = parseBenchArgs(["soak", "--rate", "500", "--soak-minutes", "1"]).options;
+    expect([open.rate, open.soakMinutes, open.durationSet]).toEqual([500, 1, false]);
+    expect(() => parseBenchArgs(["--rate", "0"])).toThrow();
     expect(() => parseBenchArgs(["--url", "http://example.com:80"])).toThrow();
   });
 
@@ -78,6 +91,34 @@ describe("bench harness", () => {
     expect(markdown).toContain(READING_PLACEHOLDER);
     expect(markdown).toContain("date: 2026-01-01");
   });
+
+  it("soak windows: warm-up 2 min and 1-min medians at 10 min, scaled down for short runs", () => {
+    expect(soakPlan(600)).toEqual({ totalS: 600, warmUpS: 120, windowS: 60, sampleEveryS: 5 });
+    expect(soakPlan(60)).toEqual({ totalS: 60, warmUpS: 12, windowS: 6, sampleEveryS: 1 });
+    const samples: RssSample[] = [];
+    for (let t = 0; t <= 600; t += 5) samples.push([t, t < 120 ? 100 + t : t < 540 ? 200 : 210]);
+    const rss = rssGrowth(samples, soakPlan(600));
+    expect(rss).toMatchObject({ afterWarmUpMiB: 200, endMiB: 210, growthPct: 5, maxMiB: 215, afterWarmUpSamples: 13, endSamples: 13 });
+  });
+
+  it.skipIf(!databaseAvailable)(`mixed-90-10-steady reports reads and writes apart with the p99 and error goals${databaseAvailable ? "" : ` (${databaseSkipReason})`}`, async () => {
+    const result = await runScenario(mixedSteady, options);
+    expectWellFormed(result, "req");
+    expect(result.measurements.map((m) => m.label)).toEqual(["reads @50/s", "writes @50/s"]);
+    expect(result.latencyGoals?.[0]).toMatchObject({ measurement: "reads @50/s", percentile: "p99", goalMs: 20 });
+    expect(result.limitGoals?.[0]).toMatchObject({ value: 0, max: 0, met: true });
+    expect(renderResults([result])).toContain("errors (reads + writes) = 0");
+  }, 120_000);
+
+  it.skipIf(!databaseAvailable)(`soak samples the service's RSS and checks growth and errors${databaseAvailable ? "" : ` (${databaseSkipReason})`}`, async () => {
+    const result = await runScenario(soak, options);
+    expectWellFormed(result, "req");
+    const samples = result.params["rssSamples"] as RssSample[];
+    expect(samples.length).toBeGreaterThan(3);
+    for (const [t, mib] of samples) expect(t >= 0 && mib > 0).toBe(true);
+    expect(result.limitGoals?.map((g) => g.check)).toEqual(["errors (reads + writes)", "RSS growth after warm-up"]);
+    expect(result.limitGoals?.[1]?.value).not.toBeNull();
+  }, 120_000);
 
   it.skipIf(!databaseAvailable)(`the SQL floor runs the list routes' SQL on the read tables of the serving versions${databaseAvailable ? "" : ` (${databaseSkipReason})`}`, async () => {
     const db = await createBenchDatabase(options.databaseUrl, "sql_floor_test");

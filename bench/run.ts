@@ -1,7 +1,8 @@
 /**
  * The benchmark harness. `npm run bench` runs every scenario; `npm run bench -- <scenario>
- * [--duration 10] [--connections 32,128] [--events N] [--url http://127.0.0.1:port --token T]`
- * runs one; `--smoke` runs 1-second passes on tiny data; `--write-results` fills
+ * [--duration 10] [--connections 32,128] [--events N] [--rate 1000] [--soak-minutes 10]
+ * [--url http://127.0.0.1:port --token T]` runs one (--rate: open-loop mixed-90-10-steady and
+ * soak; --soak-minutes: soak); `--smoke` runs 1-second passes on tiny data; `--write-results` fills
  * bench/RESULTS.md from bench/results/*.json; `--list` names the scenarios.
  */
 import { parseBenchArgs } from "./lib/args.ts";

@@ -1,4 +1,4 @@
-/** Command line → bench options: `npm run bench -- [scenario...] [--duration 10] [--connections 64] ...`. */
+/** Command line → bench options: `npm run bench -- [scenario...] [--duration 10] [--connections 64] [--rate 1000] [--soak-minutes 10] ...`. */
 import { parseArgs } from "node:util";
 import type { BenchOptions } from "./types.ts";
 
@@ -16,6 +16,8 @@ export function parseBenchArgs(argv: string[], env: Record<string, string | unde
     allowPositionals: true,
     options: {
       duration: { type: "string" },
+      rate: { type: "string" },
+      "soak-minutes": { type: "string" },
       connections: { type: "string" },
       events: { type: "string" },
       rows: { type: "string" },
@@ -45,6 +47,9 @@ export function parseBenchArgs(argv: string[], env: Record<string, string | unde
     list: values.list === true,
     options: {
       durationS,
+      durationSet: values.duration !== undefined,
+      rate: values.rate === undefined ? null : number("rate", values.rate, 1000, 100_000),
+      soakMinutes: values["soak-minutes"] === undefined ? null : number("soak-minutes", values["soak-minutes"], 10, 1440),
       connections,
       events: Math.round(number("events", values.events, smoke ? 2_000 : 1_000_000, 100_000_000)),
       rows: Math.round(number("rows", values.rows, smoke ? 5_000 : 1_000_000, 100_000_000)),

@@ -14,7 +14,10 @@ export interface OpenLoopOptions {
   durationS: number;
   /** Operations in flight beyond this are not started and count as errors (bounds memory and sockets). */
   maxInFlight: number;
-  operation(n: number): Promise<void>;
+  /** Operation n; `scheduledAt` is its slot on the schedule (performance.now() time), for callers that keep their own latencies. */
+  operation(n: number, scheduledAt: number): Promise<void>;
+  /** Called for an operation not started because maxInFlight were in flight (it counts as an error). */
+  onDropped?(n: number): void;
   peakRss?: () => number | null;
   rssOf?: string;
 }
@@ -35,9 +38,10 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<Measurement
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
     if (inFlight.size >= options.maxInFlight) {
       dropped++;
+      options.onDropped?.(n);
       continue;
     }
-    const running: Promise<void> = options.operation(n).then(
+    const running: Promise<void> = options.operation(n, scheduled).then(
       () => recorder.record(performance.now() - scheduled),
       (error: unknown) => { errors++; firstError ??= (error as Error).message; },
     ).finally(() => inFlight.delete(running));

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { postgresVersion } from "./database.ts";
-import type { Comparison, LatencyGoal, MachineInfo, Measurement, ScenarioResult } from "./types.ts";
+import type { Comparison, LatencyGoal, LimitGoal, MachineInfo, Measurement, ScenarioResult } from "./types.ts";
 
 export const RESULTS_DIR = fileURLToPath(new URL("../results/", import.meta.url));
 
@@ -50,6 +50,21 @@ export function latencyGoalLines(goals: readonly LatencyGoal[] = []): string[] {
   return goals.map((g) => `${g.measurement} ${g.percentile} = ${g.valueMs === null ? "-" : `${g.valueMs.toFixed(2)} ms`} (goal ≤ ${g.goalMs} ms: ${g.met ? "met" : "NOT met"})`);
 }
 
+/** "≤ 10 %", or "0" for a zero limit (errors). */
+export function limitText(goal: Pick<LimitGoal, "max" | "unit">): string {
+  return goal.max === 0 ? "0" : `≤ ${goal.max}${goal.unit}`;
+}
+
+/** One line per limit goal: the value against its limit, with what it was computed from. */
+export function limitGoalLines(goals: readonly LimitGoal[] = []): string[] {
+  return goals.map((g) => `${g.check} = ${g.value === null ? "-" : `${g.value}${g.unit}`}${g.detail === undefined ? "" : ` (${g.detail})`} (goal ${limitText(g)}: ${g.met ? "met" : "NOT met"})`);
+}
+
+/** Checks value ≤ max (not met when the value is unknown). */
+export function limitGoal(check: string, value: number | null, max: number, unit = "", detail?: string): LimitGoal {
+  return { check, value, max, unit, met: value !== null && value <= max, ...(detail === undefined ? {} : { detail }) };
+}
+
 /** Checks a latency goal on a measurement by label (not met when it is missing or has no latencies). */
 export function latencyGoal(measurements: readonly Measurement[], label: string, percentile: LatencyGoal["percentile"], goalMs: number): LatencyGoal {
   const valueMs = measurements.find((m) => m.label === label)?.latencyMs?.[percentile] ?? null;
@@ -69,7 +84,7 @@ export function printResult(result: ScenarioResult, write: (text: string) => voi
     return;
   }
   write(`${textTable(measurementRows(result.measurements))}\n`);
-  for (const line of [...comparisonLines(result.comparisons), ...latencyGoalLines(result.latencyGoals)]) write(`   ${line}\n`);
+  for (const line of [...comparisonLines(result.comparisons), ...latencyGoalLines(result.latencyGoals), ...limitGoalLines(result.limitGoals)]) write(`   ${line}\n`);
 }
 
 /** Writes bench/results/<scenario>.json; returns the path. */

@@ -1,7 +1,7 @@
 /** Fills bench/RESULTS.md from bench/results/*.json: machine and date, a goals summary, then a table, ratios and a reading per scenario. */
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { comparisonLines, latencyGoalLines, measurementRows, RESULTS_DIR } from "./report.ts";
+import { comparisonLines, latencyGoalLines, limitGoalLines, limitText, measurementRows, RESULTS_DIR } from "./report.ts";
 import type { ScenarioResult } from "./types.ts";
 
 const RESULTS_MD = fileURLToPath(new URL("../RESULTS.md", import.meta.url));
@@ -38,6 +38,7 @@ function goalsSummary(results: ScenarioResult[]): string[] {
     const scenario = result.smoke ? `${result.scenario} (smoke)` : result.scenario;
     for (const c of result.comparisons) if (c.goal !== undefined) rows.push([scenario, `${c.subject} / ${c.baseline}`, c.ratio.toFixed(3), `≥ ${c.goal}`, c.met ? "met" : "**NOT met**"]);
     for (const g of result.latencyGoals ?? []) rows.push([scenario, `${g.measurement} ${g.percentile}`, g.valueMs === null ? "-" : `${g.valueMs.toFixed(2)} ms`, `≤ ${g.goalMs} ms`, g.met ? "met" : "**NOT met**"]);
+    for (const g of result.limitGoals ?? []) rows.push([scenario, g.check, g.value === null ? "-" : `${g.value}${g.unit}`, limitText(g), g.met ? "met" : "**NOT met**"]);
   }
   return rows.length === 1 ? [] : ["### Goals", "", markdownTable(rows)];
 }
@@ -65,7 +66,7 @@ export function renderResults(results: ScenarioResult[], readings: ReadonlyMap<s
       continue;
     }
     parts.push(markdownTable(measurementRows(result.measurements)));
-    const lines = [...comparisonLines(result.comparisons), ...latencyGoalLines(result.latencyGoals)];
+    const lines = [...comparisonLines(result.comparisons), ...latencyGoalLines(result.latencyGoals), ...limitGoalLines(result.limitGoals)];
     if (lines.length > 0) parts.push("", ...lines.map((line) => `- ${line}`));
     const notes = result.measurements.filter((m) => m.notes).map((m) => `- ${m.label}: ${m.notes}`);
     if (notes.length > 0) parts.push("", "<details><summary>notes</summary>", "", ...notes, "", "</details>");

@@ -1,10 +1,20 @@
-/** Peak resident memory (VmHWM) of a process from /proc, and resetting our own peak. */
+/** Peak and current resident memory (VmHWM, VmRSS) of a process from /proc, and resetting our own peak. */
 import { readFileSync, writeFileSync } from "node:fs";
 
 /** VmHWM of a process in bytes, or null when /proc is unavailable or the process is gone. */
 export function peakRss(pid: number): number | null {
   try {
     const match = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** VmRSS (current resident set) of a process in bytes, or null when /proc is unavailable or the process is gone. */
+export function currentRss(pid: number): number | null {
+  try {
+    const match = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
     return match ? Number(match[1]) * 1024 : null;
   } catch {
     return null;

@@ -8,6 +8,7 @@ import { createPostgresStore } from "../../src/event_store/postgres.ts";
 import { seed, seedSizeForEvents, type SeedSize } from "../../src/seed/seed.ts";
 import { startChild } from "./child.ts";
 import { createBenchDatabase } from "./database.ts";
+import { currentRss } from "./rss.ts";
 import { assertLoopback } from "./http_load.ts";
 import type { BenchOptions } from "./types.ts";
 
@@ -27,6 +28,8 @@ export interface Target {
   listeningAtMs: number;
   databaseUrl: string | null;
   peakRss(): number | null;
+  /** Current RSS (VmRSS) of the service child; null for an external target. */
+  rss(): number | null;
   stop(): Promise<void>;
 }
 
@@ -35,7 +38,7 @@ export async function startTarget(options: BenchOptions, events = options.events
   const size = seedSizeForEvents(events);
   if (options.url) {
     assertLoopback(options.url);
-    return { url: options.url, token: options.token, size, seededEvents: events, seedSeconds: null, startedAtMs: Date.now(), spawnedAtMs: Date.now(), listeningAtMs: Date.now(), databaseUrl: null, peakRss: () => null, stop: async () => undefined };
+    return { url: options.url, token: options.token, size, seededEvents: events, seedSeconds: null, startedAtMs: Date.now(), spawnedAtMs: Date.now(), listeningAtMs: Date.now(), databaseUrl: null, peakRss: () => null, rss: () => null, stop: async () => undefined };
   }
   const db = await createBenchDatabase(options.databaseUrl, "service");
   try {
@@ -65,6 +68,7 @@ export async function startTarget(options: BenchOptions, events = options.events
     return {
       url: child.hello.url.replace(/\/$/, ""), token, size, seededEvents: seeded.events, seedSeconds, startedAtMs: Date.now(), spawnedAtMs, listeningAtMs: child.hello.listeningAtMs ?? Date.now(), databaseUrl: db.url,
       peakRss: child.peakRss,
+      rss: () => currentRss(child.pid),
       async stop() {
         await child.stop();
         await db.drop();

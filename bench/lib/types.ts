@@ -52,6 +52,21 @@ export interface LatencyGoal {
   met: boolean;
 }
 
+/** A value that must stay at or under a limit (errors = 0, RSS growth ≤ 10%, ...). */
+export interface LimitGoal {
+  /** What is checked, e.g. "errors (reads + writes)". */
+  check: string;
+  /** Null when it could not be measured (then the goal is not met). */
+  value: number | null;
+  /** The goal: value ≤ max. */
+  max: number;
+  /** Unit appended to value and max ("", " %", " ms"). */
+  unit: string;
+  met: boolean;
+  /** What the value was computed from (shown after it). */
+  detail?: string;
+}
+
 export interface MachineInfo {
   nproc: number;
   memoryBytes: number;
@@ -73,6 +88,8 @@ export interface ScenarioResult {
   comparisons: Comparison[];
   /** Latency goals checked on this run's measurements. */
   latencyGoals?: LatencyGoal[];
+  /** Other goals checked on this run (counts, growth). */
+  limitGoals?: LimitGoal[];
   /** Set when the scenario could not run (with the reason). */
   skipped?: string;
 }
@@ -80,6 +97,12 @@ export interface ScenarioResult {
 /** Options shared by all scenarios (from the command line). */
 export interface BenchOptions {
   durationS: number;
+  /** True when --duration was given (scenarios with their own default duration use it only then). */
+  durationSet: boolean;
+  /** Requests per second for open-loop scenarios that take one (--rate); null: the scenario's default. */
+  rate: number | null;
+  /** Length of the soak in minutes (--soak-minutes); null: the scenario's default. */
+  soakMinutes: number | null;
   /** Connection counts to measure at; scenarios pick from these. */
   connections: number[];
   /** Seed size for scenarios that need data. */

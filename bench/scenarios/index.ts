@@ -5,12 +5,14 @@ import { emmettAppend } from "./emmett_append.ts";
 import { freshness } from "./freshness.ts";
 import { httpFloor } from "./http_floor.ts";
 import { mixedScenario } from "./mixed.ts";
+import { mixedSteady } from "./mixed_steady.ts";
 import { pgInsertFloor } from "./pg_insert_floor.ts";
 import { placeOrder } from "./place_order.ts";
 import { projectionThroughput } from "./projection_throughput.ts";
 import { readScenario } from "./reads.ts";
 import { replay } from "./replay.ts";
 import { seedSpeed } from "./seed_speed.ts";
+import { soak } from "./soak.ts";
 
 export const SCENARIOS: readonly Scenario[] = [
   httpFloor,
@@ -25,7 +27,9 @@ export const SCENARIOS: readonly Scenario[] = [
   readScenario("order-by-id"),
   readScenario("best-sellers"),
   readScenario("daily-sales"),
-  ...(["ramp", "stress", "spike", "soak"] as const).flatMap((profile) => [mixedScenario(0.9, profile), mixedScenario(0.7, profile)]),
+  ...(["ramp", "stress", "spike"] as const).flatMap((profile) => [mixedScenario(0.9, profile), mixedScenario(0.7, profile)]),
+  mixedSteady,
+  soak,
   freshness,
   projectionThroughput,
   replay,

@@ -1,7 +1,8 @@
 /**
- * Mixed read/write load (90/10 or 70/30) in stages: ramp (C/8 → 2C), stress (2C, 4C),
- * spike (C/4 → 4C → C/4) and soak (C for 6× the duration), C = the largest --connections.
- * Reads are spread over every query route; writes are POST /v1/orders.
+ * Mixed read/write load (90/10 or 70/30), closed loop in stages: ramp (C/8 → 2C), stress
+ * (2C, 4C) and spike (C/4 → 4C → C/4), C = the largest --connections. Reads are spread over
+ * every query route; writes are POST /v1/orders. The open-loop fixed-rate runs with reads
+ * and writes apart are mixed-90-10-steady and soak (mixed_steady.ts, soak.ts).
  */
 import { runHttpLoad } from "../lib/http_load.ts";
 import { compare } from "../lib/report.ts";
@@ -11,7 +12,7 @@ import type { BenchOptions, Comparison, Measurement, Scenario } from "../lib/typ
 import { createRandom } from "../../src/seed/prng.ts";
 import { measureHttpFloor } from "./http_floor.ts";
 
-export type Profile = "ramp" | "stress" | "spike" | "soak";
+export type Profile = "ramp" | "stress" | "spike";
 
 /** The stages of a profile: connections and seconds for each. */
 export function profileStages(profile: Profile, options: BenchOptions): { connections: number; durationS: number }[] {
@@ -21,7 +22,6 @@ export function profileStages(profile: Profile, options: BenchOptions): { connec
     case "ramp": return [at(1 / 8), at(1 / 4), at(1 / 2), at(1), at(2)];
     case "stress": return [at(2), at(4)];
     case "spike": return [at(1 / 4), at(4), at(1 / 4)];
-    case "soak": return [at(1, options.durationS * 6)];
   }
 }
 
