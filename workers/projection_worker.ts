@@ -1,5 +1,5 @@
 /**
- * Piscina entry: applies one partition task (see src/projections/runner/apply_partition.ts).
+ * Piscina entry: applies one task (one or more partitions of a batch) (see src/projections/runner/apply_partition.ts).
  * Each worker thread owns a small pg pool and one ioredis connection, made from workerData.
  */
 import { workerData } from "node:worker_threads";
@@ -50,7 +50,7 @@ export async function applyTask(task: PartitionTask): Promise<TaskResult> {
   try {
     const outcome = await applyPartition(connections(), definition, {
       version: task.version,
-      partition: task.partition,
+      owned: task.owned,
       partitions: task.partitions,
       through: parsePosition(task.through)!,
       events: decodeEvents(task.events),

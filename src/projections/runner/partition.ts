@@ -43,3 +43,43 @@ export function partitionBatch(definition: ProjectionDefinition, batch: readonly
   }
   return result;
 }
+
+/** One task's share of a batch: the partitions it owns and their events (batch order, each event once). */
+export interface PartitionGroup {
+  owned: number[];
+  events: RecordedEvent[];
+}
+
+/**
+ * Splits a batch into tasks by partition: partition p goes to group p mod g, where g is the
+ * largest power of two with about `eventsPerTask` events per group (at most the partition
+ * count). A live batch of a few events is one task, so it costs one transaction however
+ * many partitions it touches; a bulk batch keeps its partitions applying in parallel.
+ */
+export function partitionGroups(definition: ProjectionDefinition, batch: readonly RecordedEvent[], eventsPerTask: number): PartitionGroup[] {
+  const partitions = partitionCount(definition);
+  let groups = 1;
+  while (groups * 2 <= partitions && groups * eventsPerTask < batch.length) groups *= 2;
+  const result = new Map<number, PartitionGroup & { last: RecordedEvent | null; seen: Set<number> }>();
+  for (const event of batch) {
+    if (!definition.handles.has(event.type)) continue;
+    for (const ref of definition.touches(event)) {
+      const partition = partitionOf(ref, partitions);
+      const index = partition % groups;
+      let group = result.get(index);
+      if (!group) {
+        group = { owned: [], events: [], last: null, seen: new Set() };
+        result.set(index, group);
+      }
+      if (!group.seen.has(partition)) {
+        group.seen.add(partition);
+        group.owned.push(partition);
+      }
+      if (group.last !== event) {
+        group.last = event;
+        group.events.push(event);
+      }
+    }
+  }
+  return [...result.values()].map(({ owned, events }) => ({ owned: owned.sort((a, b) => a - b), events }));
+}

@@ -1,7 +1,8 @@
 /**
- * Runs one partition's share of a batch on the worker pool: retries with backoff, retries
- * store outages until they end, and when the task keeps failing applies its events one at
- * a time, parking (or, by policy, stopping at) the event that still fails.
+ * Runs a task (one or more partitions' share of a batch) on the worker pool: retries with
+ * backoff, retries store outages until they end. A task over several partitions that fails
+ * is split into one task per partition; a single partition's task that keeps failing applies
+ * its events one at a time, parking (or, by policy, stopping at) the event that still fails.
  */
 import type { Piscina } from "piscina";
 import type { Logger } from "pino";
@@ -11,7 +12,7 @@ import { encodePosition, type Position } from "../../shared/position.ts";
 import type { ProjectionDefinition, ProjectionModuleRef } from "../define.ts";
 import { backoffMs, sleep } from "./backoff.ts";
 import { parkEvent } from "./park.ts";
-import { partitionCount } from "./partition.ts";
+import { partitionBatch, partitionCount } from "./partition.ts";
 import { encodeEvents, type PartitionTask, type TaskResult } from "./task.ts";
 
 export interface PartitionRunnerDeps {
@@ -66,17 +67,30 @@ async function attempt(deps: PartitionRunnerDeps, make: () => PartitionTask, att
   }
 }
 
-/** Applies a partition's events exactly once, isolating and parking events that keep failing. */
-export async function runPartition(
+/** Applies the owned partitions' events exactly once, isolating and parking events that keep failing. */
+export async function runPartitions(
   deps: PartitionRunnerDeps,
   definition: ProjectionDefinition,
   module: ProjectionModuleRef,
-  work: { version: number; partition: number; events: readonly RecordedEvent[]; through: Position; views: boolean },
+  work: { version: number; owned: readonly number[]; events: readonly RecordedEvent[]; through: Position; views: boolean },
 ): Promise<void> {
-  const base = { module, version: work.version, partition: work.partition, partitions: partitionCount(definition), views: work.views };
-  const whole = await attempt(deps, () => ({ ...base, through: encodePosition(work.through), events: encodeEvents(work.events) }), APPLY_ATTEMPTS);
+  const base = { module, version: work.version, owned: [...work.owned], partitions: partitionCount(definition), views: work.views };
+  const task = () => ({ ...base, through: encodePosition(work.through), events: encodeEvents(work.events) });
+  if (work.owned.length > 1) {
+    // One try together; on failure each partition runs (and retries, isolates, parks) alone.
+    const error = await attempt(deps, task, 1);
+    if (error === null) return;
+    deps.logger.warn({ projection: definition.name, partitions: work.owned, error }, "task over several partitions failed; applying them one by one");
+    const split = partitionBatch(definition, work.events);
+    for (const partition of work.owned) {
+      await runPartitions(deps, definition, module, { ...work, owned: [partition], events: split.get(partition) ?? [] });
+    }
+    return;
+  }
+  const partition = work.owned[0]!;
+  const whole = await attempt(deps, task, APPLY_ATTEMPTS);
   if (whole === null) return;
-  deps.logger.warn({ projection: definition.name, partition: work.partition, error: whole }, "partition task keeps failing; isolating events");
+  deps.logger.warn({ projection: definition.name, partition, error: whole }, "partition task keeps failing; isolating events");
   for (const event of work.events) {
     const error = await attempt(deps, () => ({ ...base, through: encodePosition(event.position), events: encodeEvents([event]) }), 2);
     if (error === null) continue;
@@ -84,6 +98,6 @@ export async function runPartition(
       throw new ProjectionStoppedError(`Projection ${definition.name} stopped at event ${event.eventId}: ${error}`);
     }
     deps.logger.error({ projection: definition.name, eventId: event.eventId, type: event.type, error }, "parking event");
-    await parkEvent(deps.pool, { projection: definition.name, version: work.version, partition: work.partition }, event, error);
+    await parkEvent(deps.pool, { projection: definition.name, version: work.version, partition }, event, error);
   }
 }

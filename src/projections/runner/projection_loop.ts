@@ -16,8 +16,8 @@ import { comparePositions, START, type Position } from "../../shared/position.ts
 import type { ProjectionDefinition, ProjectionModuleRef } from "../define.ts";
 import { isConnectionError } from "../../db/pool.ts";
 import { backoffMs, sleep } from "./backoff.ts";
-import { partitionBatch, partitionCount } from "./partition.ts";
-import { runPartition, type PartitionRunnerDeps } from "./partition_runner.ts";
+import { partitionCount, partitionGroups } from "./partition.ts";
+import { runPartitions, type PartitionRunnerDeps } from "./partition_runner.ts";
 import { SideEffects } from "./side_effects.ts";
 import { dropVersionKeys } from "./retire.ts";
 import { readProgress, writeWatermark } from "./watermark.ts";
@@ -28,6 +28,8 @@ export interface LoopDeps extends Omit<PartitionRunnerDeps, "signal" | "onViewsF
   /** Events per batch while views are deferred (bulk build over a backlog; default batchSize). */
   bulkBatchSize?: number;
   maxInFlight: number;
+  /** About how many events one worker task gets: a batch is split into fewer tasks than partitions when small (default 1000). */
+  eventsPerTask?: number;
   onProgress(position: Position): void;
   onViewsFailed(): void;
   /** Physical version written (default: the definition's version). */
@@ -45,6 +47,8 @@ export interface LoopDeps extends Omit<PartitionRunnerDeps, "signal" | "onViewsF
   /** Called once when a "defer-while-fresh" loop starts writing views again. */
   onViewsDeferredEnd?(): void;
 }
+
+const DEFAULT_EVENTS_PER_TASK = 1000;
 
 export type LoopState = "starting" | "running" | "paused" | "failed" | "stopped";
 
@@ -145,9 +149,11 @@ export class ProjectionLoop {
         }
         const views = this.#deferral === null;
         const tasks: Promise<void>[] = [];
-        for (const [partition, events] of partitionBatch(definition, batch)) {
-          const task = chains[partition]!.then(() => runPartition(runnerDeps, definition, this.module, { version, partition, events, through, views }));
-          chains[partition] = task;
+        for (const { owned, events } of partitionGroups(definition, batch, this.#deps.eventsPerTask ?? DEFAULT_EVENTS_PER_TASK)) {
+          // After every earlier task of each owned partition (per row, events apply in order).
+          const before = owned.length === 1 ? chains[owned[0]!]! : Promise.all(owned.map((partition) => chains[partition]!));
+          const task = before.then(() => runPartitions(runnerDeps, definition, this.module, { version, owned, events, through, views }));
+          for (const partition of owned) chains[partition] = task;
           tasks.push(task);
         }
         const step = Promise.all([this.#tail, ...tasks])

@@ -4,7 +4,8 @@ import { encodePayload } from "../../event_store/codec.ts";
 import { encodePosition, START, type Position } from "../../shared/position.ts";
 import { viewKey } from "../../shared/read_models.ts";
 import { applyPartition } from "./apply_partition.ts";
-import { partitionBatch } from "./partition.ts";
+import { partitionBatch, partitionGroups } from "./partition.ts";
+import { ensureProjectionSchema } from "./schema.ts";
 import { startProjections, type Projections } from "./start.ts";
 import { sentinelKey } from "./views_restore.ts";
 import { counterModule, counterProjection } from "./testing/counter_projection.ts";
@@ -59,9 +60,12 @@ describe.skipIf(skip !== null)(`projection runner${skip ? ` (${skip})` : ""}`, (
     const through = events.at(-1)!.position;
     const before = await readProjected(db.pool, counterProjection);
     for (const [partition, list] of partitionBatch(counterProjection, events)) {
-      const outcome = await applyPartition({ pool: db.pool, redis: null }, counterProjection, { version: 1, partition, partitions: 8, through, events: list });
+      const outcome = await applyPartition({ pool: db.pool, redis: null }, counterProjection, { version: 1, owned: [partition], partitions: 8, through, events: list });
       expect(outcome.applied).toBe(0);
     }
+    const all = [...partitionBatch(counterProjection, events).keys()].sort((a, b) => a - b);
+    const whole = await applyPartition({ pool: db.pool, redis: null }, counterProjection, { version: 1, owned: all, partitions: 8, through, events });
+    expect(whole.applied).toBe(0);
     expect(await readProjected(db.pool, counterProjection)).toEqual(before);
   });
 
@@ -126,5 +130,26 @@ describe.skipIf(skip !== null)(`projection runner${skip ? ` (${skip})` : ""}`, (
     const expected = foldInMemory(counterProjection, await readEverything(store));
     const restored = await redisHandle.redis.getBuffer(key);
     expect(restored?.equals(expected["counters"]!["k1"]!["body"] as Buffer)).toBe(true);
+  });
+
+  it("applies a task over several partitions exactly once per row, whatever each partition's checkpoint", async () => {
+    // Its own name and version (tables counters_v7, groups_v7), applied by hand, not by the runner.
+    const definition = { ...counterProjection, name: "test_counter_groups", version: 7 };
+    await ensureProjectionSchema(db.pool, definition);
+    const events = (await readEverything(store)).filter((event) => event.type === "Counted").slice(0, 900);
+    const deps = { pool: db.pool, redis: null };
+    // Even partitions first get the first half on their own, one task per partition...
+    const half = events.slice(0, 450);
+    for (const [partition, list] of partitionBatch(definition, half)) {
+      if (partition % 2 === 0) await applyPartition(deps, definition, { version: 7, owned: [partition], partitions: 8, through: half.at(-1)!.position, events: list });
+    }
+    // ...then groups over everything: the even partitions skip what they have, the odd ones apply it all.
+    for (const group of partitionGroups(definition, events, 300)) {
+      expect(group.owned.length).toBeGreaterThan(1);
+      await applyPartition(deps, definition, { version: 7, owned: group.owned, partitions: 8, through: events.at(-1)!.position, events: group.events });
+    }
+    expect(await readProjected(db.pool, definition)).toEqual(foldInMemory(definition, events));
+    const checkpoints = await db.pool.query<{ position: string }>("SELECT position FROM projection_checkpoints WHERE projection = $1 AND version = 7", [definition.name]);
+    expect(new Set(checkpoints.rows.map((row) => row.position))).toEqual(new Set([encodePosition(events.at(-1)!.position)]));
   });
 });

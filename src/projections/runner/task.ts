@@ -1,5 +1,6 @@
 /**
- * The unit of work the runner hands a worker: one partition's events of one batch,
+ * The unit of work the runner hands a worker: the events of one batch for one or more
+ * partitions,
  * msgpack-encoded into a single buffer that is transferred (not cloned) to the thread.
  */
 import { Packr } from "msgpackr";
@@ -11,7 +12,8 @@ import type { ProjectionModuleRef } from "../define.ts";
 export interface PartitionTask {
   module: ProjectionModuleRef;
   version: number;
-  partition: number;
+  /** The partitions the task applies (ascending). */
+  owned: number[];
   partitions: number;
   /** Checkpoint to record: the last position of the batch (wire form). */
   through: string;

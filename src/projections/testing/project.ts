@@ -24,7 +24,7 @@ export async function projectEvents(options: { pool: Pool; redis: Redis | null; 
     for (const [partition, events] of partitionBatch(definition, options.events)) {
       await applyPartition({ pool: options.pool, redis: options.redis }, definition, {
         version: definition.version,
-        partition,
+        owned: [partition],
         partitions: partitionCount(definition),
         through,
         events,
