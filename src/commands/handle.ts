@@ -1,6 +1,7 @@
 /**
  * The generic write path: load the stream, fold it, decide, append with the loaded
- * version; retry a bounded number of times on a concurrent write, then 409.
+ * version; retry a bounded number of times on a concurrent write, then 409. A create
+ * does not load: it appends with "no_stream", and an existing stream answers 409.
  */
 import type { EventMetadata, EventStore, IdempotencyRecord, NewEvent, RecordedEvent } from "../event_store/types.ts";
 import { ConflictError, NotFoundError, PreconditionError, WrongExpectedVersionError } from "../shared/errors.ts";
@@ -61,8 +62,11 @@ function backoff(attempt: number): Promise<void> {
 export async function handle<C, S, E extends EventShape>(options: HandleOptions<C, S, E>): Promise<CommandResult> {
   const { store, streamId, decider, mode, ifMatch } = options;
   const maxAttempts = options.maxAttempts ?? 5;
+  // A create names a new stream: nothing to read, and the append with "no_stream" checks
+  // atomically that it is new (one round trip). With If-Match it reads, to answer as an update would.
+  const blind = mode === "create" && ifMatch === null;
   for (let attempt = 1; ; attempt++) {
-    const read = await store.readStream(streamId);
+    const read = blind ? { version: 0, events: [] } : await store.readStream(streamId);
     if (mode === "create" && read.version > 0) throw new ConflictError(`${options.label} already exists`);
     if (mode === "update" && read.version === 0) throw new NotFoundError(`${options.label} not found`);
     if (ifMatch !== null && ifMatch !== read.version) {
@@ -88,6 +92,7 @@ export async function handle<C, S, E extends EventShape>(options: HandleOptions<
       return { version: appended.version, position: appended.position, appended: true };
     } catch (error) {
       if (!(error instanceof WrongExpectedVersionError)) throw error;
+      if (mode === "create") throw new ConflictError(`${options.label} already exists`);
       if (ifMatch !== null) throw new PreconditionError(`The ${options.label.toLowerCase()} changed concurrently; its version is no longer ${ifMatch}`);
       if (attempt >= maxAttempts) throw new ConflictError(`The ${options.label.toLowerCase()} kept changing concurrently; try again`);
       await backoff(attempt);
