@@ -16,9 +16,12 @@ export interface ChildHandle<T> {
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
+/** Extra node flags for the children, e.g. BENCH_CHILD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (not allowed in NODE_OPTIONS). */
+const CHILD_NODE_ARGS = (process.env["BENCH_CHILD_NODE_ARGS"] ?? "").split(/\s+/).filter((arg) => arg !== "");
+
 /** Spawns `node --import tsx <entry>` with env; resolves once it prints a JSON line (rejects on exit or after timeoutMs). */
 export async function startChild<T>(entry: string, options: { env?: Record<string, string>; args?: string[]; timeoutMs?: number; log?: (line: string) => void } = {}): Promise<ChildHandle<T>> {
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", entry, ...(options.args ?? [])], {
+  const child: ChildProcess = spawn(process.execPath, [...CHILD_NODE_ARGS, "--import", "tsx", entry, ...(options.args ?? [])], {
     cwd: ROOT,
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
