@@ -101,7 +101,10 @@ export class Wakeup {
 
   async #connect(): Promise<pg.Client> {
     const client = new pg.Client({ connectionString: this.#connectionString, application_name: "commerce-cqrs-wakeup", connectionTimeoutMillis: 5000, keepAlive: true });
-    client.on("notification", () => this.#wakeLocal());
+    // Our own NOTIFYs come back on this connection: their appends already woke local readers.
+    client.on("notification", (message) => {
+      if (message.processId !== (client as unknown as { processID: number | null }).processID) this.#wakeLocal();
+    });
     client.on("error", (error) => {
       this.#onError(error);
       if (this.#client === client) this.#client = null;

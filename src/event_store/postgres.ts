@@ -11,7 +11,7 @@ import { DuplicateIdempotencyKeyError, StoreUnavailableError, WrongExpectedVersi
 import type { Position } from "../shared/position.ts";
 import { decodePayload, encodePayload, rememberRawPayload } from "./codec.ts";
 import { Wakeup } from "./pg_wakeup.ts";
-import { SharedWindow } from "./shared_window.ts";
+import { SharedWindow, type ReadResult } from "./shared_window.ts";
 import type { AppendOptions, AppendResult, EventMetadata, EventStore, NewEvent, RecordedEvent, StreamRead, SubscribeOptions } from "./types.ts";
 
 export interface PostgresStoreOptions {
@@ -140,20 +140,34 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readAll(after: Position | null, limit: number): Promise<RecordedEvent[]> {
-    return this.#window?.peek(after, limit) ?? (await this.#readAllFromDatabase(after, limit));
+    return this.#window?.peek(after, limit) ?? (await this.#readAllFromDatabase(after, limit)).events;
   }
 
-  async #readAllFromDatabase(after: Position | null, limit: number): Promise<RecordedEvent[]> {
+  /**
+   * Up to `limit` visible events after `after`, and in the same round trip, when none is
+   * visible, whether committed events after it exist that readers cannot see yet (behind an
+   * older open transaction): then the caller re-reads soon instead of sleeping.
+   */
+  async #readAllFromDatabase(after: Position | null, limit: number): Promise<ReadResult> {
     const from = after ?? { commit: 0n, prepare: 0n };
     const result = await guarded(() =>
-      this.#pool.query<EventRow>(
-        `SELECT ${COLUMNS} FROM events
-          WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint) AND ${VISIBLE}
-          ORDER BY transaction_id, global_position LIMIT $3`,
+      this.#pool.query<EventRow & { hidden: boolean | null }>(
+        `WITH visible AS (
+           SELECT transaction_id, ${COLUMNS} FROM events
+            WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint) AND ${VISIBLE}
+            ORDER BY transaction_id, global_position LIMIT $3)
+         SELECT tx, global_position, event_id, stream_id, stream_version, type, data, metadata, NULL::boolean AS hidden
+           FROM (SELECT * FROM visible ORDER BY transaction_id, global_position) AS ordered
+         UNION ALL
+         SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                EXISTS (SELECT 1 FROM events WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint))
+          WHERE NOT EXISTS (SELECT 1 FROM visible)`,
         [from.commit.toString(), from.prepare.toString(), limit],
       ),
     );
-    return result.rows.map(toRecorded);
+    const rows = result.rows;
+    if (rows.length === 1 && rows[0]!.event_id === null) return { events: [], hidden: rows[0]!.hidden === true };
+    return { events: rows.map(toRecorded), hidden: false };
   }
 
   async headPosition(): Promise<Position | null> {
@@ -178,15 +192,16 @@ export class PostgresEventStore implements EventStore {
     try {
       while (!signal.aborted) {
         const seen = this.#wakeup.counter;
-        let batch: RecordedEvent[];
+        let read: ReadResult;
         try {
-          batch = reader ? await this.#window!.next(reader, position, batchSize) : await this.readAll(position, batchSize);
+          read = reader ? await this.#window!.next(reader, position, batchSize, seen) : await this.#readAllFromDatabase(position, batchSize);
         } catch (error) {
           if (!(error instanceof StoreUnavailableError)) throw error;
           backoffMs = Math.min(Math.max(backoffMs * 2, 100), 2000);
           await this.#wakeup.wait(seen, backoffMs, signal);
           continue;
         }
+        const batch = read.events;
         if (batch.length > 0) {
           position = batch.at(-1)!.position;
           backoffMs = 0;
@@ -196,7 +211,7 @@ export class PostgresEventStore implements EventStore {
         // Nothing visible. Committed events may still be hidden behind an older open
         // transaction (the xmin horizon): then re-read soon, backing off; else sleep until
         // the next wake-up (or the idle poll, which covers a missed notification).
-        if (await this.#hiddenAfter(position).catch(() => false)) {
+        if (read.hidden) {
           backoffMs = Math.min(Math.max(backoffMs * 2, 2), 250);
           await this.#wakeup.wait(this.#wakeup.counter, backoffMs, signal);
         } else {
@@ -207,16 +222,6 @@ export class PostgresEventStore implements EventStore {
     } finally {
       if (reader) this.#window!.leave(reader);
     }
-  }
-
-  /** True when committed events after the position exist that readers cannot see yet. */
-  async #hiddenAfter(position: Position | null): Promise<boolean> {
-    const from = position ?? { commit: 0n, prepare: 0n };
-    const result = await this.#pool.query<{ hidden: boolean }>(
-      "SELECT EXISTS (SELECT 1 FROM events WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)) AS hidden",
-      [from.commit.toString(), from.prepare.toString()],
-    );
-    return result.rows[0]?.hidden === true;
   }
 
   async ping(): Promise<void> {

@@ -15,13 +15,13 @@ function log(n: number) {
     position: { commit: 1n, prepare: BigInt(i + 1) },
   }));
   const stats = { eventsRead: 0, reads: 0 };
-  const read = async (after: Position | null, limit: number): Promise<RecordedEvent[]> => {
+  const read = async (after: Position | null, limit: number): Promise<{ events: RecordedEvent[]; hidden: boolean }> => {
     await new Promise((resolve) => setImmediate(resolve));
     const from = after === null ? 0 : events.findIndex((event) => comparePositions(event.position, after) > 0);
     const batch = from < 0 ? [] : events.slice(from, from + limit);
     stats.reads++;
     stats.eventsRead += batch.length;
-    return batch;
+    return { events: batch, hidden: false };
   };
   return { events, read, stats };
 }
@@ -33,7 +33,7 @@ async function consume(window: SharedWindow, batchSize: number, delayMs = 0): Pr
   let after: Position | null = null;
   try {
     for (;;) {
-      const batch = await window.next(reader, after, batchSize);
+      const { events: batch } = await window.next(reader, after, batchSize);
       if (batch.length === 0) return seen;
       seen.push(...batch.map((event) => event.eventId));
       after = batch.at(-1)!.position;
@@ -71,12 +71,12 @@ describe("SharedWindow", () => {
     const { events, read, stats } = log(2000);
     const window = new SharedWindow({ capacity: 300, read, maxWaitMs: 20 });
     const stalled = window.join();
-    const first = await window.next(stalled, null, 100);
+    const { events: first } = await window.next(stalled, null, 100);
     const fast = await consume(window, 100);
     expect(fast).toEqual(events.map((event) => event.eventId));
     // The stalled one resumes: the window moved on without it, so it reads alone.
     const before = stats.eventsRead;
-    const rest = await window.next(stalled, first.at(-1)!.position, 100);
+    const { events: rest } = await window.next(stalled, first.at(-1)!.position, 100);
     expect(rest[0]!.eventId).toBe("e100");
     expect(stats.eventsRead).toBeGreaterThan(before);
     window.leave(stalled);
@@ -88,7 +88,7 @@ describe("SharedWindow", () => {
     const head = window.join();
     let after: Position | null = null;
     while (after === null || comparePositions(after, events[899]!.position) < 0) {
-      const batch = await window.next(head, after, 100);
+      const { events: batch } = await window.next(head, after, 100);
       after = batch.at(-1)!.position;
     }
     const replay = await consume(window, 100);
@@ -96,5 +96,23 @@ describe("SharedWindow", () => {
     // The window still serves the subscriber at the head.
     expect(window.peek(after, 10)?.[0]?.eventId).toBe("e900");
     window.leave(head);
+  });
+
+  it("answers subscribers woken together with one empty read at the end, but not one started before their wake-up", async () => {
+    const { events, read, stats } = log(10);
+    const window = new SharedWindow({ capacity: 100, read });
+    const readers = [window.join(), window.join(), window.join()];
+    const last = events.at(-1)!.position;
+    await window.next(readers[0]!, null, 100);
+    stats.reads = 0;
+    // Woken at epoch 5: one read serves all three.
+    const answers = await Promise.all(readers.map((reader) => window.next(reader, last, 100, 5)));
+    expect(answers.map((answer) => answer.events.length)).toEqual([0, 0, 0]);
+    expect(stats.reads).toBe(1);
+    // A reader woken later (epoch 6) than the read in flight (epoch 5) reads again.
+    stats.reads = 0;
+    const [early, late] = await Promise.all([window.next(readers[0]!, last, 100, 5), window.next(readers[1]!, last, 100, 6)]);
+    expect([early.events.length, late.events.length]).toEqual([0, 0]);
+    expect(stats.reads).toBe(2);
   });
 });

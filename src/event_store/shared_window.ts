@@ -23,7 +23,19 @@ export interface WindowReader {
   position: Position | null | undefined;
 }
 
-export type ReadAfter = (after: Position | null, limit: number) => Promise<RecordedEvent[]>;
+/** A read's events; `hidden`: none were visible, but committed events after the position exist that readers cannot see yet. */
+export interface ReadResult {
+  events: RecordedEvent[];
+  hidden: boolean;
+}
+
+export type ReadAfter = (after: Position | null, limit: number) => Promise<ReadResult>;
+
+interface Extension {
+  result: Promise<ReadResult>;
+  /** The wake-up epoch of the reader that started it: it sees every append woken at or before that epoch. */
+  epoch: number;
+}
 
 export class SharedWindow {
   #events: RecordedEvent[] = [];
@@ -33,7 +45,7 @@ export class SharedWindow {
   #maxWaitMs: number;
   #read: ReadAfter;
   #readers = new Set<WindowReader>();
-  #extending: Promise<RecordedEvent[]> | null = null;
+  #extending: Extension | null = null;
   #waiters: (() => void)[] = [];
 
   constructor(options: { capacity: number; read: ReadAfter; maxWaitMs?: number }) {
@@ -66,13 +78,19 @@ export class SharedWindow {
     return this.#events.slice(index, index + limit);
   }
 
-  /** The next batch for a subscriber: up to `limit` events after `after` (empty: none visible yet). */
-  async next(reader: WindowReader, after: Position | null, limit: number): Promise<RecordedEvent[]> {
+  /**
+   * The next batch for a subscriber: up to `limit` events after `after` (empty: none visible
+   * yet). `epoch` is the caller's wake-up counter read before it asked (every append it was
+   * woken for had committed by then): a read at the end that started at that epoch or later
+   * and found nothing answers this caller too, so subscribers woken together share one empty
+   * read instead of each making its own. Without an epoch nothing empty is shared.
+   */
+  async next(reader: WindowReader, after: Position | null, limit: number, epoch = Number.POSITIVE_INFINITY): Promise<ReadResult> {
     reader.position = after;
     this.#wake();
     for (;;) {
       const cached = this.peek(after, limit);
-      if (cached) return cached;
+      if (cached) return { events: cached, hidden: false };
       if (!this.#atEnd(after)) {
         // Outside the window: read alone while others use it, else start it here.
         if (this.#othersInside(reader)) return this.#read(after, limit);
@@ -80,7 +98,9 @@ export class SharedWindow {
         this.#from = after;
       }
       if (this.#extending) {
-        await this.#extending.catch(() => undefined);
+        const extension = this.#extending;
+        const shared = await extension.result.catch(() => null);
+        if (shared !== null && shared.events.length === 0 && extension.epoch >= epoch && this.#atEnd(after)) return shared;
         continue;
       }
       if (this.#events.length + limit > this.#capacity) {
@@ -91,16 +111,16 @@ export class SharedWindow {
         }
       }
       const last = this.#events.at(-1)?.position ?? this.#from ?? null;
-      const extending = this.#read(last, limit);
-      this.#extending = extending;
-      let batch: RecordedEvent[];
+      const extension: Extension = { result: this.#read(last, limit), epoch: Number.isFinite(epoch) ? epoch : Number.NEGATIVE_INFINITY };
+      this.#extending = extension;
+      let read: ReadResult;
       try {
-        batch = await extending;
+        read = await extension.result;
       } finally {
         this.#extending = null;
       }
-      if (batch.length === 0) return [];
-      if (this.#same(last, this.#events.at(-1)?.position ?? this.#from ?? null)) this.#events.push(...batch);
+      if (read.events.length === 0) return read;
+      if (this.#same(last, this.#events.at(-1)?.position ?? this.#from ?? null)) this.#events.push(...read.events);
       this.#wake();
     }
   }

@@ -63,6 +63,10 @@ export class ProjectionLoop {
   #tail: Promise<void> = Promise.resolve();
   #gate: Promise<void> = Promise.resolve();
   #openGate: (() => void) | null = null;
+  /** The latest watermark not written yet, the write in flight, and a write that failed for good. */
+  #mark: { through: Position; consumed: number } | null = null;
+  #marking: Promise<void> | null = null;
+  #markFailure: unknown = null;
   #deferral: "always" | "backlog" | null = null;
   /** The head when a "backlog" deferral began: it ends there at the latest. */
   #backlogHead: Position = START;
@@ -134,6 +138,7 @@ export class ProjectionLoop {
         }
         if (signal.aborted) break;
         if (failure) throw failure;
+        if (this.#markFailure) throw this.#markFailure;
         const last = batch.at(-1);
         if (!last) continue;
         const through = last.position;
@@ -170,9 +175,12 @@ export class ProjectionLoop {
         );
       }
       await this.#tail;
+      await this.#marksWritten();
+      if (this.#markFailure) throw this.#markFailure;
       this.#state = "stopped";
     } catch (error) {
       await Promise.allSettled([...inflight]);
+      await this.#marksWritten();
       this.#state = signal.aborted ? "stopped" : "failed";
       if (!signal.aborted) throw error;
     }
@@ -225,6 +233,7 @@ export class ProjectionLoop {
       await tail.catch(() => undefined);
       if (tail === this.#tail) break;
     }
+    await this.#marksWritten();
     return () => {
       this.#openGate?.();
       this.#openGate = null;
@@ -232,18 +241,43 @@ export class ProjectionLoop {
     };
   }
 
-  async #advance(through: Position, consumed: number): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await writeWatermark(this.#deps.pool, this.definition.name, this.version, through, consumed);
-        break;
-      } catch (error) {
-        if (!isConnectionError(error) || attempt > 100) throw error;
-        await sleep(backoffMs(attempt));
+  /**
+   * Records that every batch through `through` has committed. The watermark is written in
+   * the background, at most one write in flight: batches that finish meanwhile are covered
+   * by the next write (one UPDATE + NOTIFY for several batches under load, instead of one
+   * per batch). Progress is announced once a write is durable.
+   */
+  #advance(through: Position, consumed: number): void {
+    this.#mark = { through, consumed };
+    this.#marking ??= this.#writeMarks().finally(() => {
+      this.#marking = null;
+    });
+  }
+
+  async #writeMarks(): Promise<void> {
+    while (this.#mark) {
+      const { through, consumed } = this.#mark;
+      this.#mark = null;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await writeWatermark(this.#deps.pool, this.definition.name, this.version, through, consumed);
+          break;
+        } catch (error) {
+          if (!isConnectionError(error) || attempt > 100) {
+            this.#markFailure ??= error;
+            return;
+          }
+          await sleep(backoffMs(attempt));
+        }
       }
+      this.#position = through;
+      this.#consumed = consumed;
+      this.#deps.onProgress(through);
     }
-    this.#position = through;
-    this.#consumed = consumed;
-    this.#deps.onProgress(through);
+  }
+
+  /** Resolves when the watermark of every batch advanced so far is written. */
+  async #marksWritten(): Promise<void> {
+    while (this.#marking) await this.#marking;
   }
 }
