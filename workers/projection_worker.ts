@@ -6,7 +6,7 @@ import { workerData } from "node:worker_threads";
 import { Redis } from "ioredis";
 import { createPool, isConnectionError, type Pool } from "../src/db/pool.ts";
 import { parsePosition } from "../src/shared/position.ts";
-import { applyPartition } from "../src/projections/runner/apply_partition.ts";
+import { applyPartition, ViewsAheadError } from "../src/projections/runner/apply_partition.ts";
 import { loadDefinition } from "../src/projections/runner/load_definition.ts";
 import { lowerThreadPriority, TASKS_PER_WORKER } from "../src/projections/runner/worker_pool.ts";
 import { decodeEvents, type PartitionTask, type TaskResult } from "../src/projections/runner/task.ts";
@@ -59,6 +59,6 @@ export async function applyTask(task: PartitionTask): Promise<TaskResult> {
     return { ok: true, ...outcome };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    return { ok: false, kind: isConnectionError(error) ? "connection" : "apply", message };
+    return { ok: false, kind: isConnectionError(error) ? "connection" : "apply", message, viewsAhead: error instanceof ViewsAheadError };
   }
 }

@@ -9,12 +9,12 @@
  */
 import type { Redis } from "ioredis";
 import type pg from "pg";
-import type { Pool, PoolClient } from "../../db/pool.ts";
+import { isConnectionError, type Pool, type PoolClient } from "../../db/pool.ts";
 import type { RecordedEvent } from "../../event_store/types.ts";
 import { comparePositions, encodePosition, maxPosition, parsePosition, START, type Position } from "../../shared/position.ts";
 import type { ProjectionDefinition, Row, RowRef, TableModel, ViewOp } from "../define.ts";
 import { partitionOf } from "./partition.ts";
-import { deleteRows, loadRows, sameRow, upsertRows } from "./row_io.ts";
+import { arrayLiteral, deleteRows, loadRowsSql, rowsByKey, sameRow, upsertRows } from "./row_io.ts";
 import { writeViews } from "./views.ts";
 
 export interface PartitionWork {
@@ -63,13 +63,32 @@ export async function lockCheckpoints(client: PoolClient, projection: string, ve
   type Locked = { partition: number; position: string };
   let rows: Locked[];
   if (options.begin) {
-    if (!Number.isSafeInteger(version)) throw new Error(`not an integer: ${version}`);
-    const text = `BEGIN; ${LOCK_CHECKPOINTS.replace("$1", () => client.escapeLiteral(projection)).replace("$2", () => String(version)).replace("$3::int[]", () => intArrayLiteral(partitions))}`;
-    const results = (await client.query(text)) as unknown as pg.QueryResult<Locked>[];
-    rows = results[1]!.rows.map((row) => ({ partition: Number(row.partition), position: row.position }));
+    const results = (await client.query(`BEGIN; ${lockCheckpointsSql(client, projection, version, partitions)}`)) as unknown as pg.QueryResult<Locked>[];
+    rows = results[1]!.rows;
   } else {
     rows = (await client.query<Locked>(LOCK_CHECKPOINTS, [projection, version, partitions])).rows;
   }
+  return lockedPositions(client, projection, version, partitions, rows);
+}
+
+/** LOCK_CHECKPOINTS with its values inlined as literals (for a simple-protocol message). */
+function lockCheckpointsSql(client: PoolClient, projection: string, version: number, partitions: readonly number[]): string {
+  if (!Number.isSafeInteger(version)) throw new Error(`not an integer: ${version}`);
+  return LOCK_CHECKPOINTS.replace("$1", () => client.escapeLiteral(projection))
+    .replace("$2", () => String(version))
+    .replace("$3::int[]", () => intArrayLiteral(partitions));
+}
+
+/** partition → position from the locked rows; creates and locks the rows missing (a partition's first task). */
+async function lockedPositions(
+  client: PoolClient,
+  projection: string,
+  version: number,
+  partitions: readonly number[],
+  locked: readonly { partition: number | string; position: string }[],
+): Promise<Map<number, Position>> {
+  type Locked = { partition: number; position: string };
+  let rows: readonly { partition: number | string; position: string }[] = locked;
   if (rows.length !== partitions.length) {
     // First task of a partition: create the rows (a concurrent creator wins harmlessly), then lock them.
     await client.query(
@@ -79,8 +98,15 @@ export async function lockCheckpoints(client: PoolClient, projection: string, ve
     rows = (await client.query<Locked>(LOCK_CHECKPOINTS, [projection, version, partitions])).rows;
   }
   const positions = new Map<number, Position>(partitions.map((partition) => [partition, START]));
-  for (const row of rows) positions.set(row.partition, parsePosition(row.position) ?? START);
+  for (const row of rows) positions.set(Number(row.partition), parsePosition(row.position) ?? START);
   return positions;
+}
+
+/** A task failed after writing its Redis views: they must be restored from the rows. */
+export class ViewsAheadError extends Error {
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+  }
 }
 
 /** Locks (creating if needed) one partition's checkpoint row and returns its position. */
@@ -145,23 +171,58 @@ function fold(definition: ProjectionDefinition, applies: Applies, events: readon
   }
 }
 
-async function loadStates(client: PoolClient, definition: ProjectionDefinition, work: PartitionWork, applies: Applies, events: readonly RecordedEvent[]): Promise<Map<string, RowState>> {
+/** The keys, per table, of every row of an owned partition the events touch (whatever the checkpoints). */
+function touchedKeys(definition: ProjectionDefinition, work: PartitionWork): Map<string, Set<string>> {
+  const owned = new Set(work.owned);
   const keysByTable = new Map<string, Set<string>>();
+  for (const event of work.events) {
+    for (const ref of definition.touches(event)) {
+      if (!owned.has(partitionOf(ref, work.partitions))) continue;
+      let keys = keysByTable.get(ref.table);
+      if (!keys) {
+        keys = new Set<string>();
+        keysByTable.set(ref.table, keys);
+      }
+      keys.add(ref.key);
+    }
+  }
+  return keysByTable;
+}
+
+/**
+ * One round trip: BEGIN, lock the owned partitions' checkpoints, load and lock the touched
+ * rows (one simple-protocol message, values inlined as escaped literals). Returns the
+ * checkpoints and, per table, key → row.
+ */
+async function beginLockAndLoad(
+  client: PoolClient,
+  definition: ProjectionDefinition,
+  work: PartitionWork,
+  keysByTable: ReadonlyMap<string, ReadonlySet<string>>,
+): Promise<{ checkpoints: Map<number, Position>; rows: Map<string, Map<string, Row>> }> {
+  const tables = [...keysByTable].map(([table, keys]) => ({ model: modelOf(definition, table), keys: [...keys] }));
+  const statements = [
+    "BEGIN",
+    lockCheckpointsSql(client, definition.name, work.version, work.owned),
+    ...tables.map(({ model, keys }) => loadRowsSql(model, work.version, arrayLiteral(client, keys))),
+  ];
+  const results = (await client.query(statements.join("; "))) as unknown as pg.QueryResult<Record<string, unknown>>[];
+  const locked = results[1]!.rows as { partition: number; position: string }[];
+  const checkpoints = await lockedPositions(client, definition.name, work.version, work.owned, locked);
+  const rows = new Map(tables.map(({ model }, i) => [model.table, rowsByKey(model, results[i + 2]!.rows)]));
+  return { checkpoints, rows };
+}
+
+/** The rows the new events apply to, as loaded. */
+function statesFor(definition: ProjectionDefinition, applies: Applies, events: readonly RecordedEvent[], rows: ReadonlyMap<string, ReadonlyMap<string, Row>>): Map<string, RowState> {
+  const states = new Map<string, RowState>();
   for (const event of events) {
     for (const ref of definition.touches(event)) {
       if (!applies(ref, event)) continue;
-      const keys = keysByTable.get(ref.table) ?? new Set<string>();
-      keys.add(ref.key);
-      keysByTable.set(ref.table, keys);
-    }
-  }
-  const states = new Map<string, RowState>();
-  for (const [table, keys] of keysByTable) {
-    const model = modelOf(definition, table);
-    const rows = await loadRows(client, model, work.version, [...keys]);
-    for (const key of keys) {
-      const row = rows.get(key);
-      states.set(`${table}\u0000${key}`, { ref: { table, key }, before: row, current: row });
+      const id = `${ref.table}\u0000${ref.key}`;
+      if (states.has(id)) continue;
+      const row = rows.get(ref.table)?.get(ref.key);
+      states.set(id, { ref: { table: ref.table, key: ref.key }, before: row, current: row });
     }
   }
   return states;
@@ -177,9 +238,11 @@ export function modelOf(definition: ProjectionDefinition, table: string): TableM
 /** Applies a partition's events exactly once (see the module comment). */
 export async function applyPartition(deps: { pool: Pool; redis: Redis | null }, definition: ProjectionDefinition, work: PartitionWork): Promise<PartitionOutcome> {
   const client = await deps.pool.connect();
+  let viewsWritten = false;
   try {
-    // One round trip opens the transaction and locks the checkpoints; one sets them and commits.
-    const checkpoints = await lockCheckpoints(client, definition.name, work.version, work.owned, { begin: true });
+    // Three round trips: BEGIN + lock the checkpoints + load the rows; write the rows (Redis
+    // views meanwhile); set the checkpoints + COMMIT.
+    const { checkpoints, rows } = await beginLockAndLoad(client, definition, work, touchedKeys(definition, work));
     // An event is new when some owned partition's checkpoint is before it (per row, applies() decides).
     let oldest = work.through;
     for (const checkpoint of checkpoints.values()) if (comparePositions(checkpoint, oldest) < 0) oldest = checkpoint;
@@ -190,7 +253,7 @@ export async function applyPartition(deps: { pool: Pool; redis: Redis | null }, 
       return { applied: 0, skipped, rowsWritten: 0, viewsFailed: false };
     }
     const applies = appliesFor(work, checkpoints);
-    const states = await loadStates(client, definition, work, applies, events);
+    const states = statesFor(definition, applies, events, rows);
     fold(definition, applies, events, states);
     const upserts = new Map<string, Row[]>();
     const deletes = new Map<string, string[]>();
@@ -206,17 +269,32 @@ export async function applyPartition(deps: { pool: Pool; redis: Redis | null }, 
       else upserts.set(model.table, [...(upserts.get(model.table) ?? []), after]);
       if (definition.views && work.views !== false) viewOps.push(...definition.views(state.ref.table, state.ref.key, after, state.before, work.version));
     }
-    for (const [table, rows] of upserts) await upsertRows(client, modelOf(definition, table), work.version, rows);
-    for (const [table, keys] of deletes) await deleteRows(client, modelOf(definition, table), work.version, keys);
+    // Views are written while the rows are (both before COMMIT, so a crash in between rewrites the same bytes).
+    const views = deps.redis && viewOps.length > 0 ? writeViews(deps.redis, viewOps) : null;
+    viewsWritten = views !== null;
+    try {
+      for (const [table, changed] of upserts) await upsertRows(client, modelOf(definition, table), work.version, changed);
+      for (const [table, keys] of deletes) await deleteRows(client, modelOf(definition, table), work.version, keys);
+    } finally {
+      await views;
+    }
+    const viewsFailed = views !== null && !(await views);
     const advanced = new Map<number, Position>();
     for (const [partition, checkpoint] of checkpoints) if (comparePositions(work.through, checkpoint) > 0) advanced.set(partition, maxPosition(checkpoint, work.through));
-    let viewsFailed = false;
-    if (deps.redis && viewOps.length > 0) viewsFailed = !(await writeViews(deps.redis, viewOps));
     const markDirty = `UPDATE projections SET views_dirty = true WHERE name = ${client.escapeLiteral(definition.name)} AND version = ${work.version}`;
     await setCheckpointsAndCommit(client, definition.name, work.version, advanced, viewsFailed ? [markDirty] : []);
     return { applied: events.length, skipped, rowsWritten, viewsFailed };
   } catch (error) {
     await client.query("ROLLBACK").catch(() => undefined);
+    // Views written for rows that did not commit: unless the task is retried to success (which
+    // rewrites them), they are wrong; have them restored from the rows. (Store down: the flag
+    // cannot be set, and the retry after the outage rewrites them.)
+    if (viewsWritten && !isConnectionError(error)) {
+      await deps.pool
+        .query("UPDATE projections SET views_dirty = true WHERE name = $1 AND version = $2", [definition.name, work.version])
+        .catch(() => undefined);
+      throw new ViewsAheadError(error);
+    }
     throw error;
   } finally {
     client.release();

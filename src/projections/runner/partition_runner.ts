@@ -54,6 +54,8 @@ async function attempt(deps: PartitionRunnerDeps, make: () => PartitionTask, att
       if (result.viewsFailed) deps.onViewsFailed();
       return null;
     }
+    // Views written for rows that rolled back: restore them from the rows (a retry that succeeds rewrites them too).
+    if (result.viewsAhead) deps.onViewsFailed();
     // A failure while PostgreSQL does not answer is an outage, whatever its message says:
     // never count it towards parking an event.
     if (result.kind !== "apply" || !(await databaseAnswers(deps.pool))) {

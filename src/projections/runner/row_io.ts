@@ -53,21 +53,33 @@ export function rowFromDatabase(model: TableModel, raw: Record<string, unknown>)
   return row;
 }
 
-/** Loads and locks the rows with the given keys; returns key → row. */
-export async function loadRows(client: PoolClient, model: TableModel, version: number, keys: readonly string[]): Promise<Map<string, Row>> {
-  const rows = new Map<string, Row>();
-  if (keys.length === 0) return rows;
+/** The statement that loads and locks the rows whose keys are in `keys` (an SQL array expression, e.g. `$1`). */
+export function loadRowsSql(model: TableModel, version: number, keys: string): string {
   const table = ident(tableName(model.table, version));
-  const result = await client.query<Record<string, unknown>>(
-    // Ordered by the table's column (t.key), not the select list's text alias of the same name.
-    `SELECT ${selectList(model)} FROM ${table} AS t WHERE t.${ident(model.key)} = ANY($1::${keyType(model)}[]) ORDER BY t.${ident(model.key)} FOR UPDATE`,
-    [keys],
-  );
-  for (const raw of result.rows) {
+  // Ordered by the table's column (t.key), not the select list's text alias of the same name.
+  return `SELECT ${selectList(model)} FROM ${table} AS t WHERE t.${ident(model.key)} = ANY(${keys}::${keyType(model)}[]) ORDER BY t.${ident(model.key)} FOR UPDATE`;
+}
+
+/** key → row of rows read with loadRowsSql. */
+export function rowsByKey(model: TableModel, raws: readonly Record<string, unknown>[]): Map<string, Row> {
+  const rows = new Map<string, Row>();
+  for (const raw of raws) {
     const row = rowFromDatabase(model, raw);
     rows.set(String(row[model.key]), row);
   }
   return rows;
+}
+
+/** An SQL text-array literal of `values` ('{"a","b"}', quoted and escaped), to inline where no parameter can go. */
+export function arrayLiteral(client: PoolClient, values: readonly string[]): string {
+  return client.escapeLiteral(`{${values.map((value) => `"${value.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`).join(",")}}`);
+}
+
+/** Loads and locks the rows with the given keys; returns key → row. */
+export async function loadRows(client: PoolClient, model: TableModel, version: number, keys: readonly string[]): Promise<Map<string, Row>> {
+  if (keys.length === 0) return new Map();
+  const result = await client.query<Record<string, unknown>>(loadRowsSql(model, version, "$1"), [keys]);
+  return rowsByKey(model, result.rows);
 }
 
 function toParameter(type: ColumnType, value: CellValue | undefined): unknown {

@@ -26,7 +26,7 @@ export interface PartitionTask {
 /** What a worker answers; errors are classified so the runner can retry or park. */
 export type TaskResult =
   | { ok: true; applied: number; skipped: number; rowsWritten: number; viewsFailed: boolean }
-  | { ok: false; kind: "connection" | "load" | "apply"; message: string };
+  | { ok: false; kind: "connection" | "load" | "apply"; message: string; viewsAhead?: boolean };
 
 type WireEvent = [eventId: string, streamId: string, streamVersion: number, type: string, data: unknown, metadata: unknown, position: string];
 
