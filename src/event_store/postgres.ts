@@ -144,9 +144,11 @@ export class PostgresEventStore implements EventStore {
   }
 
   /**
-   * Up to `limit` visible events after `after`, and in the same round trip, when none is
-   * visible, whether committed events after it exist that readers cannot see yet (behind an
-   * older open transaction): then the caller re-reads soon instead of sleeping.
+   * Up to `limit` visible events after `after`. When fewer are visible (the read reached the
+   * end), the same round trip also tells whether committed events after `after` exist that
+   * readers cannot see yet (behind an older open transaction): then the caller re-reads soon
+   * instead of sleeping until the next wake-up. That check scans fewer than `limit` visible
+   * rows, so it stays cheap.
    */
   async #readAllFromDatabase(after: Position | null, limit: number): Promise<ReadResult> {
     const from = after ?? { commit: 0n, prepare: 0n };
@@ -160,14 +162,14 @@ export class PostgresEventStore implements EventStore {
            FROM (SELECT * FROM visible ORDER BY transaction_id, global_position) AS ordered
          UNION ALL
          SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                EXISTS (SELECT 1 FROM events WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint))
-          WHERE NOT EXISTS (SELECT 1 FROM visible)`,
+                EXISTS (SELECT 1 FROM events WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint) AND NOT (${VISIBLE}))
+          WHERE (SELECT count(*) FROM visible) < $3`,
         [from.commit.toString(), from.prepare.toString(), limit],
       ),
     );
-    const rows = result.rows;
-    if (rows.length === 1 && rows[0]!.event_id === null) return { events: [], hidden: rows[0]!.hidden === true };
-    return { events: rows.map(toRecorded), hidden: false };
+    const marker = result.rows.find((row) => row.event_id === null);
+    if (!marker) return { events: result.rows.map(toRecorded), hidden: false, end: false };
+    return { events: result.rows.filter((row) => row !== marker).map(toRecorded), hidden: marker.hidden === true, end: true };
   }
 
   async headPosition(): Promise<Position | null> {

@@ -115,4 +115,35 @@ describe("SharedWindow", () => {
     expect([early.events.length, late.events.length]).toEqual([0, 0]);
     expect(stats.reads).toBe(2);
   });
+
+  it("knows the end of the log a read found at a wake-up epoch, unless events were hidden", async () => {
+    const { events } = log(10);
+    let reads = 0;
+    let hidden = false;
+    const window = new SharedWindow({
+      capacity: 100,
+      read: async (after, limit) => {
+        reads++;
+        const from = after === null ? 0 : events.findIndex((event) => comparePositions(event.position, after) > 0);
+        const batch = from < 0 ? [] : events.slice(from, from + limit);
+        return { events: batch, hidden, end: batch.length < limit };
+      },
+    });
+    const reader = window.join();
+    const first = await window.next(reader, null, 100, 5);
+    expect(first.events).toHaveLength(10);
+    expect(reads).toBe(1);
+    const last = events.at(-1)!.position;
+    // Woken no later than that read: the end is known, no second read.
+    expect((await window.next(reader, last, 100, 5)).events).toEqual([]);
+    expect(reads).toBe(1);
+    // Woken after it: read again.
+    await window.next(reader, last, 100, 6);
+    expect(reads).toBe(2);
+    // A read that saw hidden events does not settle the end.
+    hidden = true;
+    await window.next(reader, last, 100, 7);
+    await window.next(reader, last, 100, 7);
+    expect(reads).toBe(4);
+  });
 });

@@ -23,10 +23,14 @@ export interface WindowReader {
   position: Position | null | undefined;
 }
 
-/** A read's events; `hidden`: none were visible, but committed events after the position exist that readers cannot see yet. */
+/**
+ * A read's events. `end`: fewer than asked, so the read reached the end of what was visible;
+ * then `hidden` tells whether committed events after them exist that readers cannot see yet.
+ */
 export interface ReadResult {
   events: RecordedEvent[];
   hidden: boolean;
+  end?: boolean;
 }
 
 export type ReadAfter = (after: Position | null, limit: number) => Promise<ReadResult>;
@@ -46,6 +50,8 @@ export class SharedWindow {
   #read: ReadAfter;
   #readers = new Set<WindowReader>();
   #extending: Extension | null = null;
+  /** The epoch of the last read that reached the end of the visible log at the window's end with nothing hidden (null: unknown). */
+  #endEpoch: number | null = null;
   #waiters: (() => void)[] = [];
 
   constructor(options: { capacity: number; read: ReadAfter; maxWaitMs?: number }) {
@@ -96,7 +102,10 @@ export class SharedWindow {
         if (this.#othersInside(reader)) return this.#read(after, limit);
         this.#events = [];
         this.#from = after;
+        this.#endEpoch = null;
       }
+      // A read at or after this caller's epoch found the log ending here: nothing new for it.
+      if (this.#endEpoch !== null && this.#endEpoch >= epoch) return { events: [], hidden: false };
       if (this.#extending) {
         const extension = this.#extending;
         const shared = await extension.result.catch(() => null);
@@ -119,8 +128,13 @@ export class SharedWindow {
       } finally {
         this.#extending = null;
       }
+      if (!this.#same(last, this.#events.at(-1)?.position ?? this.#from ?? null)) {
+        this.#wake();
+        continue;
+      }
+      this.#events.push(...read.events);
+      this.#endEpoch = read.end === true && !read.hidden && Number.isFinite(extension.epoch) ? extension.epoch : null;
       if (read.events.length === 0) return read;
-      if (this.#same(last, this.#events.at(-1)?.position ?? this.#from ?? null)) this.#events.push(...read.events);
       this.#wake();
     }
   }

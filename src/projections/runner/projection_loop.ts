@@ -49,6 +49,8 @@ export interface LoopDeps extends Omit<PartitionRunnerDeps, "signal" | "onViewsF
 }
 
 const DEFAULT_EVENTS_PER_TASK = 1000;
+/** Least time between two watermark writes of a loop. */
+const MARK_SPACING_MS = 25;
 
 export type LoopState = "starting" | "running" | "paused" | "failed" | "stopped";
 
@@ -67,6 +69,7 @@ export class ProjectionLoop {
   #mark: { through: Position; consumed: number } | null = null;
   #marking: Promise<void> | null = null;
   #markFailure: unknown = null;
+  #markedAt = Number.NEGATIVE_INFINITY;
   #deferral: "always" | "backlog" | null = null;
   /** The head when a "backlog" deferral began: it ends there at the latest. */
   #backlogHead: Position = START;
@@ -103,7 +106,7 @@ export class ProjectionLoop {
     this.#deferral = null;
   }
 
-  /** Log events consumed (handled or not) up to the low watermark, across restarts. */
+  /** Log events consumed (handled or not) up to the low watermark (announced; its write may trail by MARK_SPACING_MS), across restarts. */
   get consumed(): number {
     return this.#consumed;
   }
@@ -242,12 +245,18 @@ export class ProjectionLoop {
   }
 
   /**
-   * Records that every batch through `through` has committed. The watermark is written in
-   * the background, at most one write in flight: batches that finish meanwhile are covered
-   * by the next write (one UPDATE + NOTIFY for several batches under load, instead of one
-   * per batch). Progress is announced once a write is durable.
+   * Records that every batch through `through` has committed: progress is announced at once
+   * (the read model has it; in-process readers waiting for a position go on), and the
+   * watermark is written in the background, at most one write in flight and at most one
+   * every MARK_SPACING_MS: batches finishing meanwhile are covered by the next write (live
+   * batches of a few events each no longer cost a watermark UPDATE + NOTIFY apiece). A
+   * watermark a little behind is harmless: after a crash or hand-over the partition
+   * checkpoints skip what was applied. pause() and the end of a run wait for the write.
    */
   #advance(through: Position, consumed: number): void {
+    this.#position = through;
+    this.#consumed = consumed;
+    this.#deps.onProgress(through);
     this.#mark = { through, consumed };
     this.#marking ??= this.#writeMarks().finally(() => {
       this.#marking = null;
@@ -256,6 +265,9 @@ export class ProjectionLoop {
 
   async #writeMarks(): Promise<void> {
     while (this.#mark) {
+      const wait = this.#markedAt + MARK_SPACING_MS - performance.now();
+      if (wait > 0) await sleep(wait);
+      if (!this.#mark) break;
       const { through, consumed } = this.#mark;
       this.#mark = null;
       for (let attempt = 0; ; attempt++) {
@@ -270,9 +282,7 @@ export class ProjectionLoop {
           await sleep(backoffMs(attempt));
         }
       }
-      this.#position = through;
-      this.#consumed = consumed;
-      this.#deps.onProgress(through);
+      this.#markedAt = performance.now();
     }
   }
 

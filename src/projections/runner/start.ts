@@ -105,7 +105,7 @@ export async function startProjections(options: StartProjectionsOptions): Promis
     return { name: handle.name, version: handle.version, status: "rebuilding" };
   };
 
-  const status = (): Promise<{ items: ProjectionStatusItem[] }> => projectionStatus({ pool, store, definitions: families, local });
+  const status = (): Promise<{ items: ProjectionStatusItem[] }> => projectionStatus({ pool, store, definitions: families, local, announced: (name) => progress.position(name) });
   return {
     progress,
     activeVersions,

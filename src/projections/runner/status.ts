@@ -72,6 +72,8 @@ export async function projectionStatus(options: {
   store: EventStore;
   definitions: readonly ProjectionDefinition[] | readonly ProjectionFamily[];
   local?: ReadonlyMap<string, LocalState>;
+  /** The serving versions' positions this process announced (ahead of the stored watermark by at most one trailing write). */
+  announced?: (projection: string) => Position | undefined;
 }): Promise<{ items: ProjectionStatusItem[] }> {
   const { pool, store } = options;
   const families = options.definitions.map((entry) =>
@@ -92,7 +94,9 @@ export async function projectionStatus(options: {
     const version = active.rows[0]?.version ?? family.current.version;
     const builtBy = active.rows[0]?.definition_version ?? version;
     const followable = family.all.some((entry) => entry.definition.version === builtBy);
-    const position = await readWatermark(pool, name, version);
+    const stored = await readWatermark(pool, name, version);
+    const announced = options.local?.get(name) === "leading" ? options.announced?.(name) : undefined;
+    const position = announced && comparePositions(announced, stored) > 0 ? announced : stored;
     const lagEvents = await lagBetween(pool, store, position, head);
     const local = options.local?.get(name);
     const rebuild = await rebuildOf(pool, name);
