@@ -2,11 +2,15 @@
  * emmett-append: the order-placement workload (read the products' streams, append OrderPlaced
  * to a new stream per order) through Emmett's PostgreSQL event store — the peer — next to the
  * same workload through our store and the pg-insert floor, each at the same concurrency.
+ * Our store goes the route's way (placeOrder): cached product snapshots, one guarded append
+ * per order once the products are cached.
  */
 import { getPostgreSQLEventStore } from "@event-driven-io/emmett-postgresql";
 import { STREAM_DOES_NOT_EXIST } from "@event-driven-io/emmett";
 import { randomUUID } from "node:crypto";
 import { migrate } from "../../src/db/migrate.ts";
+import { placeOrder } from "../../src/commands/orders/place_order.ts";
+import { createProductSnapshotCache } from "../../src/commands/orders/product_snapshot_cache.ts";
 import { createPostgresStore } from "../../src/event_store/postgres.ts";
 import type { ProductCreated } from "../../src/shared/events.ts";
 import { streams } from "../../src/shared/events.ts";
@@ -43,7 +47,7 @@ export async function measureEmmettAppend(options: BenchOptions, connections: nu
   }
 }
 
-/** Places orders through our PostgreSQL event store (readStreams + append) at `connections`. */
+/** Places orders through our PostgreSQL event store as the route does (placeOrder: product cache + guarded append) at `connections`. */
 export async function measureStoreAppend(options: BenchOptions, connections: number, role: Measurement["role"] = "subject"): Promise<Measurement> {
   const db = await createBenchDatabase(options.databaseUrl, "store");
   const pool = db.pool(poolSizeFor(connections));
@@ -54,13 +58,12 @@ export async function measureStoreAppend(options: BenchOptions, connections: num
     const meta = () => ({ occurredAt: new Date().toISOString(), correlationId: randomUUID(), causationId: null });
     for (const p of products) await store.append(streams.product(p.id), [{ type: "ProductCreated", data: p.created, metadata: meta() }], { expectedVersion: "no_stream" });
     const pick = productPicker(products.length);
+    const cache = createProductSnapshotCache();
     return await runClosedLoop({
       label: `store-append @${connections}`, role, unit: "append", concurrency: connections, durationS: options.durationS,
       operation: async () => {
-        const reads = await store.readStreams(pick().map((i) => streams.product(products[i]!.id)));
-        const states = [...reads.values()].map((read) => read.events[0]!.data as ProductCreated["data"]);
-        const event = orderPlaced(states, randomUUID());
-        await store.append(streams.order(event.data.orderId), [{ type: event.type, data: event.data, metadata: meta() }], { expectedVersion: "no_stream" });
+        const lines = pick().map((index, i) => ({ productId: products[index]!.id, quantity: 1 + (i % 2) }));
+        await placeOrder({ store, products: cache, orderId: randomUUID(), customerId: randomUUID(), lines, metadata: meta() });
       },
     });
   } finally {

@@ -3,7 +3,7 @@
  * version; retry a bounded number of times on a concurrent write, then 409. A create
  * does not load: it appends with "no_stream", and an existing stream answers 409.
  */
-import type { EventMetadata, EventStore, IdempotencyRecord, NewEvent, RecordedEvent } from "../event_store/types.ts";
+import type { EventMetadata, EventStore, IdempotencyRecord, NewEvent, RecordedEvent, StreamGuard } from "../event_store/types.ts";
 import { ConflictError, NotFoundError, PreconditionError, WrongExpectedVersionError } from "../shared/errors.ts";
 import type { Position } from "../shared/position.ts";
 
@@ -33,6 +33,8 @@ export interface HandleOptions<C, S, E extends EventShape> {
   ifMatch: number | null;
   metadata: EventMetadata;
   idempotency?: IdempotencyRecord | undefined;
+  /** Other streams the command was decided from, at the versions read; a moved one throws StaleGuardError (not retried here). */
+  guard?: readonly StreamGuard[] | undefined;
   /** Attempts before a concurrent write answers 409 (default 5). */
   maxAttempts?: number;
   /** What the aggregate is called in messages ("Product"). */
@@ -88,6 +90,7 @@ export async function handle<C, S, E extends EventShape>(options: HandleOptions<
       const appended = await store.append(streamId, newEvents, {
         expectedVersion: read.version === 0 ? "no_stream" : read.version,
         ...(options.idempotency ? { idempotency: options.idempotency } : {}),
+        ...(options.guard ? { guard: options.guard } : {}),
       });
       return { version: appended.version, position: appended.position, appended: true };
     } catch (error) {

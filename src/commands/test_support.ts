@@ -3,6 +3,7 @@
  * with the command routes listening on a free port.
  */
 import { pino, type Logger } from "pino";
+import { createPool } from "../db/pool.ts";
 import { createPostgresStore } from "../event_store/postgres.ts";
 import type { EventStore } from "../event_store/types.ts";
 import { createApp } from "../http/app.ts";
@@ -32,11 +33,17 @@ export interface CommandHarnessOptions {
   logger?: Logger;
   /** Route modules registered after the command routes. */
   extraRoutes?: RouteModule[];
+  /**
+   * Serve this harness's database instead of a fresh one, with a pool, store and product
+   * cache of its own (as a second process would); close() then leaves the database alone.
+   */
+  database?: TestDatabase;
 }
 
 /** Starts the app with only the command routes on a fresh migrated database. */
 export async function startCommandHarness(options: CommandHarnessOptions = {}): Promise<CommandHarness> {
-  const db = await createTestDatabase();
+  const shared = options.database;
+  const db: TestDatabase = shared ? { ...shared, pool: createPool({ connectionString: shared.url, applicationName: "test-second" }), drop: async () => undefined } : await createTestDatabase();
   const store = createPostgresStore(db.pool);
   const app = createApp({
     tokens: [{ token: COMMANDS_TOKEN, scopes: ["commands"] }, { token: OPERATOR_TOKEN, scopes: ["operator"] }],
@@ -66,6 +73,7 @@ export async function startCommandHarness(options: CommandHarnessOptions = {}): 
     async close() {
       await server.close();
       await store.close();
+      if (shared) await db.pool.end();
       await db.drop();
     },
   };

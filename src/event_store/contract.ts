@@ -4,7 +4,7 @@
  * so the suite also runs against a shared store that holds other events (EventStoreDB).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WrongExpectedVersionError } from "../shared/errors.ts";
+import { StaleGuardError, WrongExpectedVersionError } from "../shared/errors.ts";
 import { comparePositions, type Position } from "../shared/position.ts";
 import type { EventStore, NewEvent, RecordedEvent } from "./types.ts";
 
@@ -105,6 +105,41 @@ export function describeEventStoreContract(name: string, setup: () => Promise<Co
       expect((await store().append(stream("any"), range(0, 1), { expectedVersion: "any" })).version).toBe(1);
       const read = await store().readStream(id);
       expect(read.events.map((e) => e.data["n"])).toEqual([0, 1, 2, 3, 4]);
+    });
+
+    it("appends with a guard only while every guard stream is at its version; a stale guard appends nothing", async () => {
+      const a = stream("guard-a");
+      const b = stream("guard-b");
+      const target = stream("guard-target");
+      await store().append(a, range(0, 2), { expectedVersion: "no_stream" });
+      await store().append(b, range(0, 1), { expectedVersion: "no_stream" });
+      const fresh = await store().append(target, range(0, 1), { expectedVersion: "no_stream", guard: [{ streamId: a, version: 2 }, { streamId: b, version: 1 }] });
+      expect(fresh.version).toBe(1);
+
+      await store().append(b, range(1, 1), { expectedVersion: 1 });
+      const stale = await caught(store().append(target, range(1, 1), { expectedVersion: 1, guard: [{ streamId: a, version: 2 }, { streamId: b, version: 1 }] }));
+      expect(stale).toBeInstanceOf(StaleGuardError);
+      expect(stale).toMatchObject({ streamId: target, staleStreamIds: [b] });
+      expect((await store().readStream(target)).version).toBe(1);
+
+      // The guard is reported before a wrong expected version: the caller decided from stale streams.
+      const both = await caught(store().append(target, range(1, 1), { expectedVersion: 5, guard: [{ streamId: b, version: 1 }] }));
+      expect(both).toBeInstanceOf(StaleGuardError);
+      const wrongVersion = await caught(store().append(target, range(1, 1), { expectedVersion: 5, guard: [{ streamId: b, version: 2 }] }));
+      expect(wrongVersion).toBeInstanceOf(WrongExpectedVersionError);
+      expect((await store().readStream(target)).version).toBe(1);
+      expect((await store().append(target, range(1, 1), { expectedVersion: 1, guard: [] })).version).toBe(2);
+    });
+
+    it("a version 0 guard holds while the guard stream does not exist and fails once it does", async () => {
+      const missing = stream("guard-missing");
+      const target = stream("guard-zero");
+      expect((await store().append(target, range(0, 1), { expectedVersion: "no_stream", guard: [{ streamId: missing, version: 0 }] })).version).toBe(1);
+      await store().append(missing, range(0, 1), { expectedVersion: "no_stream" });
+      const stale = await caught(store().append(target, range(1, 1), { expectedVersion: 1, guard: [{ streamId: missing, version: 0 }] }));
+      expect(stale).toBeInstanceOf(StaleGuardError);
+      expect(stale).toMatchObject({ staleStreamIds: [missing] });
+      expect((await store().readStream(target)).version).toBe(1);
     });
 
     it("lets exactly one of 50 parallel appends at the same expected version win", async () => {

@@ -3,7 +3,8 @@
  * Versions are event counts (revision + 1); positions are EventStoreDB's own (commit,
  * prepare) pair; payloads are JSON (see eventstoredb_codec.ts for how that differs from
  * the msgpack payloads of the PostgreSQL store); idempotency keys live in PostgreSQL
- * (see eventstoredb_idempotency.ts for the guarantee). Reconnecting is the client's job.
+ * (see eventstoredb_idempotency.ts for the guarantee); append guards are read just before
+ * the append, not atomically (see eventstoredb_guard.ts). Reconnecting is the client's job.
  */
 import { EventStoreDBClient, StreamNotFoundError } from "@eventstore/db-client";
 import type { AppendExpectedRevision, EventData } from "@eventstore/db-client";
@@ -12,6 +13,7 @@ import { StoreUnavailableError, WrongExpectedVersionError } from "../shared/erro
 import type { Position } from "../shared/position.ts";
 import { fromEsdbPosition, fromResolvedEvent, idempotentEventId, toEventData, toExpectedRevision } from "./eventstoredb_codec.ts";
 import { mapEventStoreDbError } from "./eventstoredb_errors.ts";
+import { checkGuard } from "./eventstoredb_guard.ts";
 import { claimIdempotencyKey, completeIdempotencyKey, releaseIdempotencyKey } from "./eventstoredb_idempotency.ts";
 import { pingEventStoreDb } from "./eventstoredb_ping.ts";
 import { readAllAfter, readHeadPosition } from "./eventstoredb_read_all.ts";
@@ -77,6 +79,8 @@ class EventStoreDbStore implements EventStore {
     const expected = options.expectedVersion;
     const revision = toExpectedRevision(expected);
     const idem = options.idempotency;
+    // Checked first (before an idempotency key is claimed); not atomic with the append, see eventstoredb_guard.ts.
+    if (options.guard !== undefined && options.guard.length > 0) await checkGuard(this.#client, streamId, options.guard);
     if (idem === undefined) {
       const data = events.map((event) => toEventData(event, { id: crypto.randomUUID() }));
       return this.#appendOnce(streamId, data, revision, expected);

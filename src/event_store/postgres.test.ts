@@ -1,7 +1,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool } from "../db/pool.ts";
-import { DuplicateIdempotencyKeyError, StoreUnavailableError, WrongExpectedVersionError } from "../shared/errors.ts";
+import { DuplicateIdempotencyKeyError, StaleGuardError, StoreUnavailableError, WrongExpectedVersionError } from "../shared/errors.ts";
 import { comparePositions, encodePosition, type Position } from "../shared/position.ts";
 import { createTestDatabase, databaseAvailable, databaseSkipReason, type TestDatabase } from "../testing/db.ts";
 import { encodePayload } from "./codec.ts";
@@ -147,6 +147,22 @@ describe.skipIf(!databaseAvailable)(`PostgreSQL event store (${databaseAvailable
     expect((await store.readStream(second)).version).toBe(0);
     const row = await db.pool.query("SELECT status, resource_id, version, position FROM idempotency_keys WHERE key = $1", [key]);
     expect(row.rows[0]).toEqual({ status: 201, resource_id: "r1", version: "1", position: encodePosition(first.position) });
+  });
+
+  it("a stale guard records no idempotency key, so the retried append with the same key goes through", async () => {
+    const key = `key-${crypto.randomUUID()}`;
+    const idempotency = { key, scope: "POST /v1/test", requestHash: "h1", status: 201, resourceId: "r1" };
+    const product = `guard-${crypto.randomUUID()}`;
+    const target = `guarded-${crypto.randomUUID()}`;
+    await store.append(product, [event("Created"), event("Changed")], { expectedVersion: "no_stream" });
+    await expect(store.append(target, [event("Placed")], { expectedVersion: "no_stream", idempotency, guard: [{ streamId: product, version: 1 }] })).rejects.toBeInstanceOf(
+      StaleGuardError,
+    );
+    expect((await db.pool.query("SELECT 1 FROM idempotency_keys WHERE key = $1", [key])).rowCount).toBe(0);
+    const appended = await store.append(target, [event("Placed")], { expectedVersion: "no_stream", idempotency, guard: [{ streamId: product, version: 2 }] });
+    expect(appended.version).toBe(1);
+    const row = await db.pool.query("SELECT version, position FROM idempotency_keys WHERE key = $1", [key]);
+    expect(row.rows[0]).toEqual({ version: "1", position: encodePosition(appended.position) });
   });
 
   it("a subscriber in another process-like store instance is woken by NOTIFY", async () => {

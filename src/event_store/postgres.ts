@@ -7,7 +7,7 @@
  */
 import type { Pool } from "../db/pool.ts";
 import { isConnectionError } from "../db/pool.ts";
-import { DuplicateIdempotencyKeyError, StoreUnavailableError, WrongExpectedVersionError } from "../shared/errors.ts";
+import { DuplicateIdempotencyKeyError, StaleGuardError, StoreUnavailableError, WrongExpectedVersionError } from "../shared/errors.ts";
 import type { Position } from "../shared/position.ts";
 import { decodePayload, encodePayload, rememberRawPayload } from "./codec.ts";
 import { Wakeup } from "./pg_wakeup.ts";
@@ -84,10 +84,14 @@ export class PostgresEventStore implements EventStore {
     const expected = options.expectedVersion;
     const mode = typeof expected === "number" ? "exact" : expected;
     const idem = options.idempotency;
+    // With a guard: append_events_guarded (migration 0004), which checks the guard streams' versions in the same call.
+    const guard = options.guard ?? [];
     const result = await guarded(async () => {
       try {
-        return await this.#pool.query<{ ok: boolean; version: string; tx: string | null; last_position: string | null }>(
-          "SELECT ok, version, tx::text AS tx, last_position FROM append_events($1, $2, $3, $4::uuid[], $5::text[], $6::bytea[], $7::bytea[], $8, $9, $10, $11, $12)",
+        return await this.#pool.query<{ ok: boolean; version: string | null; tx: string | null; last_position: string | null; stale_streams?: string[] | null }>(
+          guard.length === 0
+            ? "SELECT ok, version, tx::text AS tx, last_position FROM append_events($1, $2, $3, $4::uuid[], $5::text[], $6::bytea[], $7::bytea[], $8, $9, $10, $11, $12)"
+            : "SELECT ok, version, tx::text AS tx, last_position, stale_streams FROM append_events_guarded($1, $2, $3, $4::uuid[], $5::text[], $6::bytea[], $7::bytea[], $8, $9, $10, $11, $12, $13::text[], $14::bigint[])",
           [
             streamId,
             mode,
@@ -101,6 +105,7 @@ export class PostgresEventStore implements EventStore {
             idem?.requestHash ?? null,
             idem?.status ?? null,
             idem?.resourceId ?? null,
+            ...(guard.length === 0 ? [] : [guard.map((g) => g.streamId), guard.map((g) => g.version)]),
           ],
         );
       } catch (error) {
@@ -109,6 +114,7 @@ export class PostgresEventStore implements EventStore {
       }
     });
     const row = result.rows[0]!;
+    if (row.stale_streams) throw new StaleGuardError(streamId, row.stale_streams);
     if (!row.ok) throw new WrongExpectedVersionError(streamId, String(expected), Number(row.version));
     this.#wakeup.appended();
     return { version: Number(row.version), position: { commit: BigInt(row.tx!), prepare: BigInt(row.last_position!) } };

@@ -50,10 +50,23 @@ export interface IdempotencyRecord {
   resourceId: string;
 }
 
+/** Another stream's version that an append depends on (0: the stream must not exist). */
+export interface StreamGuard {
+  streamId: string;
+  version: number;
+}
+
 export interface AppendOptions {
   expectedVersion: ExpectedVersion;
   /** When set, the key is recorded with the append; a key already recorded throws DuplicateIdempotencyKeyError and appends nothing. */
   idempotency?: IdempotencyRecord;
+  /**
+   * Append only if each of these streams is still at exactly this version; otherwise throw
+   * StaleGuardError (checked before the expected version) and append nothing. PostgreSQL
+   * checks it in the append's own statement; EventStoreDB reads the versions just before
+   * appending, which is not atomic there.
+   */
+  guard?: readonly StreamGuard[];
 }
 
 export interface AppendResult {
@@ -82,8 +95,9 @@ export interface EventStore {
   readonly kind: "postgres" | "eventstoredb";
   /**
    * Appends events atomically to one stream if its version matches.
-   * Throws WrongExpectedVersionError on a mismatch (nothing appended),
-   * StoreUnavailableError when the store cannot be reached.
+   * Throws WrongExpectedVersionError on a mismatch (nothing appended), StaleGuardError
+   * when a guard stream moved (nothing appended), StoreUnavailableError when the store
+   * cannot be reached.
    */
   append(streamId: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult>;
   /** Reads a whole stream in order; a missing stream reads as version 0 with no events. */

@@ -112,6 +112,21 @@ export class WrongExpectedVersionError extends Error {
   }
 }
 
+/**
+ * Raised by an event store when a guard stream of an append is no longer at the version
+ * the caller named (nothing appended). Not an HTTP error: the caller re-reads and decides again.
+ */
+export class StaleGuardError extends Error {
+  readonly streamId: string;
+  /** The guard streams whose version differed. */
+  readonly staleStreamIds: readonly string[];
+  constructor(streamId: string, staleStreamIds: readonly string[]) {
+    super(`Stream ${streamId}: guard streams changed: ${staleStreamIds.join(", ")}`);
+    this.streamId = streamId;
+    this.staleStreamIds = staleStreamIds;
+  }
+}
+
 /** Raised by an event store when an append names an idempotency key that is already recorded. */
 export class DuplicateIdempotencyKeyError extends Error {
   readonly key: string;

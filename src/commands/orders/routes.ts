@@ -1,41 +1,25 @@
 /**
- * HTTP → order commands: four POST routes under /v1/orders. Placement reads every named
- * product stream with one readStreams call and captures the products' current data.
+ * HTTP → order commands: four POST routes under /v1/orders. Placement takes the products'
+ * current data from their streams through the product snapshot cache (place_order.ts).
  */
 import type { Router } from "@koa/router";
 import { z } from "zod";
-import type { EventStore } from "../../event_store/types.ts";
 import type { RouteContext, RouteDoc } from "../../http/route_module.ts";
 import { streams } from "../../shared/events.ts";
 import { commandHandler, postUpdate, type CommandEnv, type CommandSpec } from "../command_route.ts";
 import { idParams } from "../common_schemas.ts";
-import { fold, handle } from "../handle.ts";
-import { productDecider } from "../products/decide.ts";
-import { orderDecider, type OrderCommand, type ProductSnapshot } from "./decide.ts";
+import { orderDecider } from "./decide.ts";
+import { placeOrder } from "./place_order.ts";
+import type { ProductSnapshotCache } from "./product_snapshot_cache.ts";
 import { commandDoc } from "../route_docs.ts";
 import { cancelOrderBody, payOrderBody, placeOrderBody, shipOrderBody } from "./schemas.ts";
 
 const noParams = z.strictObject({});
 
-/** Reads the named products (one round trip) as snapshots; null for a product that does not exist. */
-export async function loadProducts(store: EventStore, productIds: readonly string[]): Promise<Map<string, ProductSnapshot | null>> {
-  const reads = await store.readStreams(productIds.map(streams.product));
-  const products = new Map<string, ProductSnapshot | null>();
-  for (const productId of productIds) {
-    const state = fold(productDecider, reads.get(streams.product(productId))?.events ?? []);
-    if (state.status === "none") products.set(productId, null);
-    else {
-      const { status, sku, name, category, priceCents, currency } = state;
-      products.set(productId, { status, sku, name, category, priceCents, currency });
-    }
-  }
-  return products;
-}
-
 const orderAggregate = { prefix: "/v1/orders", streamOf: streams.order, decider: orderDecider, label: "Order" };
 
-/** Registers the order command routes, each behind the `commands` scope. */
-export function registerOrderCommands(router: Router, context: RouteContext, env: CommandEnv): void {
+/** Registers the order command routes, each behind the `commands` scope; placement uses (and fills) `products`. */
+export function registerOrderCommands(router: Router, context: RouteContext, env: CommandEnv, products: ProductSnapshotCache): void {
   const guard = context.requireScope("commands");
   const place: CommandSpec<typeof noParams, typeof placeOrderBody> = {
     template: "/v1/orders",
@@ -43,11 +27,8 @@ export function registerOrderCommands(router: Router, context: RouteContext, env
     params: noParams,
     body: placeOrderBody,
     resourceId: (_params, body, newId) => body.id ?? newId(),
-    execute: async ({ id, body, metadata, idempotency }) => {
-      const products = await loadProducts(env.store, body.lines.map((line) => line.productId));
-      const command: OrderCommand = { type: "PlaceOrder", data: { orderId: id, customerId: body.customerId, lines: body.lines, products } };
-      return handle({ store: env.store, streamId: streams.order(id), decider: orderDecider, command, mode: "create", ifMatch: null, metadata, idempotency, label: "Order" });
-    },
+    execute: ({ id, body, metadata, idempotency }) =>
+      placeOrder({ store: env.store, products, orderId: id, customerId: body.customerId, lines: body.lines, metadata, idempotency }),
   };
   router.post(place.template, guard, commandHandler(env, place));
   postUpdate(router, guard, env, orderAggregate, { path: "pay", body: payOrderBody, toCommand: (body) => ({ type: "PayOrder" as const, data: body }) });
