@@ -26,7 +26,10 @@ export function createPool(options: {
     max: options.max ?? 20,
     application_name: options.applicationName ?? "commerce-cqrs",
     connectionTimeoutMillis: 5000,
-    idleTimeoutMillis: 30000,
+    // Idle connections stay open (the pool is bounded by max): closing them after a lull
+    // made the next burst open many at once, each new backend paying its start-up and
+    // catalog-cache loading, which stalled every query of the service for 100-300 ms.
+    idleTimeoutMillis: 0,
     keepAlive: true,
   });
   pool.on("error", (error) => options.onError?.(error));
