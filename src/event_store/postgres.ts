@@ -153,8 +153,8 @@ export class PostgresEventStore implements EventStore {
    * Up to `limit` visible events after `after`. When fewer are visible (the read reached the
    * end), the same round trip also tells whether committed events after `after` exist that
    * readers cannot see yet (behind an older open transaction): then the caller re-reads soon
-   * instead of sleeping until the next wake-up. That check scans fewer than `limit` visible
-   * rows, so it stays cheap.
+   * instead of sleeping until the next wake-up. That check walks the index past the visible
+   * rows just read (fewer than `limit`), so it stays cheap however long the log.
    */
   async #readAllFromDatabase(after: Position | null, limit: number): Promise<ReadResult> {
     const from = after ?? { commit: 0n, prepare: 0n };
@@ -168,7 +168,11 @@ export class PostgresEventStore implements EventStore {
            FROM (SELECT * FROM visible ORDER BY transaction_id, global_position) AS ordered
          UNION ALL
          SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                EXISTS (SELECT 1 FROM events WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint) AND NOT (${VISIBLE}))
+                -- Visible rows sort before hidden ones (smaller transaction ids), and the short read
+                -- returned every visible one: a row past them is hidden. An ordered index scan
+                -- (a filter on NOT visible made the planner scan the whole table: 28 ms at 100k events).
+                EXISTS (SELECT 1 FROM events WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+                         ORDER BY transaction_id, global_position OFFSET (SELECT count(*) FROM visible) LIMIT 1)
           WHERE (SELECT count(*) FROM visible) < $3`,
         [from.commit.toString(), from.prepare.toString(), limit],
       ),
