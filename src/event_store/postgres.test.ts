@@ -193,6 +193,38 @@ describe.skipIf(!databaseAvailable)(`PostgreSQL event store (${databaseAvailable
     }
   });
 
+  it("the idle poll reads the database: an event committed with no wake-up still arrives", async () => {
+    // A commit whose client lost its connection before the answer wakes nobody and sends no
+    // NOTIFY; here: append_events over a plain connection. Subscribers woken together share
+    // what they know of the end of the log, but a poll must not trust that and read.
+    const otherPool = createPool({ connectionString: db.url, max: 4 });
+    const other = createPostgresStore(otherPool, { idlePollMs: 100 });
+    try {
+      const start = (await readAllUntil(store, null, Number((await db.pool.query("SELECT count(*) FROM events")).rows[0].count))).at(-1)!.position;
+      const stream = `silent-${crypto.randomUUID()}`;
+      const controller = new AbortController();
+      const subscriber = async (): Promise<RecordedEvent[]> => {
+        for await (const batch of other.subscribeAll({ after: start, batchSize: 10, signal: controller.signal })) {
+          const mine = batch.filter((e) => e.streamId === stream);
+          if (mine.length > 0) return mine;
+        }
+        return [];
+      };
+      const got = Promise.all([subscriber(), subscriber()]);
+      await new Promise((resolve) => setTimeout(resolve, 300)); // both at the end, polling
+      const silent = await openAppend(db.url, stream);
+      await silent.commit();
+      const timer = setTimeout(() => controller.abort(), 10_000);
+      const batches = await got;
+      clearTimeout(timer);
+      controller.abort();
+      expect(batches.map((batch) => batch.map((e) => e.type))).toEqual([["Late"], ["Late"]]);
+    } finally {
+      await other.close();
+      await otherPool.end();
+    }
+  });
+
   it("answers StoreUnavailableError when the database cannot be reached", async () => {
     const deadPool = createPool({ connectionString: "postgres://postgres@127.0.0.1:1/none", max: 1 });
     const dead = createPostgresStore(deadPool);

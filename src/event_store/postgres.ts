@@ -201,18 +201,30 @@ export class PostgresEventStore implements EventStore {
       if (!isConnectionError(error)) throw error;
     });
     const reader = this.#window?.join() ?? null;
+    // False after a wait that ended without a wake-up (the idle poll, a back-off): then the
+    // next read goes to the database, never answered from what the window knows of the end
+    // of the log, because the poll exists for events no wake-up announced (a commit whose
+    // client lost its connection before the answer, a missed NOTIFY).
+    let woken = true;
+    const sleep = async (seen: number, ms: number): Promise<void> => {
+      await this.#wakeup.wait(seen, ms, signal);
+      woken = this.#wakeup.counter !== seen;
+    };
     try {
       while (!signal.aborted) {
         const seen = this.#wakeup.counter;
         let read: ReadResult;
         try {
-          read = reader ? await this.#window!.next(reader, position, batchSize, seen) : await this.#readAllFromDatabase(position, batchSize);
+          read = reader
+            ? await this.#window!.next(reader, position, batchSize, woken ? seen : Number.POSITIVE_INFINITY)
+            : await this.#readAllFromDatabase(position, batchSize);
         } catch (error) {
           if (!(error instanceof StoreUnavailableError)) throw error;
           backoffMs = Math.min(Math.max(backoffMs * 2, 100), 2000);
-          await this.#wakeup.wait(seen, backoffMs, signal);
+          await sleep(seen, backoffMs);
           continue;
         }
+        woken = true;
         const batch = read.events;
         if (batch.length > 0) {
           position = batch.at(-1)!.position;
@@ -225,10 +237,10 @@ export class PostgresEventStore implements EventStore {
         // the next wake-up (or the idle poll, which covers a missed notification).
         if (read.hidden) {
           backoffMs = Math.min(Math.max(backoffMs * 2, 2), 250);
-          await this.#wakeup.wait(this.#wakeup.counter, backoffMs, signal);
+          await sleep(this.#wakeup.counter, backoffMs);
         } else {
           backoffMs = 0;
-          await this.#wakeup.wait(seen, this.#idlePollMs, signal);
+          await sleep(seen, this.#idlePollMs);
         }
       }
     } finally {
