@@ -55,19 +55,11 @@ function intArrayLiteral(values: readonly number[]): string {
 /**
  * Locks (creating if needed) the checkpoint rows of the given partitions, in partition
  * order (so two tasks over overlapping partitions cannot deadlock), and returns partition →
- * position. One round trip once the rows exist; with `begin`, that round trip also opens the
- * transaction (BEGIN and the locking SELECT as one simple-protocol message, values inlined
- * as escaped literals).
+ * position. One round trip once the rows exist. (A task does the same inside its first
+ * message: beginLockAndLoad.)
  */
-export async function lockCheckpoints(client: PoolClient, projection: string, version: number, partitions: readonly number[], options: { begin?: boolean } = {}): Promise<Map<number, Position>> {
-  type Locked = { partition: number; position: string };
-  let rows: Locked[];
-  if (options.begin) {
-    const results = (await client.query(`BEGIN; ${lockCheckpointsSql(client, projection, version, partitions)}`)) as unknown as pg.QueryResult<Locked>[];
-    rows = results[1]!.rows;
-  } else {
-    rows = (await client.query<Locked>(LOCK_CHECKPOINTS, [projection, version, partitions])).rows;
-  }
+export async function lockCheckpoints(client: PoolClient, projection: string, version: number, partitions: readonly number[]): Promise<Map<number, Position>> {
+  const rows = (await client.query<{ partition: number; position: string }>(LOCK_CHECKPOINTS, [projection, version, partitions])).rows;
   return lockedPositions(client, projection, version, partitions, rows);
 }
 
