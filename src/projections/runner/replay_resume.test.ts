@@ -25,13 +25,15 @@ describe.skipIf(skip !== null)(`replay resume${skip ? ` (${skip})` : ""}`, () =>
     await stack?.close();
   });
 
-  it("a replay SIGKILLed midway resumes from its checkpoints and ends equal to a clean replay", { timeout: 60_000 }, async () => {
+  it("a replay SIGKILLed midway resumes from its checkpoints and ends equal to a clean replay", { timeout: 90_000 }, async () => {
     await appendCounts(store, makeCounts(20_000, { keys: 2000, groups: 13, seed: 3 }), 500);
     await resolveServing(db.pool, groupDefinitions([counterProjection], [counterModule])[0]!);
     const child = startRunnerProcess({ databaseUrl: db.url, redisUrl: redisHandle.url, redisKeyPrefix: redisHandle.prefix, modules: [counterModule], batchSize: 1000, replay: "test_counter" });
     const done = async (): Promise<number> =>
       Number((await db.pool.query("SELECT events_done FROM projections WHERE name = 'test_counter' AND version = 2")).rows[0]?.events_done ?? 0);
-    await waitUntil(async () => (await done()) >= 3000, 30_000, "replay progress");
+    // The replay child runs at a lower CPU priority (it yields to live work): on a machine busy
+    // with the rest of the suite it can start slowly.
+    await waitUntil(async () => (await done()) >= 3000, 60_000, "replay progress");
     expect(await child.kill("SIGKILL")).toBe("SIGKILL");
     const before = await done();
     expect(before).toBeLessThan(20_000);
