@@ -5,7 +5,6 @@
 import { pathToFileURL } from "node:url";
 import { Redis } from "ioredis";
 import { pino, type Logger } from "pino";
-import { createProductSnapshotCache } from "./commands/orders/product_snapshot_cache.ts";
 import { commandRoutes } from "./commands/routes.ts";
 import { ConfigError, loadConfig, type ApiToken, type Config } from "./config.ts";
 import { migrationsApplied } from "./db/migrate.ts";
@@ -125,8 +124,7 @@ export async function startService(config: Config, options: { logger?: Logger; /
       projectionLag: async () => (await projections.status()).items.map((item) => ({ name: item.name, lagEvents: item.lagEvents, parkedEvents: item.parkedEvents })),
     });
     const modules = [
-      // Order placement decides from cached product snapshots, guarded by their stream versions on append.
-      commandRoutes({ store, pool, productSnapshots: createProductSnapshotCache() }),
+      commandRoutes({ store, pool }),
       queryRoutes({ pool, redis: redis.client, progress: projections.progress, activeVersions: projections.activeVersions, consistencyWaitMs: config.consistencyWaitMs }),
       projections.routes,
       metrics.routes,

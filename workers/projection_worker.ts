@@ -1,5 +1,5 @@
 /**
- * Piscina entry: applies one task (one or more partitions of a batch) (see src/projections/runner/apply_partition.ts).
+ * Piscina entry: applies one task, one or more partitions of a batch (src/projections/runner/apply_partition.ts).
  * Each worker thread owns a small pg pool and one ioredis connection, made from workerData.
  */
 import { workerData } from "node:worker_threads";

@@ -62,6 +62,12 @@ describe.skipIf(!databaseAvailable)(`PostgreSQL event store (${databaseAvailable
     await db?.drop();
   });
 
+  /** The position of the last committed event (not just the last visible one), so a subscriber from there sees nothing older. */
+  async function committedEnd(): Promise<Position> {
+    const committed = Number((await db.pool.query("SELECT count(*) FROM events")).rows[0].count);
+    return (await readAllUntil(store, null, committed)).at(-1)!.position;
+  }
+
   it("never skips an event committed late by a slow transaction", async () => {
     const before = await store.headPosition();
     const slow = await openAppend(db.url, `late-${crypto.randomUUID()}`);
@@ -169,8 +175,7 @@ describe.skipIf(!databaseAvailable)(`PostgreSQL event store (${databaseAvailable
     const otherPool = createPool({ connectionString: db.url, max: 2 });
     const other = createPostgresStore(otherPool, { idlePollMs: 60_000 });
     try {
-      // Start from the end of what is committed (not just visible) so nothing older shows up.
-      const start = (await readAllUntil(store, null, Number((await db.pool.query("SELECT count(*) FROM events")).rows[0].count))).at(-1)!.position;
+      const start = await committedEnd();
       const stream = `notify-${crypto.randomUUID()}`;
       const controller = new AbortController();
       const got = (async () => {
@@ -200,7 +205,7 @@ describe.skipIf(!databaseAvailable)(`PostgreSQL event store (${databaseAvailable
     const otherPool = createPool({ connectionString: db.url, max: 4 });
     const other = createPostgresStore(otherPool, { idlePollMs: 100 });
     try {
-      const start = (await readAllUntil(store, null, Number((await db.pool.query("SELECT count(*) FROM events")).rows[0].count))).at(-1)!.position;
+      const start = await committedEnd();
       const stream = `silent-${crypto.randomUUID()}`;
       const controller = new AbortController();
       const subscriber = async (): Promise<RecordedEvent[]> => {

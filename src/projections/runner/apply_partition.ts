@@ -11,7 +11,7 @@ import type { Redis } from "ioredis";
 import type pg from "pg";
 import { isConnectionError, type Pool, type PoolClient } from "../../db/pool.ts";
 import type { RecordedEvent } from "../../event_store/types.ts";
-import { comparePositions, encodePosition, maxPosition, parsePosition, START, type Position } from "../../shared/position.ts";
+import { comparePositions, encodePosition, parsePosition, START, type Position } from "../../shared/position.ts";
 import type { ProjectionDefinition, Row, RowRef, TableModel, ViewOp } from "../define.ts";
 import { partitionOf } from "./partition.ts";
 import { arrayLiteral, deleteRows, loadRowsSql, rowsByKey, sameRow, upsertRows } from "./row_io.ts";
@@ -63,10 +63,11 @@ export async function lockCheckpoints(client: PoolClient, projection: string, ve
   return lockedPositions(client, projection, version, partitions, rows);
 }
 
-/** LOCK_CHECKPOINTS with its values inlined as literals (for a simple-protocol message). */
-function lockCheckpointsSql(client: PoolClient, projection: string, version: number, partitions: readonly number[]): string {
+/** A checkpoint statement ($1 projection, $2 version, $3 partitions) with those values inlined as literals, for a simple-protocol message. */
+function inlineCheckpointSql(sql: string, client: PoolClient, projection: string, version: number, partitions: readonly number[]): string {
   if (!Number.isSafeInteger(version)) throw new Error(`not an integer: ${version}`);
-  return LOCK_CHECKPOINTS.replace("$1", () => client.escapeLiteral(projection))
+  return sql
+    .replace("$1", () => client.escapeLiteral(projection))
     .replace("$2", () => String(version))
     .replace("$3::int[]", () => intArrayLiteral(partitions));
 }
@@ -77,20 +78,19 @@ async function lockedPositions(
   projection: string,
   version: number,
   partitions: readonly number[],
-  locked: readonly { partition: number | string; position: string }[],
+  locked: readonly { partition: number; position: string }[],
 ): Promise<Map<number, Position>> {
-  type Locked = { partition: number; position: string };
-  let rows: readonly { partition: number | string; position: string }[] = locked;
+  let rows = locked;
   if (rows.length !== partitions.length) {
     // First task of a partition: create the rows (a concurrent creator wins harmlessly), then lock them.
     await client.query(
       "INSERT INTO projection_checkpoints (projection, version, partition, position) SELECT $1, $2, p, '0-0' FROM unnest($3::int[]) AS p ORDER BY p ON CONFLICT DO NOTHING",
       [projection, version, partitions],
     );
-    rows = (await client.query<Locked>(LOCK_CHECKPOINTS, [projection, version, partitions])).rows;
+    rows = (await client.query<{ partition: number; position: string }>(LOCK_CHECKPOINTS, [projection, version, partitions])).rows;
   }
   const positions = new Map<number, Position>(partitions.map((partition) => [partition, START]));
-  for (const row of rows) positions.set(Number(row.partition), parsePosition(row.position) ?? START);
+  for (const row of rows) positions.set(row.partition, parsePosition(row.position) ?? START);
   return positions;
 }
 
@@ -111,7 +111,7 @@ const SET_CHECKPOINTS = `UPDATE projection_checkpoints AS c SET position = v.pos
  WHERE c.projection = $1 AND c.version = $2 AND c.partition = v.partition`;
 
 /** Sets locked partition checkpoints (partition → position) in one statement. */
-export async function setCheckpoints(client: PoolClient, projection: string, version: number, positions: ReadonlyMap<number, Position>): Promise<void> {
+async function setCheckpoints(client: PoolClient, projection: string, version: number, positions: ReadonlyMap<number, Position>): Promise<void> {
   await client.query(SET_CHECKPOINTS, [projection, version, [...positions.keys()], [...positions.values()].map(encodePosition)]);
 }
 
@@ -120,15 +120,14 @@ export async function setCheckpoints(client: PoolClient, projection: string, ver
  * trip (one simple-protocol message; a failing statement skips the rest, the caller rolls back).
  */
 async function setCheckpointsAndCommit(client: PoolClient, projection: string, version: number, positions: ReadonlyMap<number, Position>, extra: readonly string[]): Promise<void> {
-  if (!Number.isSafeInteger(version)) throw new Error(`not an integer: ${version}`);
   const statements = [...extra];
   if (positions.size > 0) {
     const encoded = [...positions.values()].map(encodePosition);
     statements.unshift(
-      SET_CHECKPOINTS.replace("$1", () => client.escapeLiteral(projection))
-        .replace("$2", () => String(version))
-        .replace("$3::int[]", () => intArrayLiteral([...positions.keys()]))
-        .replace("$4::text[]", () => `${client.escapeLiteral(`{${encoded.join(",")}}`)}::text[]`),
+      inlineCheckpointSql(SET_CHECKPOINTS, client, projection, version, [...positions.keys()]).replace(
+        "$4::text[]",
+        () => `${client.escapeLiteral(`{${encoded.join(",")}}`)}::text[]`,
+      ),
     );
   }
   await client.query(`${statements.join("; ")}; COMMIT`);
@@ -149,7 +148,9 @@ function appliesFor(work: PartitionWork, checkpoints: ReadonlyMap<number, Positi
   };
 }
 
-function fold(definition: ProjectionDefinition, applies: Applies, events: readonly RecordedEvent[], states: Map<string, RowState>): void {
+/** Folds the new events into the rows they apply to, starting from the rows as loaded; returns each touched row's state. */
+function fold(definition: ProjectionDefinition, applies: Applies, events: readonly RecordedEvent[], rows: ReadonlyMap<string, ReadonlyMap<string, Row>>): Map<string, RowState> {
+  const states = new Map<string, RowState>();
   for (const event of events) {
     const seen = new Set<string>();
     for (const ref of definition.touches(event)) {
@@ -157,10 +158,16 @@ function fold(definition: ProjectionDefinition, applies: Applies, events: readon
       const id = `${ref.table}\u0000${ref.key}`;
       if (seen.has(id)) continue;
       seen.add(id);
-      const state = states.get(id)!;
+      let state = states.get(id);
+      if (!state) {
+        const row = rows.get(ref.table)?.get(ref.key);
+        state = { ref: { table: ref.table, key: ref.key }, before: row, current: row };
+        states.set(id, state);
+      }
       state.current = definition.reduce(ref, state.current, event);
     }
   }
+  return states;
 }
 
 /** The keys, per table, of every row of an owned partition the events touch (whatever the checkpoints). */
@@ -195,7 +202,7 @@ async function beginLockAndLoad(
   const tables = [...keysByTable].map(([table, keys]) => ({ model: modelOf(definition, table), keys: [...keys] }));
   const statements = [
     "BEGIN",
-    lockCheckpointsSql(client, definition.name, work.version, work.owned),
+    inlineCheckpointSql(LOCK_CHECKPOINTS, client, definition.name, work.version, work.owned),
     ...tables.map(({ model, keys }) => loadRowsSql(model, work.version, arrayLiteral(client, keys))),
   ];
   const results = (await client.query(statements.join("; "))) as unknown as pg.QueryResult<Record<string, unknown>>[];
@@ -203,21 +210,6 @@ async function beginLockAndLoad(
   const checkpoints = await lockedPositions(client, definition.name, work.version, work.owned, locked);
   const rows = new Map(tables.map(({ model }, i) => [model.table, rowsByKey(model, results[i + 2]!.rows)]));
   return { checkpoints, rows };
-}
-
-/** The rows the new events apply to, as loaded. */
-function statesFor(definition: ProjectionDefinition, applies: Applies, events: readonly RecordedEvent[], rows: ReadonlyMap<string, ReadonlyMap<string, Row>>): Map<string, RowState> {
-  const states = new Map<string, RowState>();
-  for (const event of events) {
-    for (const ref of definition.touches(event)) {
-      if (!applies(ref, event)) continue;
-      const id = `${ref.table}\u0000${ref.key}`;
-      if (states.has(id)) continue;
-      const row = rows.get(ref.table)?.get(ref.key);
-      states.set(id, { ref: { table: ref.table, key: ref.key }, before: row, current: row });
-    }
-  }
-  return states;
 }
 
 /** The table model with the given logical name; throws when the projection has none. */
@@ -245,8 +237,7 @@ export async function applyPartition(deps: { pool: Pool; redis: Redis | null }, 
       return { applied: 0, skipped, rowsWritten: 0, viewsFailed: false };
     }
     const applies = appliesFor(work, checkpoints);
-    const states = statesFor(definition, applies, events, rows);
-    fold(definition, applies, events, states);
+    const states = fold(definition, applies, events, rows);
     const upserts = new Map<string, Row[]>();
     const deletes = new Map<string, string[]>();
     const viewOps: ViewOp[] = [];
@@ -264,17 +255,17 @@ export async function applyPartition(deps: { pool: Pool; redis: Redis | null }, 
     // Views are written while the rows are (both before COMMIT, so a crash in between rewrites the same bytes).
     const views = deps.redis && viewOps.length > 0 ? writeViews(deps.redis, viewOps) : null;
     viewsWritten = views !== null;
+    let viewsFailed = false;
     try {
       for (const [table, changed] of upserts) await upsertRows(client, modelOf(definition, table), work.version, changed);
       for (const [table, keys] of deletes) await deleteRows(client, modelOf(definition, table), work.version, keys);
     } finally {
-      await views;
+      if (views) viewsFailed = !(await views);
     }
-    const viewsFailed = views !== null && !(await views);
     const advanced = new Map<number, Position>();
-    for (const [partition, checkpoint] of checkpoints) if (comparePositions(work.through, checkpoint) > 0) advanced.set(partition, maxPosition(checkpoint, work.through));
-    const markDirty = `UPDATE projections SET views_dirty = true WHERE name = ${client.escapeLiteral(definition.name)} AND version = ${work.version}`;
-    await setCheckpointsAndCommit(client, definition.name, work.version, advanced, viewsFailed ? [markDirty] : []);
+    for (const [partition, checkpoint] of checkpoints) if (comparePositions(work.through, checkpoint) > 0) advanced.set(partition, work.through);
+    const markDirty = viewsFailed ? [`UPDATE projections SET views_dirty = true WHERE name = ${client.escapeLiteral(definition.name)} AND version = ${work.version}`] : [];
+    await setCheckpointsAndCommit(client, definition.name, work.version, advanced, markDirty);
     return { applied: events.length, skipped, rowsWritten, viewsFailed };
   } catch (error) {
     await client.query("ROLLBACK").catch(() => undefined);

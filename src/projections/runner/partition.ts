@@ -60,7 +60,7 @@ export function partitionGroups(definition: ProjectionDefinition, batch: readonl
   const partitions = partitionCount(definition);
   let groups = 1;
   while (groups * 2 <= partitions && groups * eventsPerTask < batch.length) groups *= 2;
-  const result = new Map<number, PartitionGroup & { last: RecordedEvent | null; seen: Set<number> }>();
+  const result = new Map<number, PartitionGroup & { last: RecordedEvent | null }>();
   for (const event of batch) {
     if (!definition.handles.has(event.type)) continue;
     for (const ref of definition.touches(event)) {
@@ -68,13 +68,10 @@ export function partitionGroups(definition: ProjectionDefinition, batch: readonl
       const index = partition % groups;
       let group = result.get(index);
       if (!group) {
-        group = { owned: [], events: [], last: null, seen: new Set() };
+        group = { owned: [], events: [], last: null };
         result.set(index, group);
       }
-      if (!group.seen.has(partition)) {
-        group.seen.add(partition);
-        group.owned.push(partition);
-      }
+      if (!group.owned.includes(partition)) group.owned.push(partition);
       if (group.last !== event) {
         group.last = event;
         group.events.push(event);

@@ -267,7 +267,6 @@ export class ProjectionLoop {
     while (this.#mark) {
       const wait = this.#markedAt + MARK_SPACING_MS - performance.now();
       if (wait > 0) await sleep(wait);
-      if (!this.#mark) break;
       const { through, consumed } = this.#mark;
       this.#mark = null;
       for (let attempt = 0; ; attempt++) {

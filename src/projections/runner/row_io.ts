@@ -53,7 +53,7 @@ export function rowFromDatabase(model: TableModel, raw: Record<string, unknown>)
   return row;
 }
 
-/** The statement that loads and locks the rows whose keys are in `keys` (an SQL array expression, e.g. `$1`). */
+/** The statement that loads and locks the rows whose keys are in `keys` (an SQL array expression: a parameter or arrayLiteral()). */
 export function loadRowsSql(model: TableModel, version: number, keys: string): string {
   const table = ident(tableName(model.table, version));
   // Ordered by the table's column (t.key), not the select list's text alias of the same name.
@@ -73,13 +73,6 @@ export function rowsByKey(model: TableModel, raws: readonly Record<string, unkno
 /** An SQL text-array literal of `values` ('{"a","b"}', quoted and escaped), to inline where no parameter can go. */
 export function arrayLiteral(client: PoolClient, values: readonly string[]): string {
   return client.escapeLiteral(`{${values.map((value) => `"${value.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`).join(",")}}`);
-}
-
-/** Loads and locks the rows with the given keys; returns key → row. */
-export async function loadRows(client: PoolClient, model: TableModel, version: number, keys: readonly string[]): Promise<Map<string, Row>> {
-  if (keys.length === 0) return new Map();
-  const result = await client.query<Record<string, unknown>>(loadRowsSql(model, version, "$1"), [keys]);
-  return rowsByKey(model, result.rows);
 }
 
 function toParameter(type: ColumnType, value: CellValue | undefined): unknown {

@@ -94,11 +94,11 @@ export async function projectionStatus(options: {
     const version = active.rows[0]?.version ?? family.current.version;
     const builtBy = active.rows[0]?.definition_version ?? version;
     const followable = family.all.some((entry) => entry.definition.version === builtBy);
+    const local = options.local?.get(name);
     const stored = await readWatermark(pool, name, version);
-    const announced = options.local?.get(name) === "leading" ? options.announced?.(name) : undefined;
+    const announced = local === "leading" ? options.announced?.(name) : undefined;
     const position = announced && comparePositions(announced, stored) > 0 ? announced : stored;
     const lagEvents = await lagBetween(pool, store, position, head);
-    const local = options.local?.get(name);
     const rebuild = await rebuildOf(pool, name);
     let status: ProjectionStatusValue;
     if (local === "failed") status = "failed";

@@ -1,7 +1,7 @@
 /**
  * The unit of work the runner hands a worker: the events of one batch for one or more
- * partitions,
- * msgpack-encoded into a single buffer that is transferred (not cloned) to the thread.
+ * partitions, msgpack-encoded into a single buffer that is transferred (not cloned) to the
+ * thread.
  */
 import { Packr } from "msgpackr";
 import { decodePayload, rawPayloadOf } from "../../event_store/codec.ts";
