@@ -23,6 +23,17 @@ const data = workerData as ProjectionWorkerData;
 if (data.niceness) lowerThreadPriority(data.niceness);
 let pool: Pool | null = null;
 let redis: Redis | null = null;
+/** Settles when this thread's Redis connection is first ready, or after FIRST_CONNECT_WAIT_MS. */
+let firstConnect: Promise<void> | null = null;
+
+/**
+ * How long the first task waits for the thread's Redis connection to come up. Without the
+ * wait, the first tasks of a fresh thread found Redis still connecting, skipped their views
+ * and marked them all dirty: a full restore of every view (the loop paused meanwhile) on each
+ * start, and views a second or more behind their rows until it ran. Later tasks never wait:
+ * while Redis is down they skip views at once and the views are restored when it returns.
+ */
+const FIRST_CONNECT_WAIT_MS = 2000;
 
 function connections(): { pool: Pool; redis: Redis | null } {
   pool ??= createPool({ connectionString: data.databaseUrl, max: TASKS_PER_WORKER, applicationName: "projection-worker", asyncCommit: true });
@@ -35,9 +46,20 @@ function connections(): { pool: Pool; redis: Redis | null } {
       retryStrategy: (times) => Math.min(times * 200, 1000),
     });
     redis.on("error", () => undefined);
+    const connecting = redis;
+    firstConnect = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, FIRST_CONNECT_WAIT_MS);
+      connecting.once("ready", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
   return { pool, redis };
 }
+
+// Connect while the thread waits for its first task.
+connections();
 
 /** Applies one partition task; never throws, classifies failures for the runner. */
 export async function applyTask(task: PartitionTask): Promise<TaskResult> {
@@ -48,7 +70,9 @@ export async function applyTask(task: PartitionTask): Promise<TaskResult> {
     return { ok: false, kind: "load", message: error instanceof Error ? error.message : String(error) };
   }
   try {
-    const outcome = await applyPartition(connections(), definition, {
+    const deps = connections();
+    if (firstConnect) await firstConnect;
+    const outcome = await applyPartition(deps, definition, {
       version: task.version,
       owned: task.owned,
       partitions: task.partitions,
