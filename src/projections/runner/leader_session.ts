@@ -1,8 +1,8 @@
 /**
  * What a process does while it leads a projection: run its loop and keep its Redis views
  * whole. Every second (and whenever Redis becomes ready) the watchdog checks the version's
- * sentinel key and the dirty flag; when views were lost or missed writes, it pauses the
- * loop, rebuilds the views from the rows, and resumes. While the loop defers views (the
+ * sentinel key and the dirty flag; when views were lost or missed writes, it rebuilds the
+ * views from the rows, holding the loop one page at a time (live events go on between pages). While the loop defers views (the
  * bulk build of a fresh version) it does nothing; the loop marks them dirty when it stops
  * deferring, so they are rebuilt once, from the finished rows.
  */
@@ -38,19 +38,20 @@ export async function leadProjection(options: {
   const check = async (): Promise<void> => {
     if (!redis || !definition.views || checking || signal.aborted || redis.status !== "ready" || loop.deferringViews) return;
     checking = true;
-    let resume: (() => void) | null = null;
     try {
       if (!views.dirty && (await viewsPresent(redis, definition, version))) return;
-      resume = await loop.pause();
+      // Cleared first: a task whose views fail while the restore runs sets it again, and the
+      // views are restored once more.
       views.dirty = false;
       await pool.query("UPDATE projections SET views_dirty = false WHERE name = $1 AND version = $2", [definition.name, version]);
-      const rows = await restoreViews(pool, redis, definition, version);
-      logger.info({ projection: definition.name, version, rows }, "restored Redis views from rows");
+      const started = performance.now();
+      // The loop is held one page at a time, so live events keep flowing during a long restore.
+      const rows = await restoreViews(pool, redis, definition, version, () => loop.hold());
+      logger.info({ projection: definition.name, version, rows, ms: Math.round(performance.now() - started) }, "restored Redis views from rows");
     } catch (error) {
       views.dirty = true;
       logger.warn({ projection: definition.name, error: (error as Error).message }, "restoring Redis views failed; will retry");
     } finally {
-      resume?.();
       checking = false;
     }
   };

@@ -65,6 +65,7 @@ export class ProjectionLoop {
   #tail: Promise<void> = Promise.resolve();
   #gate: Promise<void> = Promise.resolve();
   #openGate: (() => void) | null = null;
+  #holds = 0;
   /** The latest watermark not written yet, the write in flight, and a write that failed for good. */
   #mark: { through: Position; consumed: number } | null = null;
   #marking: Promise<void> | null = null;
@@ -225,22 +226,40 @@ export class ProjectionLoop {
     if (await this.#fresh()) await dropVersionKeys(redis, this.definition.name, this.version).catch(() => undefined);
   }
 
-  /** Holds new batches and waits until every batch in flight has committed; returns the resume function. */
+  /** Holds new batches and waits until every batch in flight has committed and its watermark is written; returns the resume function. */
   async pause(): Promise<() => void> {
-    if (!this.#openGate) this.#gate = new Promise((resolve) => (this.#openGate = resolve));
     const previous = this.#state;
+    const release = await this.hold();
     this.#state = previous === "running" ? "paused" : previous;
+    await this.#marksWritten();
+    return () => {
+      release();
+      if (this.#state === "paused") this.#state = "running";
+    };
+  }
+
+  /**
+   * Holds new batches and waits until every batch in flight has committed (no task of this
+   * loop is running when it resolves); returns the release function. A short hold, e.g.
+   * one page of a views restore: the watermark is not waited for and the state stays.
+   * Holds nest: the batches start again when the last one is released.
+   */
+  async hold(): Promise<() => void> {
+    this.#holds++;
+    if (!this.#openGate) this.#gate = new Promise((resolve) => (this.#openGate = resolve));
     // Until the tail stays the same: a batch that was starting when the gate closed is waited for too.
     for (;;) {
       const tail = this.#tail;
       await tail.catch(() => undefined);
       if (tail === this.#tail) break;
     }
-    await this.#marksWritten();
+    let released = false;
     return () => {
+      if (released) return;
+      released = true;
+      if (--this.#holds > 0) return;
       this.#openGate?.();
       this.#openGate = null;
-      if (this.#state === "paused") this.#state = "running";
     };
   }
 

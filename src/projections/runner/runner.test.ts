@@ -7,12 +7,27 @@ import { applyPartition } from "./apply_partition.ts";
 import { partitionBatch, partitionGroups } from "./partition.ts";
 import { ensureProjectionSchema } from "./schema.ts";
 import { startProjections, type Projections } from "./start.ts";
-import { sentinelKey } from "./views_restore.ts";
+import { restoreViews, sentinelKey } from "./views_restore.ts";
 import { counterModule, counterProjection } from "./testing/counter_projection.ts";
 import { appendCounts, foldInMemory, makeCounts, readEverything, readProjected, waitUntil } from "./testing/fixtures.ts";
 import { openRunnerStack, runnerStackSkipReason, type RunnerStack } from "./testing/stack.ts";
 
 const skip = runnerStackSkipReason;
+
+/** Deletes every key under the stack's Redis prefix (as a flush would, for this suite only). */
+async function deleteAllKeys(redisHandle: RunnerStack["redisHandle"]): Promise<void> {
+  const plain = redisHandle.redis.duplicate({ keyPrefix: "" });
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await plain.scan(cursor, "MATCH", `${redisHandle.prefix}*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) await plain.del(...keys);
+    } while (cursor !== "0");
+  } finally {
+    plain.disconnect();
+  }
+}
 
 describe.skipIf(skip !== null)(`projection runner${skip ? ` (${skip})` : ""}`, () => {
   let stack: RunnerStack | undefined;
@@ -117,21 +132,42 @@ describe.skipIf(skip !== null)(`projection runner${skip ? ` (${skip})` : ""}`, (
     await caughtUp((await store.headPosition())!);
     await waitUntil(async () => (await redisHandle.redis.get(sentinelKey("test_counter", 1))) === "1", 10_000, "views complete");
     expect(await redisHandle.redis.exists(key)).toBe(1);
-    const plain = redisHandle.redis.duplicate({ keyPrefix: "" });
-    try {
-      let cursor = "0";
-      do {
-        const [next, keys] = await plain.scan(cursor, "MATCH", `${redisHandle.prefix}*`, "COUNT", 1000);
-        cursor = next;
-        if (keys.length > 0) await plain.del(...keys);
-      } while (cursor !== "0");
-    } finally {
-      plain.disconnect();
-    }
+    await deleteAllKeys(redisHandle);
     await waitUntil(async () => (await redisHandle.redis.exists(key)) === 1, 10_000, "views restored");
     const expected = foldInMemory(counterProjection, await readEverything(store));
     const restored = await redisHandle.redis.getBuffer(key);
     expect(restored?.equals(expected["counters"]!["k1"]!["body"] as Buffer)).toBe(true);
+  });
+
+  it("restores views page by page while live events keep applying, and ends with every view equal to its row", { timeout: 60_000 }, async () => {
+    // Over 2,000 counters (three restore pages of the counters table).
+    await caughtUp(await appendCounts(store, makeCounts(5000, { keys: 2500, groups: 11, seed: 3 }), 500));
+    await waitUntil(async () => (await redisHandle.redis.get(sentinelKey("test_counter", 1))) === "1", 20_000, "views complete");
+    // A restore holds the writers once per page, and releases each hold.
+    let holds = 0;
+    let released = 0;
+    const rows = await restoreViews(db.pool, redisHandle.redis, counterProjection, 1, async () => {
+      holds++;
+      return () => void released++;
+    });
+    const counters = Number((await db.pool.query<{ n: string }>("SELECT count(*) AS n FROM counters_v1")).rows[0]!.n);
+    const groups = Number((await db.pool.query<{ n: string }>("SELECT count(*) AS n FROM groups_v1")).rows[0]!.n);
+    expect(counters).toBeGreaterThan(2000);
+    expect(rows).toBe(counters + groups);
+    // One hold per page of each table (a table's last page is the first one shorter than 1,000 rows).
+    expect(holds).toBe(Math.floor(counters / 1000) + 1 + Math.floor(groups / 1000) + 1);
+    expect(released).toBe(holds);
+    // Views lost while events keep coming: the watchdog restores them between live batches.
+    await deleteAllKeys(redisHandle);
+    let last: Position = START;
+    for (let round = 0; round < 10; round++) last = await appendCounts(store, makeCounts(100, { keys: 2500, groups: 11, seed: 50 + round }), 20);
+    await caughtUp(last);
+    await waitUntil(async () => (await redisHandle.redis.get(sentinelKey("test_counter", 1))) === "1", 20_000, "views restored");
+    const expected = foldInMemory(counterProjection, await readEverything(store));
+    const keys = Object.keys(expected["counters"]!);
+    const views = await redisHandle.redis.mgetBuffer(...keys.map((key) => viewKey("test_counter", 1, "counter", key)));
+    const wrong = keys.filter((key, i) => !views[i]?.equals(expected["counters"]![key]!["body"] as Buffer));
+    expect(wrong).toEqual([]);
   });
 
   it("applies a task over several partitions exactly once per row, whatever each partition's checkpoint", async () => {
