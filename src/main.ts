@@ -19,6 +19,7 @@ import { openApiRoutes } from "./http/openapi.ts";
 import { startServer } from "./http/server.ts";
 import { projectionModules } from "./projections/all.ts";
 import { startProjections } from "./projections/runner/start.ts";
+import { projectionLagDetails } from "./projections/runner/status.ts";
 import { queryRoutes } from "./queries/routes.ts";
 
 export interface Service {
@@ -121,7 +122,16 @@ export async function startService(config: Config, options: { logger?: Logger; /
 
     const metrics = createMetrics({
       pool,
-      projectionLag: async () => (await projections.status()).items.map((item) => ({ name: item.name, lagEvents: item.lagEvents, parkedEvents: item.parkedEvents })),
+      projectionLag: async () =>
+        Promise.all(
+          (await projections.status()).items.map(async (item) => ({
+            name: item.name,
+            lagEvents: item.lagEvents,
+            parkedEvents: item.parkedEvents,
+            viewsReady: projections.viewsReady(item.name),
+            ...(await projectionLagDetails(pool, store, item)),
+          })),
+        ),
     });
     const modules = [
       commandRoutes({ store, pool }),

@@ -86,7 +86,18 @@ export interface ProjectionStatus {
   lagEvents: number;
 }
 
-/** Polls GET /v1/projections (every pollMs) until every projection is running with lag 0; resolves with the seconds waited and Date.now() when seen. Bounded by timeoutS. */
+/**
+ * True when /metrics reports no projection whose Redis views are incomplete: after a fresh
+ * catch-up the views are restored from the rows, and a measurement must not overlap that.
+ */
+async function viewsReady(target: Target): Promise<boolean> {
+  const response = await fetch(`${target.url}/metrics`, { headers: { authorization: `Bearer ${target.token}` }, signal: AbortSignal.timeout(5000) }).catch(() => null);
+  if (!response?.ok) return false;
+  const lines = (await response.text()).split("\n").filter((line) => line.startsWith("projection_views_ready{"));
+  return lines.every((line) => line.endsWith(" 1"));
+}
+
+/** Polls GET /v1/projections (every pollMs) until every projection is running with lag 0 and its Redis views are complete; resolves with the seconds waited and Date.now() when seen. Bounded by timeoutS. */
 export async function waitForProjections(target: Target, timeoutS: number, pollMs = 100): Promise<{ seconds: number; items: ProjectionStatus[]; caughtUpAtMs: number }> {
   if (!target.token) throw new Error("waiting for projections needs an operator token (--token)");
   const begin = performance.now();
@@ -95,7 +106,9 @@ export async function waitForProjections(target: Target, timeoutS: number, pollM
     const response = await fetch(`${target.url}/v1/projections`, { headers: { authorization: `Bearer ${target.token}` }, signal: AbortSignal.timeout(5000) }).catch(() => null);
     if (response?.ok) {
       items = ((await response.json()) as { items: ProjectionStatus[] }).items;
-      if (items.length > 0 && items.every((item) => item.lagEvents === 0 && item.status === "running")) return { seconds: (performance.now() - begin) / 1000, items, caughtUpAtMs: Date.now() };
+      if (items.length > 0 && items.every((item) => item.lagEvents === 0 && item.status === "running") && (await viewsReady(target))) {
+        return { seconds: (performance.now() - begin) / 1000, items, caughtUpAtMs: Date.now() };
+      }
     }
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }

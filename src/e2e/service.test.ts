@@ -134,9 +134,28 @@ describe.skipIf(!available)(`service end to end (${available ? "PostgreSQL + Red
     const metrics = await fetch(`${service.url}/metrics`);
     const text = await metrics.text();
     expect(metrics.status).toBe(200);
-    for (const name of ["http_request_duration_seconds", "projection_lag_events", "pg_pool_connections", "view_reads_total"]) expect(text).toContain(name);
+    for (const name of ["http_request_duration_seconds", "projection_lag_events", "projection_lag_seconds", "projection_events_done", "pg_pool_connections", "view_reads_total"]) expect(text).toContain(name);
+    const sample = (line: string): number => Number(text.split("\n").find((candidate) => candidate.startsWith(line))?.slice(line.length).trim());
+    // Commands earlier in this file were projected: events consumed counted, no lag (in events or seconds).
+    expect(sample('projection_events_done{projection="orders"}')).toBeGreaterThan(0);
+    expect(sample('projection_lag_seconds{projection="orders"}')).toBe(0);
+    // This process leads every projection; those with Redis views report them complete.
+    await waitUntilMetric(`${service.url}/metrics`, 'projection_views_ready{projection="product_catalog"} 1');
+    await waitUntilMetric(`${service.url}/metrics`, 'projection_views_ready{projection="orders"} 1');
     const status = await fetch(`${service.url}/v1/projections`, { headers: { authorization: `Bearer ${TOKEN}` } });
     const body = (await status.json()) as { items: Array<{ name: string }> };
     expect(body.items.map((item) => item.name).sort()).toEqual(["daily_sales", "orders", "product_catalog"]);
   });
 });
+
+/** Polls a metrics endpoint until its text has the given line (10 s at most). */
+async function waitUntilMetric(url: string, line: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  let text = "";
+  while (Date.now() < deadline) {
+    text = await (await fetch(url)).text();
+    if (text.split("\n").includes(line)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  expect(text.split("\n").filter((candidate) => candidate.startsWith(line.split(" ")[0]!))).toContain(line);
+}

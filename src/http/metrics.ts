@@ -13,11 +13,13 @@ const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", 
 export interface ProjectionLag {
   name: string;
   lagEvents: number;
-  /** Seconds between the head event's and the last applied event's occurredAt; null when unknown. */
+  /** Age in seconds of the oldest event not applied yet (0 when caught up); null when unknown. */
   lagSeconds?: number | null;
   parkedEvents: number;
-  /** Events applied since start (a counter). */
-  appliedEvents?: number;
+  /** Log events the serving version has consumed (a counter across restarts). */
+  eventsDone?: number;
+  /** Whether the Redis views are complete; null/undefined when this process does not lead the projection or it has none. */
+  viewsReady?: boolean | null;
 }
 
 export interface Metrics {
@@ -56,7 +58,13 @@ export function createMetrics(options: { pool: Pool; projectionLag?: () => Promi
   const lagEvents = new Gauge({ name: "projection_lag_events", help: "Events between a projection's checkpoint and the head", labelNames: ["projection"], registers: [registry] });
   const lagSeconds = new Gauge({ name: "projection_lag_seconds", help: "Business-time lag of a projection behind the head", labelNames: ["projection"], registers: [registry] });
   const parked = new Gauge({ name: "projection_parked_events", help: "Events parked after repeated failures", labelNames: ["projection"], registers: [registry] });
-  const applied = new Gauge({ name: "projection_applied_events", help: "Events applied by this process since start (rate() gives throughput)", labelNames: ["projection"], registers: [registry] });
+  const eventsDone = new Gauge({ name: "projection_events_done", help: "Log events the serving version has consumed (rate() gives throughput)", labelNames: ["projection"], registers: [registry] });
+  const viewsReady = new Gauge({
+    name: "projection_views_ready",
+    help: "1 when the projection's Redis views are complete, 0 while they are deferred, dirty or being restored from the rows (reported by the leading process)",
+    labelNames: ["projection"],
+    registers: [registry],
+  });
 
   async function refreshProjections(): Promise<void> {
     if (!options.projectionLag) return;
@@ -64,7 +72,9 @@ export function createMetrics(options: { pool: Pool; projectionLag?: () => Promi
       lagEvents.set({ projection: item.name }, item.lagEvents);
       if (item.lagSeconds !== undefined && item.lagSeconds !== null) lagSeconds.set({ projection: item.name }, item.lagSeconds);
       parked.set({ projection: item.name }, item.parkedEvents);
-      if (item.appliedEvents !== undefined) applied.set({ projection: item.name }, item.appliedEvents);
+      if (item.eventsDone !== undefined) eventsDone.set({ projection: item.name }, item.eventsDone);
+      if (item.viewsReady !== undefined && item.viewsReady !== null) viewsReady.set({ projection: item.name }, item.viewsReady ? 1 : 0);
+      else viewsReady.remove({ projection: item.name });
     }
   }
 

@@ -25,6 +25,8 @@ export interface LeadDeps {
   progress: ProgressTracker;
   activeVersions: ActiveVersionTable;
   local: Map<string, LocalState>;
+  /** Per projection this process leads: whether its Redis views are complete (none deferred, dirty or being restored). */
+  viewsReady: Map<string, () => boolean>;
   batchSize: number;
   bulkBatchSize: number;
   maxInFlight: number;
@@ -89,6 +91,7 @@ export async function leadFamily(deps: LeadDeps, family: ProjectionFamily, leade
           onProgress: (position) => deps.progress.advance(name, physical, position),
           onViewsFailed: () => (views.dirty = true),
         });
+        if (deps.redis && serving.definition.views) deps.viewsReady.set(name, () => !views.dirty && !views.restoring && !loop.deferringViews && deps.redis?.status === "ready");
         await leadProjection({ loop, pool, redis: deps.redis, logger, views, signal });
         if (switched.signal.aborted && !leaderSignal.aborted) logger.info({ projection: name, from: physical }, "following the new serving version");
       } catch (error) {
@@ -96,6 +99,7 @@ export async function leadFamily(deps: LeadDeps, family: ProjectionFamily, leade
         logger.error({ projection: name, error: (error as Error).message }, "projection failed; holding leadership until stopped or switched");
         await aborted(signal);
       } finally {
+        deps.viewsReady.delete(name);
         off();
       }
     }

@@ -14,6 +14,8 @@ import { restoreViews, viewsPresent } from "./views_restore.ts";
 
 export interface ViewsState {
   dirty: boolean;
+  /** True while a restore runs. */
+  restoring?: boolean;
   /** Set by leadProjection: runs the check now rather than on the next tick. */
   kick?: () => void;
 }
@@ -43,6 +45,7 @@ export async function leadProjection(options: {
       // Cleared first: a task whose views fail while the restore runs sets it again, and the
       // views are restored once more.
       views.dirty = false;
+      views.restoring = true;
       await pool.query("UPDATE projections SET views_dirty = false WHERE name = $1 AND version = $2", [definition.name, version]);
       const started = performance.now();
       // The loop is held one page at a time, so live events keep flowing during a long restore.
@@ -52,6 +55,7 @@ export async function leadProjection(options: {
       views.dirty = true;
       logger.warn({ projection: definition.name, error: (error as Error).message }, "restoring Redis views failed; will retry");
     } finally {
+      views.restoring = false;
       checking = false;
     }
   };

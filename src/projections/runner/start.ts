@@ -36,6 +36,8 @@ export interface Projections {
   progress: ProgressWaiter;
   activeVersions: ActiveVersions;
   status(): Promise<{ items: ProjectionStatusItem[] }>;
+  /** Whether a projection's Redis views are complete: null unless this process leads it and it has views in Redis. */
+  viewsReady(name: string): boolean | null;
   /** Starts a replay in the background (what POST /v1/projections/{name}/replay does); throws NotFoundError / ReplayRunningError. */
   startReplay(name: string): Promise<ReplayAccepted>;
   /** GET /v1/projections and POST /v1/projections/{name}/replay. */
@@ -67,7 +69,8 @@ export async function startProjections(options: StartProjectionsOptions): Promis
   redis?.on("error", () => undefined);
   const piscina = createWorkerPool({ threads: options.workers, data: { databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, redisKeyPrefix: prefix } });
   const local = new Map<string, LocalState>();
-  const deps = { pool, logger, store, piscina, redis, progress, activeVersions, local, batchSize: options.batchSize ?? 2000, bulkBatchSize: options.bulkBatchSize ?? 5000, maxInFlight: options.maxInFlight ?? 2, janitorMs: options.janitorMs ?? 1000 };
+  const viewsReady = new Map<string, () => boolean>();
+  const deps = { pool, logger, store, piscina, redis, progress, activeVersions, local, viewsReady, batchSize: options.batchSize ?? 2000, bulkBatchSize: options.bulkBatchSize ?? 5000, maxInFlight: options.maxInFlight ?? 2, janitorMs: options.janitorMs ?? 1000 };
 
   const leaders = families.map((family) =>
     runWhileLeader({
@@ -110,6 +113,7 @@ export async function startProjections(options: StartProjectionsOptions): Promis
     progress,
     activeVersions,
     status,
+    viewsReady: (name) => viewsReady.get(name)?.() ?? null,
     startReplay,
     routes: combineRoutes(projectionStatusRoutes(status), projectionReplayRoutes(startReplay)),
     async stop() {

@@ -4,7 +4,7 @@
  */
 import type { Pool } from "../../db/pool.ts";
 import type { EventStore } from "../../event_store/types.ts";
-import { comparePositions, encodePosition, START, type Position } from "../../shared/position.ts";
+import { comparePositions, encodePosition, parsePosition, START, type Position } from "../../shared/position.ts";
 import type { ProjectionDefinition, ProjectionModuleRef } from "../define.ts";
 import { loadDefinitions } from "./load_definition.ts";
 import { leaderExists } from "./leadership.ts";
@@ -124,4 +124,21 @@ export async function projectionStatus(options: {
 export async function projectionStatusForModules(options: { pool: Pool; store: EventStore; projections: readonly ProjectionModuleRef[] }): Promise<{ items: ProjectionStatusItem[] }> {
   const definitions = await loadDefinitions(options.projections);
   return projectionStatus({ pool: options.pool, store: options.store, definitions: groupDefinitions(definitions, options.projections) });
+}
+
+/**
+ * Scrape-time figures for /metrics beyond the status: how old the oldest event the
+ * projection has not applied yet is (seconds since its occurredAt; 0 when caught up, null
+ * when the pending events are not readable yet, e.g. behind an open transaction), and the
+ * log events its serving version has consumed (a counter across restarts: rate() is its
+ * throughput).
+ */
+export async function projectionLagDetails(pool: Pool, store: EventStore, item: ProjectionStatusItem, now = Date.now()): Promise<{ lagSeconds: number | null; eventsDone: number }> {
+  const done = await pool.query<{ events_done: string }>("SELECT events_done FROM projections WHERE name = $1 AND version = $2", [item.name, item.version]);
+  const eventsDone = Number(done.rows[0]?.events_done ?? 0);
+  if (item.lagEvents === 0) return { lagSeconds: 0, eventsDone };
+  const position = parsePosition(item.position) ?? START;
+  const [next] = await store.readAll(comparePositions(position, START) === 0 ? null : position, 1);
+  const occurredAt = next ? Date.parse(next.metadata.occurredAt) : Number.NaN;
+  return { lagSeconds: Number.isFinite(occurredAt) ? Math.max(0, (now - occurredAt) / 1000) : null, eventsDone };
 }
