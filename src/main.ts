@@ -135,7 +135,7 @@ export async function startService(config: Config, options: { logger?: Logger; /
     });
     const modules = [
       commandRoutes({ store, pool }),
-      queryRoutes({ pool, redis: redis.client, progress: projections.progress, activeVersions: projections.activeVersions, consistencyWaitMs: config.consistencyWaitMs }),
+      queryRoutes({ pool, redis: redis.client, progress: projections.progress, activeVersions: projections.activeVersions, consistencyWaitMs: config.consistencyWaitMs, onViewRead: metrics.viewRead }),
       projections.routes,
       metrics.routes,
     ];

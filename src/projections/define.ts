@@ -68,6 +68,13 @@ export interface ProjectionDefinition {
    */
   views?(table: string, key: string, row: Row | undefined, previous: Row | undefined, version: number): ViewOp[];
   /**
+   * SCAN patterns (without the client's key prefix) of view collections (sets, hashes)
+   * whose members views() removes only given the previous row: a restore from the rows
+   * deletes them first, so nothing stale survives it. Until the restore completes, readers
+   * of such collections must see the version's sentinel missing and ask PostgreSQL.
+   */
+  viewCollections?(version: number): string[];
+  /**
    * Fixed number of row partitions applied in parallel (default 8). Changing it for a
    * version invalidates that version's checkpoints; bump the version instead.
    */

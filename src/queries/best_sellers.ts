@@ -7,13 +7,16 @@
  */
 import type { Redis } from "ioredis";
 import type { Pool } from "../db/pool.ts";
-import { viewKey } from "../shared/read_models.ts";
+import { sentinelKey, viewKey } from "../shared/read_models.ts";
+import { redisScript, runScript } from "./redis_script.ts";
 
-const SCRIPT = `
+// KEYS[3], the views sentinel: unless "1" (complete; a restore clears and refills these sets) the table answers.
+const SCRIPT = redisScript(`
+if redis.call('GET', KEYS[3]) ~= '1' then return false end
 local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 if #ids == 0 then return {} end
 return redis.call('HMGET', KEYS[2], unpack(ids))
-`;
+`);
 
 export interface BestSellersLookup {
   redis: Redis | null;
@@ -28,9 +31,13 @@ async function fromRedis(lookup: BestSellersLookup): Promise<Buffer[] | null> {
   const redis = lookup.redis;
   if (redis === null || redis.status !== "ready") return null;
   try {
-    const keys = [viewKey("product_catalog", lookup.version, "best", lookup.category), viewKey("product_catalog", lookup.version, "best_items", lookup.category)];
-    const items = (await redis.callBuffer("EVAL", SCRIPT, 2, ...keys, String(lookup.limit))) as (Buffer | null)[];
-    if (items.length === 0 || items.some((item) => item === null)) return null;
+    const keys = [
+      viewKey("product_catalog", lookup.version, "best", lookup.category),
+      viewKey("product_catalog", lookup.version, "best_items", lookup.category),
+      sentinelKey("product_catalog", lookup.version),
+    ];
+    const items = (await runScript(redis, SCRIPT, keys, [String(lookup.limit)])) as (Buffer | null)[] | null;
+    if (!Array.isArray(items) || items.length === 0 || items.some((item) => item === null)) return null;
     return items as Buffer[];
   } catch {
     return null;

@@ -13,4 +13,6 @@ export interface QueryDeps {
   progress: ProgressWaiter;
   activeVersions: ActiveVersions;
   consistencyWaitMs: number;
+  /** Counts a read served from a Redis view or, failing that, from PostgreSQL (the view_reads_total metric). */
+  onViewRead?: (source: "redis" | "postgres") => void;
 }

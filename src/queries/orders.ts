@@ -88,6 +88,7 @@ export function orderRoutes(deps: QueryDeps): RouteModule {
           pool: deps.pool,
           sql: preparedSql(readTable("orders", version), "id"),
           key: id,
+          onViewRead: deps.onViewRead,
         });
         if (answer === null) throw new NotFoundError("No order with this id");
         await sendPrepared(ctx, answer);

@@ -20,6 +20,8 @@ export interface PreparedLookup {
   /** SQL selecting `etag, view, view_gz` of one row by `$1`. */
   sql: string;
   key: string;
+  /** Told where the answer came from. */
+  onViewRead?: ((source: "redis" | "postgres") => void) | undefined;
 }
 
 async function fromRedis(lookup: PreparedLookup): Promise<PreparedAnswer | null> {
@@ -52,7 +54,13 @@ export function preparedSql(table: string, column: string): string {
 
 /** The prepared answer for one key, from Redis or else PostgreSQL; null when absent. */
 export async function readPrepared(lookup: PreparedLookup): Promise<PreparedAnswer | null> {
-  return (await fromRedis(lookup)) ?? (await fromPostgres(lookup));
+  const cached = await fromRedis(lookup);
+  if (cached !== null) {
+    lookup.onViewRead?.("redis");
+    return cached;
+  }
+  lookup.onViewRead?.("postgres");
+  return fromPostgres(lookup);
 }
 
 /** Joins prepared item bytes into `{"items":[…]` + tail, without parsing them. */

@@ -55,10 +55,21 @@ describe.skipIf(skip)(skip ? `product queries: skipped, ${!databaseAvailable ? d
     const fromPg = await get(`${h.pgOnly.url}/v1/products/${id}`);
     expect(fromPg.body.equals(fromRedis.body)).toBe(true);
     expect(fromPg.headers["etag"]).toBe(fromRedis.headers["etag"]);
-    await h.redis.del(`product_catalog:v1:id:${ids[4]!}`);
-    const missing = await get(`${h.server.url}/v1/products/${ids[4]!}`);
-    expect(missing.status).toBe(200);
-    expect(JSON.parse(missing.body.toString()).id).toBe(ids[4]);
+    const key = `product_catalog:v1:id:${ids[4]!}`;
+    const kept = await h.redis.getBuffer(key);
+    await h.redis.del(key);
+    try {
+      const missing = await get(`${h.server.url}/v1/products/${ids[4]!}`);
+      expect(missing.status).toBe(200);
+      expect(JSON.parse(missing.body.toString()).id).toBe(ids[4]);
+      // A list page with that product: the Redis path misses its view and PostgreSQL answers the same bytes.
+      for (const status of ["active", "discontinued"]) {
+        const path = `/v1/products?status=${status}&sort=price_asc&limit=100`;
+        expect((await get(`${h.server.url}${path}`)).body.equals((await get(`${h.pgOnly.url}${path}`)).body)).toBe(true);
+      }
+    } finally {
+      await h.redis.set(key, kept!);
+    }
   });
 
   it("answers 304 to a matching If-None-Match, 404 for an unknown product, 400 for a bad id or sku", async () => {
@@ -137,6 +148,39 @@ describe.skipIf(skip)(skip ? `product queries: skipped, ${!databaseAvailable ? d
         const got = (await walk(`sort=${sort}&${filter}`, limit)).map((p) => p.id);
         expect(got, `${sort} ${filter} limit ${limit}`).toEqual(expected);
       }
+    }
+  });
+
+  it("serves list pages from the Redis list sets with the same bytes and cursors as PostgreSQL, and falls back when they are not vouched for", async () => {
+    const queries = ["", "status=discontinued", "category=books", "category=toys&status=discontinued", "category=nothing-here"];
+    const before = { ...h.viewReads };
+    for (const sort of Object.keys(sorts)) {
+      for (const query of queries) {
+        for (const limit of [1, 3, 100]) {
+          let cursor: string | null = null;
+          for (let page = 0; page < 50; page++) {
+            const path: string = `/v1/products?sort=${sort}&limit=${limit}${query ? `&${query}` : ""}${cursor ? `&cursor=${cursor}` : ""}`;
+            const [redis, pg] = await Promise.all([get(`${h.server.url}${path}`), get(`${h.pgOnly.url}${path}`)]);
+            expect(redis.status, path).toBe(200);
+            expect(redis.body.toString(), path).toBe(pg.body.toString());
+            cursor = JSON.parse(redis.body.toString()).nextCursor;
+            if (cursor === null) break;
+          }
+        }
+      }
+    }
+    expect(h.viewReads.redis - before.redis).toBeGreaterThan(60);
+    expect(h.viewReads.postgres - before.postgres).toBe(0);
+    // Views not vouched for (a restore running, writes failed): PostgreSQL answers, the same bytes.
+    const sentinel = "projections:sentinel:product_catalog:v1";
+    await h.redis.del(sentinel);
+    try {
+      const path = "/v1/products?sort=price_asc&category=books";
+      const [redis, pg] = await Promise.all([get(`${h.server.url}${path}`), get(`${h.pgOnly.url}${path}`)]);
+      expect(redis.body.equals(pg.body)).toBe(true);
+      expect(h.viewReads.postgres - before.postgres).toBe(1);
+    } finally {
+      await h.redis.set(sentinel, "1");
     }
   });
 

@@ -9,12 +9,14 @@ import { acceptsGzip, sendBuilt, sendPrepared } from "../http/conditional.ts";
 import { consistencyWait, consistentWith, type ConsistencyOptions } from "../http/consistency.ts";
 import type { RouteModule } from "../http/route_module.ts";
 import { NotFoundError } from "../shared/errors.ts";
-import { readTable, viewKey } from "../shared/read_models.ts";
+import { cursorOfMember, listSetKey, memberOfCursor } from "../shared/product_list_keys.ts";
+import { readTable, sentinelKey, unframeView, viewKey } from "../shared/read_models.ts";
 import { parseOrThrow } from "../shared/validation.ts";
 import { bestSellersAnswer, productAnswer, productListAnswer } from "./answers.ts";
 import { readBestSellers } from "./best_sellers.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import type { QueryDeps } from "./deps.ts";
+import { readLexPage } from "./lex_page.ts";
 import { itemsBody, preparedSql, readPrepared } from "./prepared.ts";
 import { PRODUCT_SORTS, productListSql, type ProductSort } from "./product_list_sql.ts";
 import { queryDoc } from "./route_docs.ts";
@@ -65,14 +67,55 @@ async function sendProduct(ctx: Context, deps: QueryDeps, by: "id" | "sku", key:
     pool: deps.pool,
     sql: preparedSql(name, by),
     key,
+    onViewRead: deps.onViewRead,
   });
   if (answer === null) throw new NotFoundError(by === "id" ? "No product with this id" : "No product with this sku");
   await sendPrepared(ctx, answer);
 }
 
+/**
+ * A list page from the Redis list sets (one script call), when the query is one they hold:
+ * one status (not "any") and no price range. Null: ask PostgreSQL.
+ */
+async function listFromRedis(deps: QueryDeps, query: z.infer<typeof listQuery>, after: [string | number, string] | undefined): Promise<Buffer | null> {
+  if (query.status === "any" || query.minPriceCents !== undefined || query.maxPriceCents !== undefined) return null;
+  const version = deps.activeVersions.get(PRODUCT_CATALOG);
+  const page = await readLexPage({
+    redis: deps.redis,
+    sentinel: sentinelKey(PRODUCT_CATALOG, version),
+    set: listSetKey(version, query.status, query.sort, query.category ?? null),
+    after: after === undefined ? null : memberOfCursor(query.sort, after),
+    count: query.limit + 1,
+    valuePrefix: viewKey(PRODUCT_CATALOG, version, "id", ""),
+    idsComplemented: false,
+  });
+  if (page === null) return null;
+  const items: Buffer[] = [];
+  for (const { value } of page.slice(0, query.limit)) {
+    const view = unframeView(value);
+    if (view === null) return null;
+    items.push(view.body);
+  }
+  const last = page[query.limit - 1];
+  const next = page.length > query.limit && last !== undefined ? encodeCursor(`products:${query.sort}`, cursorOfMember(query.sort, last.member)) : null;
+  return itemsBody(items, `,"nextCursor":${JSON.stringify(next)}`);
+}
+
 async function sendList(ctx: Context, deps: QueryDeps): Promise<void> {
   const query = parseOrThrow(listQuery, ctx.query, "query");
   const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, `products:${query.sort}`, cursorKeys[query.sort]);
+  const fromRedis = await listFromRedis(deps, query, after);
+  if (fromRedis !== null) {
+    deps.onViewRead?.("redis");
+    await sendBuilt(ctx, fromRedis);
+    return;
+  }
+  if (deps.redis !== null) deps.onViewRead?.("postgres");
+  await sendListFromPostgres(ctx, deps, query, after);
+}
+
+/** The list page from the products table (the same bytes and cursors as the Redis path). */
+async function sendListFromPostgres(ctx: Context, deps: QueryDeps, query: z.infer<typeof listQuery>, after: [string | number, string] | undefined): Promise<void> {
   const statement = productListSql({
     table: table(deps).name,
     status: query.status,

@@ -32,6 +32,8 @@ export interface QueryHarness {
   db: TestDatabase;
   redis: Redis;
   progress: TestProgress;
+  /** Reads by source on `server` (onViewRead). */
+  viewReads: { redis: number; postgres: number };
   /** Server reading Redis then PostgreSQL. */
   server: RunningServer;
   /** Server without Redis (PostgreSQL only). */
@@ -53,10 +55,11 @@ export async function startQueryHarness(events: readonly RecordedEvent[]): Promi
   const progress = new TestProgress();
   const versions = new Map(projections.map((definition) => [definition.name, definition.version]));
   const base = { pool: db.pool, progress, activeVersions: { get: (name: string) => versions.get(name) ?? 1 }, consistencyWaitMs: 50 };
-  const server = await start({ ...base, redis: testRedis.redis });
+  const viewReads = { redis: 0, postgres: 0 };
+  const server = await start({ ...base, redis: testRedis.redis, onViewRead: (source) => void viewReads[source]++ });
   const pgOnly = await start({ ...base, redis: null });
   return {
-    db, redis: testRedis.redis, progress, server, pgOnly,
+    db, redis: testRedis.redis, progress, viewReads, server, pgOnly,
     async close() {
       await server.close();
       await pgOnly.close();

@@ -9,7 +9,16 @@ export function readTable(table: string, version: number): string {
   return `${table}_v${version}`;
 }
 
-/** Redis key for a view: `<projection>:v<version>:<rest>`. */
+/**
+ * The sentinel key of a projection version's views: "1" while they are complete (written
+ * by a finished restore); absent or a restore's token otherwise (Redis lost data, a restore
+ * runs, or writes failed). Readers of view collections (list sets) check it.
+ */
+export function sentinelKey(projection: string, version: number): string {
+  return `projections:sentinel:${projection}:v${version}`;
+}
+
+/** The Redis key of a view: `<projection>:v<version>:<parts…>`. */
 export function viewKey(projection: string, version: number, ...parts: string[]): string {
   return `${projection}:v${version}:${parts.join(":")}`;
 }

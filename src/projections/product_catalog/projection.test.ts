@@ -76,10 +76,35 @@ describe("product_catalog projection", () => {
     s.cancel(T(5), o);
     ops = foldBatch(productCatalog, rows, s.log.events.slice(4)).views;
     expect(ops).toContainEqual({ op: "zrem", key: "product_catalog:v1:best:comics", member: a });
-    expect(ops.some((op) => op.op === "zadd")).toBe(false);
+    expect(ops.some((op) => op.op === "zadd" && op.key.includes(":best:"))).toBe(false);
     const row = rows.get(`products|${a}`)!;
     expect(ops).toContainEqual({ op: "set", key: `product_catalog:v1:id:${a}`, value: frameView(row["etag"] as string, row["view"] as Buffer) });
     expect(ops).toContainEqual({ op: "set", key: `product_catalog:v1:sku:${s.products.get(a)!.sku}`, value: frameView(row["etag"] as string, row["view"] as Buffer) });
+  });
+
+  it("keeps each product in its list sets: a member per sort in its category's and the all-categories set, moved when a sort key changes", () => {
+    const s = new Scenario();
+    const a = s.createProduct(T(1), { category: "books", priceCents: 500 });
+    const rows = new Map<string, Row>();
+    let ops = foldBatch(productCatalog, rows, s.log.events).views;
+    const zadds = ops.filter((op): op is Extract<ViewOp, { op: "zadd" }> => op.op === "zadd" && op.key.includes(":plist:"));
+    expect(zadds.map((op) => op.key).sort()).toEqual(
+      ["newest", "price_asc", "price_desc", "best_selling"].flatMap((sort) => [`product_catalog:v1:plist:active:${sort}:all`, `product_catalog:v1:plist:active:${sort}:c:books`]).sort(),
+    );
+    expect(zadds.every((op) => op.score === 0 && op.member.endsWith(`|${a}`))).toBe(true);
+    s.changePrice(T(2), a, 700);
+    ops = foldBatch(productCatalog, rows, s.log.events.slice(1)).views;
+    const moved = ops.filter((op) => (op.op === "zadd" || op.op === "zrem") && op.key.includes(":plist:"));
+    // Only the price sorts move (both sets each: out, then in); newest and best_selling stay.
+    expect(moved.map((op) => `${op.op} ${op.key.split(":").slice(4, 6).join(":")}`).sort()).toEqual(
+      ["zrem price_asc:all", "zrem price_asc:c", "zrem price_desc:all", "zrem price_desc:c", "zadd price_asc:all", "zadd price_asc:c", "zadd price_desc:all", "zadd price_desc:c"].sort(),
+    );
+    s.discontinue(T(3), a);
+    ops = foldBatch(productCatalog, rows, s.log.events.slice(2)).views;
+    const keys = ops.filter((op) => op.op === "zadd" && op.key.includes(":plist:")).map((op) => (op as Extract<ViewOp, { op: "zadd" }>).key);
+    expect(keys.length).toBe(8);
+    expect(keys.every((key) => key.includes(":plist:discontinued:"))).toBe(true);
+    expect(ops.filter((op) => op.op === "zrem" && op.key.includes(":plist:active:")).length).toBe(8);
   });
 
   it("prepares a gzip for views over 1 KiB, with matching framed gzip views", () => {

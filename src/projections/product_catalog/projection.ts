@@ -6,10 +6,13 @@
  *   `…:best:<category>` sorted set, member productId, score −unitsSold (ZRANGE order is
  *      unitsSold desc, then productId asc), only products with unitsSold > 0
  *   `…:best_items:<category>` hash productId → best-sellers item JSON bytes
+ *   `…:plist:<status>:<sort>:c:<category>` and `…:plist:<status>:<sort>:all` lex-ordered
+ *      sets of the product list (src/shared/product_list_keys.ts), cleared before a restore
  * Pure: no I/O, no clock; times come from event.metadata.occurredAt.
  */
 import type { RecordedEvent } from "../../event_store/types.ts";
 import type { OrderCancelled, OrderPaid, ProductCreated, ProductDetailsChanged, ProductPriceChanged, ProductStockAdjusted, SalesLine } from "../../shared/events.ts";
+import { listEntries, listSetPattern } from "../../shared/product_list_keys.ts";
 import { frameView, viewKey } from "../../shared/read_models.ts";
 import { defineProjection, type Row, type RowRef, type ViewOp } from "../define.ts";
 import { cellBuffer, cellString, isoOf } from "../shared/cells.ts";
@@ -107,6 +110,7 @@ function views(_table: string, key: string, row: Row | undefined, previous: Row 
       ops.push({ op: "del", key: k("sku", sku) }, { op: "del", key: k("sku_gz", sku) });
     }
     if (oldCategory !== null) ops.push({ op: "zrem", key: k("best", oldCategory), member: key }, { op: "hdel", key: k("best_items", oldCategory), field: key });
+    if (previous !== undefined) for (const entry of listEntries(version, rowToProduct(previous))) ops.push({ op: "zrem", key: entry.key, member: entry.member });
     return ops;
   }
   const product = rowToProduct(row);
@@ -129,6 +133,13 @@ function views(_table: string, key: string, row: Row | undefined, previous: Row 
   } else {
     ops.push({ op: "zrem", key: k("best", product.category), member: key }, { op: "hdel", key: k("best_items", product.category), field: key });
   }
+  // List sets: leave the positions the product no longer has, take the new ones (a restore,
+  // with no previous row, adds them all to sets it cleared first).
+  const next = listEntries(version, product);
+  const before = previous === undefined ? [] : listEntries(version, rowToProduct(previous));
+  const same = (a: { key: string; member: string }, b: { key: string; member: string }): boolean => a.key === b.key && a.member === b.member;
+  for (const entry of before) if (!next.some((other) => same(entry, other))) ops.push({ op: "zrem", key: entry.key, member: entry.member });
+  for (const entry of next) if (!before.some((other) => same(entry, other))) ops.push({ op: "zadd", key: entry.key, score: 0, member: entry.member });
   return ops;
 }
 
@@ -142,5 +153,8 @@ export const productCatalog = defineProjection({
   reduce,
   finalize,
   views,
+  // Collections whose stale members (a product moved while views were not written) a
+  // restore cannot find one by one: cleared before it rebuilds them.
+  viewCollections: (version) => [listSetPattern(version), viewKey(PRODUCT_CATALOG, version, "best", "*"), viewKey(PRODUCT_CATALOG, version, "best_items", "*")],
 });
 

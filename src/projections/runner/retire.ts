@@ -8,26 +8,16 @@ import type { Redis } from "ioredis";
 import type { Pool } from "../../db/pool.ts";
 import { tableName, type ProjectionDefinition } from "../define.ts";
 import { ident } from "./row_io.ts";
+import { unlinkMatching } from "./views.ts";
 import { sentinelKey } from "./views_restore.ts";
 
 /** Deletes every Redis key of a projection version (`<prefix><name>:v<N>:*` and its sentinel). */
 export async function dropVersionKeys(redis: Redis, projection: string, version: number): Promise<number> {
-  const prefix = redis.options.keyPrefix ?? "";
-  const plain = redis.duplicate({ keyPrefix: "", enableOfflineQueue: true, maxRetriesPerRequest: 2 });
-  let deleted = 0;
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await plain.scan(cursor, "MATCH", `${prefix}${projection}:v${version}:*`, "COUNT", 10_000);
-      cursor = next;
-      if (keys.length > 0) deleted += await plain.unlink(...keys);
-    } while (cursor !== "0");
-    await plain.del(`${prefix}${sentinelKey(projection, version)}`);
-  } finally {
-    plain.disconnect();
-  }
+  const deleted = await unlinkMatching(redis, `${projection}:v${version}:*`);
+  await unlinkMatching(redis, sentinelKey(projection, version));
   return deleted;
 }
+
 
 /** Drops one version's tables, checkpoints and Redis keys and marks it dropped. */
 export async function dropVersion(options: { pool: Pool; redis: Redis | null; definition: ProjectionDefinition; version: number; tables: readonly string[] | null }): Promise<void> {

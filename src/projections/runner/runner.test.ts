@@ -170,6 +170,20 @@ describe.skipIf(skip !== null)(`projection runner${skip ? ` (${skip})` : ""}`, (
     expect(wrong).toEqual([]);
   });
 
+  it("clears a projection's view collections before it restores them, so stale members do not survive", async () => {
+    await caughtUp((await store.headPosition())!);
+    await waitUntil(async () => (await redisHandle.redis.get(sentinelKey("test_counter", 1))) === "1", 20_000, "views complete");
+    const groups = viewKey("test_counter", 1, "groups");
+    await redisHandle.redis.zadd(groups, 1, "ghost-group");
+    const definition = { ...counterProjection, viewCollections: (version: number) => [viewKey("test_counter", version, "groups")] };
+    await restoreViews(db.pool, redisHandle.redis, definition, 1);
+    expect(await redisHandle.redis.zscore(groups, "ghost-group")).toBeNull();
+    const expected = foldInMemory(counterProjection, await readEverything(store));
+    const [group, row] = Object.entries(expected["groups"]!)[0]!;
+    expect(Number(await redisHandle.redis.zscore(groups, group))).toBe(row["total"]);
+    expect(await redisHandle.redis.get(sentinelKey("test_counter", 1))).toBe("1");
+  });
+
   it("applies a task over several partitions exactly once per row, whatever each partition's checkpoint", async () => {
     // Its own name and version (tables counters_v7, groups_v7), applied by hand, not by the runner.
     const definition = { ...counterProjection, name: "test_counter_groups", version: 7 };

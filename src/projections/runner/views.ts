@@ -35,16 +35,38 @@ export function queueViewOps(pipeline: ChainableCommander, ops: readonly ViewOp[
   }
 }
 
-/** Writes view operations in one pipeline; false when Redis is unreachable or a command failed. */
+/**
+ * Writes view operations as one transaction (MULTI/EXEC, one round trip): a reader never
+ * sees part of a task's views, e.g. a product left one list set and not yet in the next.
+ * False when Redis is unreachable or a command failed.
+ */
 export async function writeViews(redis: Redis, ops: readonly ViewOp[]): Promise<boolean> {
   if (ops.length === 0) return true;
   if (redis.status !== "ready") return false;
   try {
-    const pipeline = redis.pipeline();
+    const pipeline = redis.multi();
     queueViewOps(pipeline, ops);
     const results = (await pipeline.exec()) ?? [];
     return results.every(([error]) => error === null);
   } catch {
     return false;
   }
+}
+
+/** Unlinks every key matching a SCAN pattern (given without the client's key prefix); returns how many. */
+export async function unlinkMatching(redis: Redis, pattern: string): Promise<number> {
+  const prefix = redis.options.keyPrefix ?? "";
+  const plain = redis.duplicate({ keyPrefix: "", enableOfflineQueue: true, maxRetriesPerRequest: 2 });
+  let deleted = 0;
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await plain.scan(cursor, "MATCH", `${prefix}${pattern}`, "COUNT", 10_000);
+      cursor = next;
+      if (keys.length > 0) deleted += await plain.unlink(...keys);
+    } while (cursor !== "0");
+  } finally {
+    plain.disconnect();
+  }
+  return deleted;
 }

@@ -9,14 +9,12 @@ import type { Pool } from "../../db/pool.ts";
 import type { ProjectionDefinition, TableModel, ViewOp } from "../define.ts";
 import { tableName } from "../define.ts";
 import { ident, keyType, rowFromDatabase, selectList } from "./row_io.ts";
-import { queueViewOps } from "./views.ts";
+import { sentinelKey } from "../../shared/read_models.ts";
+import { queueViewOps, unlinkMatching } from "./views.ts";
 
 const PAGE = 1000;
 
-/** The sentinel key whose absence marks a version's views as lost. */
-export function sentinelKey(projection: string, version: number): string {
-  return `projections:sentinel:${projection}:v${version}`;
-}
+export { sentinelKey } from "../../shared/read_models.ts";
 
 /** True when the version's views are known to be in Redis. */
 export async function viewsPresent(redis: Redis, definition: ProjectionDefinition, version: number): Promise<boolean> {
@@ -105,6 +103,8 @@ export async function restoreViews(pool: Pool, redis: Redis, definition: Project
   const sentinel = sentinelKey(definition.name, version);
   const token = `restoring:${crypto.randomUUID()}`;
   await redis.set(sentinel, token);
+  // Collections cleared after the sentinel stopped saying "complete": their readers ask PostgreSQL until the end.
+  for (const pattern of definition.viewCollections?.(version) ?? []) await unlinkMatching(redis, pattern);
   let rows = 0;
   for (const model of definition.tables) rows += await restoreTable(pool, redis, definition, version, model, hold);
   const completed = await redis.eval(COMPLETE, 1, sentinel, token);

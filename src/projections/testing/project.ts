@@ -10,13 +10,17 @@ import type { ProjectionDefinition } from "../define.ts";
 import { applyPartition } from "../runner/apply_partition.ts";
 import { partitionBatch, partitionCount } from "../runner/partition.ts";
 import { ensureProjectionSchema } from "../runner/schema.ts";
+import { sentinelKey } from "../../shared/read_models.ts";
 
 /** Creates each definition's tables (with indexes) at its version. */
 export async function createReadTables(pool: Pool, definitions: readonly ProjectionDefinition[]): Promise<void> {
   for (const definition of definitions) await ensureProjectionSchema(pool, definition);
 }
 
-/** Applies the events as one batch per definition, partition by partition. */
+/**
+ * Applies the events as one batch per definition, partition by partition; with Redis, the
+ * views are then complete (as after a restore), so each definition's sentinel is set.
+ */
 export async function projectEvents(options: { pool: Pool; redis: Redis | null; definitions: readonly ProjectionDefinition[]; events: readonly RecordedEvent[] }): Promise<void> {
   const through = options.events.at(-1)?.position;
   if (!through) return;
@@ -30,5 +34,6 @@ export async function projectEvents(options: { pool: Pool; redis: Redis | null; 
         events,
       });
     }
+    if (options.redis && definition.views) await options.redis.set(sentinelKey(definition.name, definition.version), "1");
   }
 }

@@ -1,0 +1,72 @@
+/**
+ * Members of lexicographically ordered Redis sorted sets (every score 0, read with
+ * ZRANGEBYLEX), for keyset-paged lists served from Redis: a member is a fixed-width sort
+ * key, "|", and a tie-break id, so byte order of members is exactly the list's order,
+ * ascending or descending on either part. Integers are offset into 17 decimal digits
+ * (exact for any safe integer); a descending part is stored complemented.
+ */
+
+const OFFSET = 2n ** 53n;
+const WIDTH = 17;
+
+/** The fixed-width key of an integer, ascending (`descending`: the complement, so larger values sort first). */
+export function integerKey(value: number, descending: boolean): string {
+  if (!Number.isSafeInteger(value)) throw new RangeError(`not a safe integer: ${value}`);
+  const shifted = descending ? OFFSET - BigInt(value) : OFFSET + BigInt(value);
+  return shifted.toString().padStart(WIDTH, "0");
+}
+
+/** The integer an integerKey() holds. */
+export function integerOfKey(key: string, descending: boolean): number {
+  const shifted = BigInt(key);
+  return Number(descending ? OFFSET - shifted : shifted - OFFSET);
+}
+
+const HEX = "0123456789abcdef";
+
+/** A lowercase hex id (a uuid) with every hex digit complemented: ascending order of the result is descending order of the id. */
+export function complementHex(id: string): string {
+  let out = "";
+  for (const char of id) {
+    const digit = HEX.indexOf(char);
+    out += digit < 0 ? char : HEX[15 - digit];
+  }
+  return out;
+}
+
+/** The member for a sort key and an id (`idDescending`: ties by id descending). */
+export function lexMember(sortKey: string, id: string, idDescending = false): string {
+  return `${sortKey}|${idDescending ? complementHex(id) : id}`;
+}
+
+/** Splits a member into its sort key and id. */
+export function parseLexMember(member: string, idDescending = false): { sortKey: string; id: string } {
+  const bar = member.indexOf("|");
+  const id = member.slice(bar + 1);
+  return { sortKey: member.slice(0, bar), id: idDescending ? complementHex(id) : id };
+}
+
+/**
+ * Reads one keyset page of a lex-ordered set and the values the members point at, in one
+ * atomic call. KEYS[1] is the projection version's views sentinel: unless it is "1" (views
+ * complete) the script answers false and the caller asks PostgreSQL. KEYS[2] is the set.
+ * ARGV: the exclusive start ("-" or "(" .. member), the count, the value key prefix (with
+ * the client's key prefix), and "complement" when members hold complemented ids. Answers
+ * { member1, value1, member2, value2, … }, or false when a value is missing.
+ */
+export const LEX_PAGE_SCRIPT = `
+if redis.call('GET', KEYS[1]) ~= '1' then return false end
+local members = redis.call('ZRANGEBYLEX', KEYS[2], ARGV[1], '+', 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, member in ipairs(members) do
+  local id = string.sub(member, string.find(member, '|', 1, true) + 1)
+  if ARGV[4] == 'complement' then
+    id = string.gsub(id, '%x', function (c) return string.format('%x', 15 - tonumber(c, 16)) end)
+  end
+  local value = redis.call('GET', ARGV[3] .. id)
+  if not value then return false end
+  out[#out + 1] = member
+  out[#out + 1] = value
+end
+return out
+`;
