@@ -38,13 +38,18 @@ describe.skipIf(skip !== null)(`projection runner crash safety${skip ? ` (${skip
       last = await appendCounts(store, makeCounts(500, { keys: 2000, groups: 13, seed: round + 100 }), 50);
     }
     expect(comparePositions(await watermark(), last)).toBeLessThan(0);
+    // The last kill left the views marked as being written: the next leader restores them.
+    expect((await db.pool.query("SELECT views_writing FROM projections WHERE name = 'test_counter' AND version = 1")).rows[0]?.views_writing).toBe(true);
     const runner = startRunnerProcess(options);
     try {
       await waitUntil(async () => comparePositions(await watermark(), last) >= 0, 40_000, "catch-up");
+      await waitUntil(async () => runner.logs.some((line) => line["msg"] === "restored Redis views from rows"), 20_000, "views restored");
     } finally {
       await runner.kill("SIGTERM");
     }
-    const expected = foldInMemory(counterProjection, await readEverything(store));
+    // A clean stop clears the mark.
+    expect((await db.pool.query("SELECT views_writing FROM projections WHERE name = 'test_counter' AND version = 1")).rows[0]?.views_writing).toBe(false);
+    const expected = foldInMemory(counterProjection, await readEverything(store, db.pool));
     expect(await readProjected(db.pool, counterProjection)).toEqual(expected);
     for (const [key, row] of Object.entries(expected["counters"]!).slice(0, 50)) {
       const view = await redisHandle.redis.getBuffer(viewKey("test_counter", 1, "counter", key));

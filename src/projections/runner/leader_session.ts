@@ -33,8 +33,13 @@ export async function leadProjection(options: {
   const { loop, pool, redis, logger, views, signal } = options;
   const { definition } = loop;
   const version = loop.version;
-  const dirty = await pool.query<{ views_dirty: boolean }>("SELECT views_dirty FROM projections WHERE name = $1 AND version = $2", [definition.name, version]);
-  if (dirty.rows[0]?.views_dirty) views.dirty = true;
+  // views_writing still set: the last leader died while writing views, which may be ahead
+  // of rows that never committed; restore them. Then mark this leader as writing.
+  const dirty = await pool.query<{ views_dirty: boolean; views_writing: boolean }>(
+    "UPDATE projections AS p SET views_writing = $3 FROM (SELECT views_dirty, views_writing FROM projections WHERE name = $1 AND version = $2 FOR UPDATE) AS old WHERE p.name = $1 AND p.version = $2 RETURNING old.views_dirty, old.views_writing",
+    [definition.name, version, Boolean(redis && definition.views)],
+  );
+  if (dirty.rows[0]?.views_dirty || dirty.rows[0]?.views_writing) views.dirty = true;
   let checking = false;
 
   const check = async (): Promise<void> => {
@@ -72,4 +77,6 @@ export async function leadProjection(options: {
     clearInterval(timer);
     redis?.off("ready", tick);
   }
+  // A clean stop (run() returned: every task finished): the views are not ahead of the rows.
+  await pool.query("UPDATE projections SET views_writing = false WHERE name = $1 AND version = $2", [definition.name, version]).catch(() => undefined);
 }
