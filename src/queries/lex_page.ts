@@ -18,8 +18,8 @@ export interface LexPageLookup {
   /** The member the page starts after; null: from the start. */
   after: string | null;
   count: number;
-  /** Key of a member's value: this prefix (without the client's key prefix) and the member's id. */
-  valuePrefix: string;
+  /** Where a member's value is: the key of this prefix (without the client's key prefix) and the member's id, or a field of a hash. */
+  values: { prefix: string } | { hash: string };
   /** Ids stored complemented in members (ties by id descending). */
   idsComplemented: boolean;
 }
@@ -29,10 +29,12 @@ export async function readLexPage(lookup: LexPageLookup): Promise<Array<{ member
   const redis = lookup.redis;
   if (redis === null || redis.status !== "ready") return null;
   try {
-    const reply = (await runScript(redis, SCRIPT, [lookup.sentinel, lookup.set], [
+    const values = lookup.values;
+    const keys = "hash" in values ? [lookup.sentinel, lookup.set, values.hash] : [lookup.sentinel, lookup.set];
+    const reply = (await runScript(redis, SCRIPT, keys, [
       lookup.after === null ? "-" : `(${lookup.after}`,
       lookup.count,
-      `${redis.options.keyPrefix ?? ""}${lookup.valuePrefix}`,
+      "prefix" in values ? `${redis.options.keyPrefix ?? ""}${values.prefix}` : "",
       lookup.idsComplemented ? "complement" : "plain",
     ])) as Buffer[] | null;
     if (!Array.isArray(reply)) return null;

@@ -1,6 +1,8 @@
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { orders } from "../projections/orders/projection.ts";
 import { Scenario } from "../projections/testing/scenario.ts";
+import { sentinelKey } from "../shared/read_models.ts";
 import { databaseAvailable, databaseSkipReason } from "../testing/db.ts";
 import { redisAvailable, redisSkipReason } from "../testing/redis.ts";
 import { get, getJson, startQueryHarness, type QueryHarness } from "./test_harness.ts";
@@ -82,6 +84,36 @@ describe.skipIf(skip)(skip ? `order queries: skipped, ${!databaseAvailable ? dat
         } while (cursor !== null);
         expect(seen, `${status} ${limit}`).toEqual(expected(status));
       }
+    }
+  });
+
+  it("serves customer pages from the Redis sets with the same bytes and cursors as PostgreSQL, falling back when views are not vouched for", async () => {
+    const before = { ...h.viewReads };
+    for (const who of [customer, other, crypto.randomUUID()]) {
+      for (const status of [undefined, "placed", "paid", "shipped", "cancelled"]) {
+        for (const limit of [1, 2, 100]) {
+          let cursor: string | null = null;
+          do {
+            const path: string = `/v1/customers/${who}/orders?limit=${limit}${status ? `&status=${status}` : ""}${cursor ? `&cursor=${cursor}` : ""}`;
+            const [redis, pg] = await Promise.all([get(`${h.server.url}${path}`), get(`${h.pgOnly.url}${path}`)]);
+            expect(redis.status, path).toBe(200);
+            expect(redis.body.toString(), path).toBe(pg.body.toString());
+            cursor = JSON.parse(redis.body.toString()).nextCursor;
+          } while (cursor !== null);
+        }
+      }
+    }
+    expect(h.viewReads.redis - before.redis).toBeGreaterThan(40);
+    expect(h.viewReads.postgres - before.postgres).toBe(0);
+    const sentinel = sentinelKey("orders", orders.version);
+    await h.redis.del(sentinel);
+    try {
+      const path = `/v1/customers/${customer}/orders?limit=2`;
+      const [redis, pg] = await Promise.all([get(`${h.server.url}${path}`), get(`${h.pgOnly.url}${path}`)]);
+      expect(redis.body.equals(pg.body)).toBe(true);
+      expect(h.viewReads.postgres - before.postgres).toBe(1);
+    } finally {
+      await h.redis.set(sentinel, "1");
     }
   });
 

@@ -9,11 +9,13 @@ import { acceptsGzip, sendBuilt, sendPrepared } from "../http/conditional.ts";
 import { consistencyWait, consistentWith, type ConsistencyOptions } from "../http/consistency.ts";
 import type { RouteModule } from "../http/route_module.ts";
 import { NotFoundError } from "../shared/errors.ts";
-import { readTable, viewKey } from "../shared/read_models.ts";
+import { cursorOfOrderMember, customerItemsKey, customerSetKey, orderMember } from "../shared/customer_orders_keys.ts";
+import { readTable, sentinelKey, viewKey } from "../shared/read_models.ts";
 import { parseOrThrow } from "../shared/validation.ts";
 import { customerOrdersAnswer, orderAnswer } from "./answers.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import type { QueryDeps } from "./deps.ts";
+import { readLexPage } from "./lex_page.ts";
 import { itemsBody, preparedSql, readPrepared } from "./prepared.ts";
 import { queryDoc } from "./route_docs.ts";
 import { cursorParam, limitParam, uuidPathParam, uuidSchema } from "./schemas.ts";
@@ -51,9 +53,34 @@ export function customerOrdersSql(options: { table: string; customerId: string; 
   return { text, values };
 }
 
+/** A page of a customer's orders from their Redis set and item hash (one script call); null: ask PostgreSQL. */
+async function customerOrdersFromRedis(deps: QueryDeps, customerId: string, status: string | undefined, after: [string, string] | undefined, limit: number): Promise<Buffer | null> {
+  const version = deps.activeVersions.get(ORDERS);
+  const page = await readLexPage({
+    redis: deps.redis,
+    sentinel: sentinelKey(ORDERS, version),
+    set: customerSetKey(version, customerId, status ?? null),
+    after: after === undefined ? null : orderMember(after[0], after[1]),
+    count: limit + 1,
+    values: { hash: customerItemsKey(version, customerId) },
+    idsComplemented: true,
+  });
+  if (page === null) return null;
+  const last = page[limit - 1];
+  const next = page.length > limit && last !== undefined ? encodeCursor(CURSOR_TAG, cursorOfOrderMember(last.member)) : null;
+  return itemsBody(page.slice(0, limit).map((entry) => entry.value), `,"nextCursor":${JSON.stringify(next)}`);
+}
+
 async function sendCustomerOrders(ctx: Context, deps: QueryDeps): Promise<void> {
   const { params: { customerId }, query } = parseOrThrow(customerInput, { params: ctx.params, query: ctx.query });
   const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, CURSOR_TAG, cursorKey);
+  const fromRedis = await customerOrdersFromRedis(deps, customerId, query.status, after, query.limit);
+  if (fromRedis !== null) {
+    deps.onViewRead?.("redis");
+    await sendBuilt(ctx, fromRedis);
+    return;
+  }
+  if (deps.redis !== null) deps.onViewRead?.("postgres");
   const statement = customerOrdersSql({
     table: readTable("orders", deps.activeVersions.get(ORDERS)),
     customerId,

@@ -1,6 +1,7 @@
 import { gunzipSync, brotliDecompressSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Scenario } from "../projections/testing/scenario.ts";
+import { sentinelKey } from "../shared/read_models.ts";
 import { databaseAvailable, databaseSkipReason } from "../testing/db.ts";
 import { redisAvailable, redisSkipReason } from "../testing/redis.ts";
 import { get, getJson, startQueryHarness, type QueryHarness } from "./test_harness.ts";
@@ -172,7 +173,7 @@ describe.skipIf(skip)(skip ? `product queries: skipped, ${!databaseAvailable ? d
     expect(h.viewReads.redis - before.redis).toBeGreaterThan(60);
     expect(h.viewReads.postgres - before.postgres).toBe(0);
     // Views not vouched for (a restore running, writes failed): PostgreSQL answers, the same bytes.
-    const sentinel = "projections:sentinel:product_catalog:v1";
+    const sentinel = sentinelKey("product_catalog", 1);
     await h.redis.del(sentinel);
     try {
       const path = "/v1/products?sort=price_asc&category=books";

@@ -86,7 +86,7 @@ async function listFromRedis(deps: QueryDeps, query: z.infer<typeof listQuery>, 
     set: listSetKey(version, query.status, query.sort, query.category ?? null),
     after: after === undefined ? null : memberOfCursor(query.sort, after),
     count: query.limit + 1,
-    valuePrefix: viewKey(PRODUCT_CATALOG, version, "id", ""),
+    values: { prefix: viewKey(PRODUCT_CATALOG, version, "id", "") },
     idsComplemented: false,
   });
   if (page === null) return null;

@@ -15,8 +15,16 @@ export function readTable(table: string, version: number): string {
  * runs, or writes failed). Readers of view collections (list sets) check it.
  */
 export function sentinelKey(projection: string, version: number): string {
-  return `projections:sentinel:${projection}:v${version}`;
+  return `projections:sentinel:l${VIEWS_LAYOUT}:${projection}:v${version}`;
 }
+
+/**
+ * The layout of the Redis views (which keys and collections a projection keeps), part of
+ * the sentinel's name: bumped when views gain a collection (layout 2: list sets), so a
+ * deployment whose views were complete under an older layout sees no sentinel, restores
+ * them once from the rows, and meanwhile readers of the new collections ask PostgreSQL.
+ */
+export const VIEWS_LAYOUT = 2;
 
 /** The Redis key of a view: `<projection>:v<version>:<parts…>`. */
 export function viewKey(projection: string, version: number, ...parts: string[]): string {

@@ -7,9 +7,10 @@
  */
 import type { RecordedEvent } from "../../event_store/types.ts";
 import type { OrderCancelled, OrderPaid, OrderPlaced, OrderShipped } from "../../shared/events.ts";
+import { customerItemsKey, customerPatterns, customerSetKey, orderMember } from "../../shared/customer_orders_keys.ts";
 import { frameView, viewKey } from "../../shared/read_models.ts";
 import { defineProjection, type Row, type RowRef, type ViewOp } from "../define.ts";
-import { cellBuffer, cellString, isoOf } from "../shared/cells.ts";
+import { cellBuffer, cellIso, cellString, isoOf } from "../shared/cells.ts";
 import { jsonBytes, prepareView } from "../shared/prepared_view.ts";
 import { ORDERS_TABLE, ordersTable } from "./schema.ts";
 import { orderAnswer, orderSummary, orderToRow, rowToOrder, type OrderView } from "./state.ts";
@@ -85,16 +86,31 @@ function finalize(_table: string, row: Row): Row {
   return { ...row, view: prepared.view, view_gz: prepared.view_gz, etag: prepared.etag, summary: jsonBytes(orderSummary(order)) };
 }
 
-function views(_table: string, key: string, row: Row | undefined, _previous: Row | undefined, version: number): ViewOp[] {
+function views(_table: string, key: string, row: Row | undefined, previous: Row | undefined, version: number): ViewOp[] {
   const idKey = viewKey(ORDERS, version, "id", key);
   const gzKey = viewKey(ORDERS, version, "id_gz", key);
-  if (row === undefined) return [{ op: "del", key: idKey }, { op: "del", key: gzKey }];
+  const ops: ViewOp[] = [];
+  // The customer's list: the order's member in the all-statuses set and in its status's set, its item in the hash.
+  if (previous !== undefined) {
+    const customer = cellString(previous, "customer_id");
+    const member = orderMember(cellIso(previous, "placed_at"), key);
+    const status = cellString(previous, "status");
+    if (row === undefined || cellString(row, "status") !== status) ops.push({ op: "zrem", key: customerSetKey(version, customer, status), member });
+    if (row === undefined) ops.push({ op: "zrem", key: customerSetKey(version, customer, null), member }, { op: "hdel", key: customerItemsKey(version, customer), field: key });
+  }
+  if (row === undefined) return [{ op: "del", key: idKey }, { op: "del", key: gzKey }, ...ops];
   const etag = cellString(row, "etag");
   const gz = cellBuffer(row, "view_gz");
-  return [
+  const customer = cellString(row, "customer_id");
+  const member = orderMember(cellIso(row, "placed_at"), key);
+  ops.push(
     { op: "set", key: idKey, value: frameView(etag, cellBuffer(row, "view") ?? Buffer.alloc(0)) },
     gz === null ? { op: "del", key: gzKey } : { op: "set", key: gzKey, value: frameView(etag, gz) },
-  ];
+    { op: "hset", key: customerItemsKey(version, customer), field: key, value: cellBuffer(row, "summary") ?? Buffer.alloc(0) },
+    { op: "zadd", key: customerSetKey(version, customer, null), score: 0, member },
+    { op: "zadd", key: customerSetKey(version, customer, cellString(row, "status")), score: 0, member },
+  );
+  return ops;
 }
 
 /** Folds order events into order rows (answer and customer-list bytes) and order views. */
@@ -108,4 +124,5 @@ export const orders = defineProjection({
   reduce,
   finalize,
   views,
+  viewCollections: customerPatterns,
 });

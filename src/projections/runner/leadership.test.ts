@@ -39,7 +39,7 @@ describe.skipIf(!databaseAvailable)(`projection leadership (${databaseSkipReason
       last = await appendCounts(store, makeCounts(1000, { keys: 300, groups: 5, seed: 2 }), 100);
       await waitUntil(() => caughtUp(last), 20_000, "standby takes over");
       expect(leads(standby)).toBe(true);
-      expect(await readProjected(db.pool, counterProjection)).toEqual(foldInMemory(counterProjection, await readEverything(store)));
+      expect(await readProjected(db.pool, counterProjection)).toEqual(foldInMemory(counterProjection, await readEverything(store, db.pool)));
     } finally {
       await Promise.all([a, b].map((runner) => (runner.child.exitCode === null && runner.child.signalCode === null ? runner.kill("SIGTERM") : undefined)));
     }

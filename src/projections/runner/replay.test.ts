@@ -120,7 +120,7 @@ describe.skipIf(skip !== null)(`blue/green replay${skip ? ` (${skip})` : ""}`, (
 
     expect(failures).toEqual([]);
     expect(reads).toBeGreaterThan(10);
-    const events = await readEverything(store);
+    const events = await readEverything(store, db.pool);
     const expected = foldInMemory(effectsProjection, events);
     expect(await readProjected(db.pool, effectsProjection, 2)).toEqual(expected);
     const [key, row] = Object.entries(expected["counters"]!)[0]!;

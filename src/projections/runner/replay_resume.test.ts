@@ -53,7 +53,7 @@ describe.skipIf(skip !== null)(`replay resume${skip ? ` (${skip})` : ""}`, () =>
     expect(resumed.resumedFrom).toBeGreaterThanOrEqual(before);
     expect(resumed.events).toBe(20_000 - resumed.resumedFrom);
 
-    const expected = foldInMemory(counterProjection, await readEverything(store));
+    const expected = foldInMemory(counterProjection, await readEverything(store, db.pool));
     expect(await readProjected(db.pool, counterProjection, 2)).toEqual(expected);
     for (const [key, row] of Object.entries(expected["counters"]!).slice(0, 100)) {
       expect((await redisHandle.redis.getBuffer(viewKey("test_counter", 2, "counter", key)))?.equals(row["body"] as Buffer)).toBe(true);

@@ -46,14 +46,22 @@ export function makeCounts(n: number, options: { keys: number; groups: number; s
   });
 }
 
-/** Reads every event of the store. */
-export async function readEverything(store: EventStore): Promise<RecordedEvent[]> {
+/**
+ * Reads every event committed to the store (counted in `pool`'s events table). An empty
+ * read before then means the rest is still hidden behind a transaction open elsewhere on
+ * the server (another test file's: the visibility horizon is server-wide): wait for it
+ * rather than stop short and fold a prefix.
+ */
+export async function readEverything(store: EventStore, pool: Pool): Promise<RecordedEvent[]> {
+  const count = Number((await pool.query<{ n: string }>("SELECT count(*) AS n FROM events")).rows[0]?.n ?? 0);
   const all: RecordedEvent[] = [];
-  for (;;) {
+  const deadline = Date.now() + 20_000;
+  while (all.length < count && Date.now() < deadline) {
     const batch = await store.readAll(all.at(-1)?.position ?? null, 5000);
-    if (batch.length === 0) return all;
     all.push(...batch);
+    if (batch.length === 0) await new Promise((resolve) => setTimeout(resolve, 25));
   }
+  return all;
 }
 
 /** Folds events one by one in memory: the rows a clean one-pass projection yields, per table. */
