@@ -28,7 +28,8 @@ export const MAX_SOCKETS = 256;
 export interface MixedRequests {
   readShare: number;
   isRead(): boolean;
-  read(): LoadRequest;
+  /** The next read and the route kind it exercises. */
+  read(): LoadRequest & { kind?: string };
   write(): LoadRequest;
 }
 
@@ -41,7 +42,10 @@ export function mixedRequests(target: Target, readShare: number, tag: string): M
   return {
     readShare,
     isRead: () => kinds.chance(readShare),
-    read: () => generators[routes.pick(READ_KINDS)](),
+    read: () => {
+      const kind = routes.pick(READ_KINDS);
+      return { ...generators[kind](), kind };
+    },
     write: generators["place-order"],
   };
 }
@@ -111,6 +115,7 @@ export async function runMixedOpenLoop(options: MixedOpenLoopOptions): Promise<M
   const agent = new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
   const reads = new Side();
   const writes = new Side();
+  const byRoute = new Map<string, LatencyRecorder>();
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   const cpuBefore = process.cpuUsage();
@@ -134,7 +139,14 @@ export async function runMixedOpenLoop(options: MixedOpenLoopOptions): Promise<M
           side.fail(`${request.method ?? "GET"} answered ${status}`);
           throw new Error(`${request.method ?? "GET"} ${request.path} answered ${status}`);
         }
-        side.recorder.record(performance.now() - scheduledAt);
+        const latency = performance.now() - scheduledAt;
+        side.recorder.record(latency);
+        const kind = (request as { kind?: string }).kind;
+        if (read && kind !== undefined) {
+          let recorder = byRoute.get(kind);
+          if (recorder === undefined) byRoute.set(kind, (recorder = new LatencyRecorder()));
+          recorder.record(latency);
+        }
       },
       onDropped: () => {
         const side = requests.isRead() ? reads : writes;
@@ -153,6 +165,10 @@ export async function runMixedOpenLoop(options: MixedOpenLoopOptions): Promise<M
       `${load.notes ?? `open loop at ${ratePerS}/s`}${options.context ? ` (${options.context})` : ""}`,
       "runOpenLoop starts each request at its slot n/rate (it sleeps only when more than 1 ms ahead, so a request may leave up to 1 ms early) and latency counts from the slot, not from the send (no coordinated omission)",
       `node:http keep-alive client, ≤ ${MAX_SOCKETS} sockets, no Accept-Encoding, ${REQUEST_TIMEOUT_MS / 1000} s timeout; errors = any status but 2xx/304, network errors, timeouts, and slots not started with ${MAX_IN_FLIGHT} in flight`,
+      `reads p95 / p99 ms by route: ${[...byRoute].map(([kind, recorder]) => {
+        const summary = recorder.summary();
+        return `${kind} ${summary?.p95.toFixed(1) ?? "-"} / ${summary?.p99.toFixed(1) ?? "-"}`;
+      }).join(", ")}`,
       `load generator (bench process): ${clientCpu}% of one core; its event loop ran late by p99 ${lagMs(loopDelay.percentile(99))} ms, max ${lagMs(loopDelay.max)} ms (a 10 ms timer's lateness: waiting for a CPU or its own work; it is in every latency)`,
     ];
     const measurement = (side: Side, label: string, what: string): Measurement => {

@@ -17,6 +17,14 @@ import { projectionStatusRoutes } from "./status_routes.ts";
 import { groupDefinitions, resolveServing } from "./versions.ts";
 import { createWorkerPool } from "./worker_pool.ts";
 
+/**
+ * Scheduling niceness of the live projection worker threads: when the cores are busy, the
+ * thread that answers HTTP runs first. Measured on 2 cores (mixed 90/10 at 1,000 req/s):
+ * read p99 23.5 / 28.1 ms at 0, 20.5 / 20.8 ms at 5; freshness p99 27 -> 37 ms (goal 50).
+ * Where cores are free it changes nothing. (A replay's workers run at 10.)
+ */
+const LIVE_WORKER_NICENESS = 5;
+
 export interface StartProjectionsOptions extends RunnerContext {
   workers: number;
   batchSize?: number;
@@ -67,7 +75,7 @@ export async function startProjections(options: StartProjectionsOptions): Promis
     ? new Redis(options.redisUrl, { keyPrefix: prefix, enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (times) => Math.min(times * 200, 1000) })
     : null;
   redis?.on("error", () => undefined);
-  const piscina = createWorkerPool({ threads: options.workers, data: { databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, redisKeyPrefix: prefix } });
+  const piscina = createWorkerPool({ threads: options.workers, data: { databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, redisKeyPrefix: prefix, niceness: LIVE_WORKER_NICENESS } });
   const local = new Map<string, LocalState>();
   const viewsReady = new Map<string, () => boolean>();
   const deps = { pool, logger, store, piscina, redis, progress, activeVersions, local, viewsReady, batchSize: options.batchSize ?? 2000, bulkBatchSize: options.bulkBatchSize ?? 5000, maxInFlight: options.maxInFlight ?? 2, janitorMs: options.janitorMs ?? 1000 };
