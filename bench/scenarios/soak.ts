@@ -80,9 +80,20 @@ export const soak: Scenario = {
     if (start.errors > 0) options.log(`soak: ${start.errors} errors during the unrecorded start`);
     const samples: RssSample[] = [];
     const begin = performance.now();
+    // The main thread's V8 heap in use (from /metrics), beside VmRSS: a leak in JS objects
+    // grows it; RSS alone also moves with heap sizing and the worker threads.
+    const heapSamples: RssSample[] = [];
     const sample = (): void => {
+      const at = Math.round((performance.now() - begin) / 100) / 10;
       const bytes = target.rss();
-      if (bytes !== null) samples.push([Math.round((performance.now() - begin) / 100) / 10, toMiB(bytes)]);
+      if (bytes !== null) samples.push([at, toMiB(bytes)]);
+      void fetch(`${target.url}/metrics`, { signal: AbortSignal.timeout(2000) })
+        .then((response) => response.text())
+        .then((text) => {
+          const line = text.split("\n").find((candidate) => candidate.startsWith("nodejs_heap_size_used_bytes "));
+          if (line) heapSamples.push([at, toMiB(Number(line.split(" ")[1]))]);
+        })
+        .catch(() => undefined);
     };
     options.log(`soak: ${plan.totalS} s at ${rate}/s, RSS every ${plan.sampleEveryS} s, warm-up ${plan.warmUpS} s`);
     sample();
@@ -112,7 +123,7 @@ export const soak: Scenario = {
       params: {
         ratePerS: rate, soakS: plan.totalS, unrecordedStartS: startS, unrecordedStartErrors: start.errors, readShare: STEADY_READ_SHARE, warmUpS: plan.warmUpS, windowS: plan.windowS, sampleEveryS: plan.sampleEveryS,
         rssOf: "service child (VmRSS)", rssAfterWarmUpMiB: rss.afterWarmUpMiB, rssEndMiB: rss.endMiB, rssGrowthPct: rss.growthPct, rssMaxMiB: rss.maxMiB,
-        rssSamples: samples, seededEvents: target.seededEvents,
+        rssSamples: samples, mainHeapUsedSamples: heapSamples, seededEvents: target.seededEvents,
       },
       measurements: [reads, writes],
       comparisons: [],
