@@ -9,6 +9,7 @@ import type { Piscina } from "piscina";
 import type { Logger } from "pino";
 import type { Pool } from "../../db/pool.ts";
 import type { EventStore } from "../../event_store/types.ts";
+import { sentinelKey } from "../../shared/read_models.ts";
 import { leadProjection, type ViewsState } from "./leader_session.ts";
 import type { ActiveVersionTable, ProgressTracker } from "./progress.ts";
 import { ProjectionLoop } from "./projection_loop.ts";
@@ -81,6 +82,11 @@ export async function leadFamily(deps: LeadDeps, family: ProjectionFamily, leade
           version: physical,
           live: true,
           views: "defer-while-fresh",
+          // A fresh version over a backlog: a restore that ran before the loop (of its empty
+          // tables) may have marked its views complete; they are not while tasks skip them.
+          onViewsDeferredStart: async () => {
+            await deps.redis?.del(sentinelKey(name, physical)).catch(() => undefined);
+          },
           onViewsDeferredEnd: () => {
             views.dirty = true;
             views.kick?.();

@@ -46,6 +46,12 @@ export interface LoopDeps extends Omit<PartitionRunnerDeps, "signal" | "onViewsF
   views?: "write" | "defer" | "defer-while-fresh";
   /** Called once when a "defer-while-fresh" loop starts writing views again. */
   onViewsDeferredEnd?(): void;
+  /**
+   * Awaited before the first task that skips its views: the views stop being complete
+   * (the leader withdraws the version's sentinel, so readers of view collections ask
+   * PostgreSQL until the views are restored).
+   */
+  onViewsDeferredStart?(): Promise<void>;
 }
 
 const DEFAULT_EVENTS_PER_TASK = 1000;
@@ -199,9 +205,13 @@ export class ProjectionLoop {
     const head = await this.#deps.store.headPosition();
     if (head === null || comparePositions(head, this.#position) <= 0) return null;
     this.#backlogHead = head;
+    // Deferring from here on (the leader's watchdog no longer starts a restore), before the
+    // sentinel is withdrawn: a restore already running then fails to complete and is redone later.
+    this.#deferral = "backlog";
     // Persisted before any task skips a view: a process that dies while views are deferred
     // leaves them marked dirty, so whoever leads next restores them from the rows.
     await this.#deps.pool.query("UPDATE projections SET views_dirty = true WHERE name = $1 AND version = $2", [this.definition.name, this.version]);
+    await this.#deps.onViewsDeferredStart?.();
     return "backlog";
   }
 
