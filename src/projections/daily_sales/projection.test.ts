@@ -28,6 +28,14 @@ describe("daily_sales projection", () => {
     expect(rows.get("daily_sales|2026-11-20|books|EUR")).toMatchObject({ day: "2026-11-20", category: "books", currency: "EUR", orders: 1, units: 3, revenue_cents: 2000 });
   });
 
+  it("counts a payment stamped with a UTC offset under its UTC day", () => {
+    const s = new Scenario();
+    const book = s.createProduct("2026-11-20T08:00:00.000Z", { category: "books", priceCents: 1000 });
+    const order = s.placeOrder("2026-11-20T20:00:00.000Z", crypto.randomUUID(), [[book, 1]]);
+    s.pay("2026-11-21T01:30:00.000+02:00", order); // 2026-11-20T23:30Z
+    expect([...foldAll(dailySales, s.log.events).rows.keys()]).toEqual(["daily_sales|2026-11-20|books|EUR"]);
+  });
+
   it("takes a cancelled paid order out of the day it was paid; rows at zero disappear", () => {
     const s = new Scenario();
     const book = s.createProduct("2026-11-20T08:00:00.000Z", { category: "books", priceCents: 1000 });

@@ -21,7 +21,13 @@ interface Sale {
   sign: 1 | -1;
 }
 
+/** Timestamps as the store writes them (UTC, "Z"): their day is their first ten characters. */
+const UTC_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+
 function utcDay(timestamp: string): string {
+  // Called for every paid or cancelled order several times per batch (partitioning, touches,
+  // reduce): skip the Date round trip for the canonical form.
+  if (UTC_ISO.test(timestamp)) return timestamp.slice(0, 10);
   return new Date(timestamp).toISOString().slice(0, 10);
 }
 
