@@ -53,6 +53,10 @@ async function connectRedis(config: Config, logger: Logger, keyPrefix: string): 
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
+    // A Redis that stops answering without closing connections (paused, stalled) must not
+    // hang reads: a command gives up after this and the read asks PostgreSQL
+    // (src/queries/redis_health.ts then skips Redis for a second).
+    commandTimeout: 1000,
     connectTimeout: 1000,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
   });

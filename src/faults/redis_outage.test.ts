@@ -90,4 +90,36 @@ describe.skipIf(skip !== null)(`Redis outage with data loss${skip ? ` (${skip})`
     expect(last.status).toBe(200);
     expect((last.body as { priceCents: number }).priceCents).toBe(4242);
   });
+
+  it("answers reads from PostgreSQL, each within a bounded wait, while Redis is paused (SIGSTOP), and from Redis again after", { timeout: 60_000 }, async () => {
+    const created = await sendCommand(service.url, "/v1/products", { sku: "PAUSE-1", name: "Paused", category: "faults-pause", priceCents: 500 });
+    expect(created.status).toBe(201);
+    const { id, position } = created.body as { id: string; position: string };
+    expect((await sendQuery(service.url, `/v1/products/${id}`, { headers: { "x-consistent-with": position } })).status).toBe(200);
+    redis.pause();
+    try {
+      const reads = [];
+      const until = performance.now() + 3000;
+      while (performance.now() < until) {
+        for (const path of [`/v1/products/${id}`, "/v1/products?category=faults-pause", "/v1/categories/faults-pause/best-sellers", `/v1/customers/${crypto.randomUUID()}/orders`]) {
+          const began = performance.now();
+          const answer = await sendQuery(service.url, path, { timeoutMs: 5000 });
+          reads.push({ path, status: answer.status, ms: performance.now() - began });
+        }
+      }
+      expect(reads.filter((read) => read.status !== 200).map((read) => `${read.path} ${read.status}`)).toEqual([]);
+      // A read waits at most one command timeout (1 s) for Redis; after one, Redis is skipped for a second.
+      expect(Math.max(...reads.map((read) => read.ms))).toBeLessThan(2500);
+      const slow = reads.filter((read) => read.ms > 200).length;
+      expect(slow).toBeLessThanOrEqual(6);
+      expect(reads.length).toBeGreaterThan(20);
+    } finally {
+      redis.resume();
+    }
+    // Commands kept working; after the pause the data is still there and reads use it.
+    const changed = await sendCommand(service.url, `/v1/products/${id}/price`, { priceCents: 600 });
+    expect(changed.status).toBe(200);
+    const own = await sendQuery(service.url, `/v1/products/${id}`, { headers: { "x-consistent-with": (changed.body as { position: string }).position } });
+    expect((own.body as { priceCents: number }).priceCents).toBe(600);
+  });
 });

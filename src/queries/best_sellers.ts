@@ -8,6 +8,7 @@
 import type { Redis } from "ioredis";
 import type { Pool } from "../db/pool.ts";
 import { sentinelKey, viewKey } from "../shared/read_models.ts";
+import { redisReadFailed, redisUsable } from "./redis_health.ts";
 import { redisScript, runScript } from "./redis_script.ts";
 
 // KEYS[3], the views sentinel: unless "1" (complete; a restore clears and refills these sets) the table answers.
@@ -29,7 +30,7 @@ export interface BestSellersLookup {
 
 async function fromRedis(lookup: BestSellersLookup): Promise<Buffer[] | null> {
   const redis = lookup.redis;
-  if (redis === null || redis.status !== "ready") return null;
+  if (!redisUsable(redis)) return null;
   try {
     const keys = [
       viewKey("product_catalog", lookup.version, "best", lookup.category),
@@ -39,7 +40,8 @@ async function fromRedis(lookup: BestSellersLookup): Promise<Buffer[] | null> {
     const items = (await runScript(redis, SCRIPT, keys, [String(lookup.limit)])) as (Buffer | null)[] | null;
     if (!Array.isArray(items) || items.length === 0 || items.some((item) => item === null)) return null;
     return items as Buffer[];
-  } catch {
+  } catch (error) {
+    redisReadFailed(redis, error);
     return null;
   }
 }

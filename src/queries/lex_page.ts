@@ -6,6 +6,7 @@
  */
 import type { Redis } from "ioredis";
 import { LEX_PAGE_SCRIPT } from "../shared/lex_order.ts";
+import { redisReadFailed, redisUsable } from "./redis_health.ts";
 import { redisScript, runScript } from "./redis_script.ts";
 
 const SCRIPT = redisScript(LEX_PAGE_SCRIPT);
@@ -27,7 +28,7 @@ export interface LexPageLookup {
 /** [member, value] pairs of the page, or null (see the module comment). */
 export async function readLexPage(lookup: LexPageLookup): Promise<Array<{ member: string; value: Buffer }> | null> {
   const redis = lookup.redis;
-  if (redis === null || redis.status !== "ready") return null;
+  if (!redisUsable(redis)) return null;
   try {
     const values = lookup.values;
     const keys = "hash" in values ? [lookup.sentinel, lookup.set, values.hash] : [lookup.sentinel, lookup.set];
@@ -41,7 +42,8 @@ export async function readLexPage(lookup: LexPageLookup): Promise<Array<{ member
     const page: Array<{ member: string; value: Buffer }> = [];
     for (let i = 0; i + 1 < reply.length; i += 2) page.push({ member: reply[i]!.toString("latin1"), value: reply[i + 1]! });
     return page;
-  } catch {
+  } catch (error) {
+    redisReadFailed(redis, error);
     return null;
   }
 }

@@ -7,6 +7,7 @@ import type { Redis } from "ioredis";
 import type { PreparedAnswer } from "../http/conditional.ts";
 import type { Pool } from "../db/pool.ts";
 import { unframeView } from "../shared/read_models.ts";
+import { redisReadFailed, redisUsable } from "./redis_health.ts";
 import { getViews } from "./view_batch.ts";
 
 export interface PreparedLookup {
@@ -26,7 +27,7 @@ export interface PreparedLookup {
 
 async function fromRedis(lookup: PreparedLookup): Promise<PreparedAnswer | null> {
   const redis = lookup.redis;
-  if (redis === null || redis.status !== "ready") return null;
+  if (!redisUsable(redis)) return null;
   try {
     const [framed, framedGz] = await getViews(redis, lookup.wantGzip ? [lookup.viewKey, lookup.gzipKey] : [lookup.viewKey]);
     if (framed === null || framed === undefined) return null;
@@ -35,7 +36,8 @@ async function fromRedis(lookup: PreparedLookup): Promise<PreparedAnswer | null>
     const gz = framedGz ? unframeView(framedGz) : null;
     // The gzip is used only when it belongs to the same bytes (same etag).
     return { etag: view.etag, body: view.body, gzip: gz !== null && gz.etag === view.etag ? gz.body : null };
-  } catch {
+  } catch (error) {
+    redisReadFailed(redis, error);
     return null;
   }
 }

@@ -13,6 +13,10 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Starts a fresh, empty server on the same port. */
   start(): Promise<void>;
+  /** Freezes the server (SIGSTOP): connections stay open, nothing answers. */
+  pause(): void;
+  /** Lets a paused server go on (SIGCONT), its data intact. */
+  resume(): void;
   /** A plain client (no key prefix) for inspecting keys; the caller disconnects it. */
   client(): Redis;
 }
@@ -62,6 +66,12 @@ export async function startRedisServer(): Promise<RedisServer> {
       await exited;
     },
     start: launch,
+    pause() {
+      (child as ChildProcess | null)?.kill("SIGSTOP");
+    },
+    resume() {
+      (child as ChildProcess | null)?.kill("SIGCONT");
+    },
     client: () => new Redis(url, { maxRetriesPerRequest: 1 }),
   };
 }

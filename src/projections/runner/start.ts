@@ -73,7 +73,8 @@ export async function startProjections(options: StartProjectionsOptions): Promis
 
   const prefix = options.redisKeyPrefix ?? "";
   const redis = options.redisUrl
-    ? new Redis(options.redisUrl, { keyPrefix: prefix, enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (times) => Math.min(times * 200, 1000) })
+    ? // commandTimeout: a stalled Redis fails a views restore page (which holds the live loop) instead of hanging it.
+      new Redis(options.redisUrl, { keyPrefix: prefix, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000, retryStrategy: (times) => Math.min(times * 200, 1000) })
     : null;
   redis?.on("error", () => undefined);
   const piscina = createWorkerPool({ threads: options.workers, data: { databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, redisKeyPrefix: prefix, niceness: LIVE_WORKER_NICENESS } });
