@@ -104,7 +104,12 @@ describe("bench harness", () => {
   it.skipIf(!databaseAvailable)(`mixed-90-10-steady reports reads and writes apart with the p99 and error goals${databaseAvailable ? "" : ` (${databaseSkipReason})`}`, async () => {
     const result = await runScenario(mixedSteady, options);
     expectWellFormed(result, "req");
-    expect(result.measurements.map((m) => m.label)).toEqual(["reads @50/s", "writes @50/s"]);
+    expect(result.measurements.map((m) => m.label)).toEqual(["reads @50/s", "writes @50/s", "http-floor 1024 B reads @50/s"]);
+    // The baseline: the same open loop against the bare HTTP floor, every read answered.
+    const floor = result.measurements[2]!;
+    expect(floor.role).toBe("baseline");
+    expect(floor.errors).toBe(0);
+    expect(floor.operations).toBeGreaterThan(0);
     expect(result.latencyGoals?.[0]).toMatchObject({ measurement: "reads @50/s", percentile: "p99", goalMs: 20 });
     expect(result.limitGoals?.[0]).toMatchObject({ value: 0, max: 0, met: true });
     expect(renderResults([result])).toContain("errors (reads + writes) = 0");

@@ -4,6 +4,7 @@
  * 10% POST /v1/orders, for 60 s (or --duration), after a short unrecorded warm-up at the same
  * rate. Reads and writes are reported apart; goals: reads p99 ≤ 20 ms and zero errors.
  */
+import { startChild } from "../lib/child.ts";
 import { runMixedOpenLoop, mixedRequests } from "../lib/mixed_open_loop.ts";
 import { latencyGoal, limitGoal } from "../lib/report.ts";
 import { sharedTarget } from "../lib/target.ts";
@@ -16,6 +17,8 @@ export const STEADY_RATE = 1000;
 export const SMOKE_RATE = 50;
 /** Seconds of load when --duration is not given. */
 export const STEADY_DURATION_S = 60;
+/** Body size of the bare HTTP floor run beside it (a typical read answer is 0.4–12 KiB). */
+const FLOOR_BODY_BYTES = 1024;
 /** Goal for reads p99, ms. */
 export const STEADY_READ_P99_GOAL_MS = 20;
 
@@ -38,7 +41,24 @@ export const mixedSteady: Scenario = {
     if (warm.errors > 0) options.log(`mixed-90-10-steady: ${warm.errors} errors during the warm-up`);
     options.log(`mixed-90-10-steady: ${durationS} s at ${rate}/s`);
     const { reads, writes, errors } = await runMixedOpenLoop({ target, requests, ratePerS: rate, durationS, context: `after an unrecorded ${warmUpS} s warm-up at the same rate` });
-    const measurements = [reads, writes];
+    // Baseline in the same run: the same open loop (same schedule, client, request mix)
+    // against a bare node:http server answering a prepared 1 KiB buffer to every request:
+    // the latency this machine and client give a server that does nothing.
+    options.log(`mixed-90-10-steady: baseline, the same load against the bare HTTP floor for ${durationS} s`);
+    const floor = await startChild<{ url: string }>("bench/floor_server.ts", { args: [String(FLOOR_BODY_BYTES)], timeoutMs: 30_000 });
+    let floorReads;
+    try {
+      const floorTarget = { ...target, url: floor.hello.url };
+      await runMixedOpenLoop({ target: floorTarget, requests, ratePerS: rate, durationS: warmUpS });
+      floorReads = (await runMixedOpenLoop({
+        target: floorTarget, requests, ratePerS: rate, durationS,
+        labels: { reads: `http-floor ${FLOOR_BODY_BYTES} B reads @${rate}/s`, writes: `http-floor ${FLOOR_BODY_BYTES} B writes @${rate}/s` },
+        context: "the bare HTTP floor answering every request with a prepared buffer, after a warm-up",
+      })).reads;
+    } finally {
+      await floor.stop();
+    }
+    const measurements = [reads, writes, { ...floorReads, role: "baseline" as const, peakRssBytes: null }];
     return {
       params: { ratePerS: rate, durationS, readShare: STEADY_READ_SHARE, warmUpS, warmUpErrors: warm.errors, seededEvents: target.seededEvents, size: target.size },
       measurements,
