@@ -53,6 +53,8 @@ export interface ReplayOptions extends RunnerContext {
   graceMs?: number;
   /** "wait": wait the grace period and drop the old version; "leave": leave it to the live leader. Default: "leave" when a leader runs, else "wait". */
   dropOld?: "wait" | "leave";
+  /** Scheduling niceness of the replay's worker threads (default REPLAY_NICENESS: live work first). */
+  niceness?: number;
 }
 
 export interface ReplayResult {
@@ -113,7 +115,7 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
   const redis = options.redisUrl ? new Redis(options.redisUrl, { keyPrefix: prefix, maxRetriesPerRequest: 2 }) : null;
   redis?.on("error", () => undefined);
   // The rebuild yields the CPU to live work: its threads run at niceness 10.
-  const piscina = createWorkerPool({ threads: Math.max(1, options.workers), data: { databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, redisKeyPrefix: prefix, niceness: REPLAY_NICENESS } });
+  const piscina = createWorkerPool({ threads: Math.max(1, options.workers), data: { databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, redisKeyPrefix: prefix, niceness: options.niceness ?? REPLAY_NICENESS } });
   const stopLoop = new AbortController();
   // The replay's Redis views need writing from the rows: none written yet (deferred during
   // the load), or a later batch failed to write its own.

@@ -24,6 +24,9 @@ const result = await runReplay({
   workers: 1,
   batchSize: Number(env["REPLAY_BATCH_SIZE"] ?? 1000),
   dropOld: "leave",
+  // Normal priority: these tests are about stopping and resuming, and niced workers in a
+  // child can be starved for a minute by a busy test suite (seen in the full suite).
+  niceness: 0,
   logger: pino({ level: "info" }),
   out: process.stdout,
 });
