@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dailySales } from "../projections/daily_sales/projection.ts";
 import { Scenario } from "../projections/testing/scenario.ts";
+import { sentinelKey } from "../shared/read_models.ts";
 import { databaseAvailable, databaseSkipReason } from "../testing/db.ts";
 import { redisAvailable, redisSkipReason } from "../testing/redis.ts";
-import { getJson, startQueryHarness, type QueryHarness } from "./test_harness.ts";
+import { get, getJson, startQueryHarness, type QueryHarness } from "./test_harness.ts";
 
 const skip = !databaseAvailable || !redisAvailable;
 
@@ -47,6 +49,33 @@ describe.skipIf(skip)(skip ? `daily sales query: skipped, ${!databaseAvailable ?
     expect(narrow.json.items).toEqual([{ date: "2026-03-03", category: "a-b", currency: "EUR", orders: 1, units: 1, revenueCents: 100 }]);
     const books = await getJson(`${h.pgOnly.url}/v1/stats/daily-sales?from=2026-03-01&to=2026-03-01&category=books`);
     expect(books.json.items.map((i: { currency: string }) => i.currency)).toEqual(["EUR", "USD"]);
+  });
+
+  it("answers from the Redis day sets with the same bytes as PostgreSQL for every range and category, and falls back when views are not vouched for", async () => {
+    const before = { ...h.viewReads };
+    const days = ["2026-02-28", "2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"];
+    for (const category of [undefined, "a-b", "ab", "books", "nothing"]) {
+      for (const [i, from] of days.entries()) {
+        for (const to of days.slice(i)) {
+          const path = `/v1/stats/daily-sales?from=${from}&to=${to}${category ? `&category=${category}` : ""}`;
+          const [redis, pg] = await Promise.all([get(`${h.server.url}${path}`), get(`${h.pgOnly.url}${path}`)]);
+          expect(redis.status, path).toBe(200);
+          expect(redis.body.toString(), path).toBe(pg.body.toString());
+        }
+      }
+    }
+    expect(h.viewReads.redis - before.redis).toBe(5 * 15);
+    expect(h.viewReads.postgres - before.postgres).toBe(0);
+    const sentinel = sentinelKey("daily_sales", dailySales.version);
+    await h.redis.del(sentinel);
+    try {
+      const path = "/v1/stats/daily-sales?from=2026-03-01&to=2026-03-03";
+      const [redis, pg] = await Promise.all([get(`${h.server.url}${path}`), get(`${h.pgOnly.url}${path}`)]);
+      expect(redis.body.equals(pg.body)).toBe(true);
+      expect(h.viewReads.postgres - before.postgres).toBe(1);
+    } finally {
+      await h.redis.set(sentinel, "1");
+    }
   });
 
   it("accepts exactly 366 days and rejects more, a reversed range, bad dates and unknown parameters", async () => {

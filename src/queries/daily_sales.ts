@@ -1,17 +1,22 @@
 /**
  * Queries on the daily_sales read model: sales per UTC day, category and currency over
  * an inclusive date range of at most 366 days, sorted by date, category, currency (byte
- * order), answered as a concatenation of the prepared item bytes.
+ * order), answered as a concatenation of the prepared item bytes: from the Redis day sets
+ * when the views are complete, else from the table.
  */
+import type { Redis } from "ioredis";
 import { z } from "zod";
 import { sendBuilt } from "../http/conditional.ts";
 import { consistentWith } from "../http/consistency.ts";
 import type { RouteModule } from "../http/route_module.ts";
-import { readTable } from "../shared/read_models.ts";
+import { DAILY_RANGE_SCRIPT, dailyItemsKey, dailyRange, dailySetKey } from "../shared/daily_sales_keys.ts";
+import { readTable, sentinelKey } from "../shared/read_models.ts";
 import { parseOrThrow } from "../shared/validation.ts";
 import { dailySalesAnswer } from "./answers.ts";
 import type { QueryDeps } from "./deps.ts";
 import { itemsBody } from "./prepared.ts";
+import { redisReadFailed, redisUsable } from "./redis_health.ts";
+import { redisScript, runScript } from "./redis_script.ts";
 import { queryDoc } from "./route_docs.ts";
 import { categorySchema } from "./schemas.ts";
 
@@ -52,6 +57,20 @@ export function dailySalesSql(options: { table: string; from: string; to: string
   };
 }
 
+const RANGE_SCRIPT = redisScript(DAILY_RANGE_SCRIPT);
+
+/** The range's item bytes from the Redis day sets (one script call); null: ask PostgreSQL. */
+async function itemsFromRedis(redis: Redis | null, version: number, query: { from: string; to: string; category?: string | undefined }): Promise<Buffer[] | null> {
+  if (!redisUsable(redis)) return null;
+  try {
+    const items = (await runScript(redis, RANGE_SCRIPT, [sentinelKey(DAILY_SALES, version), dailySetKey(version, query.category ?? null), dailyItemsKey(version)], dailyRange(query.from, query.to))) as Buffer[] | null;
+    return Array.isArray(items) ? items : null;
+  } catch (error) {
+    redisReadFailed(redis, error);
+    return null;
+  }
+}
+
 /** Route: GET /v1/stats/daily-sales. */
 export function dailySalesRoutes(deps: QueryDeps): RouteModule {
   const wait = consistentWith({ progress: deps.progress, waitMs: deps.consistencyWaitMs, projections: [DAILY_SALES] });
@@ -59,7 +78,15 @@ export function dailySalesRoutes(deps: QueryDeps): RouteModule {
     register(router) {
       router.get("/v1/stats/daily-sales", wait, async (ctx) => {
         const query = parseOrThrow(dailySalesQuery, ctx.query, "query");
-        const statement = dailySalesSql({ table: readTable("daily_sales", deps.activeVersions.get(DAILY_SALES)), ...query });
+        const version = deps.activeVersions.get(DAILY_SALES);
+        const cached = await itemsFromRedis(deps.redis, version, query);
+        if (cached !== null) {
+          deps.onViewRead?.("redis");
+          await sendBuilt(ctx, itemsBody(cached, ""));
+          return;
+        }
+        if (deps.redis !== null) deps.onViewRead?.("postgres");
+        const statement = dailySalesSql({ table: readTable("daily_sales", version), ...query });
         const result = await deps.pool.query<{ view: Buffer }>(statement.text, statement.values);
         await sendBuilt(ctx, itemsBody(result.rows.map((row) => row.view), ""));
       });

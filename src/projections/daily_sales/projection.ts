@@ -2,12 +2,14 @@
  * daily_sales: sales per UTC day of payment, category (as captured at placement) and
  * currency. OrderPaid adds its lines to the payment day's rows (an order counts once
  * per row); OrderCancelled of a paid order takes them out of the day it was paid
- * (`paidAt`); a row whose order count falls to zero is deleted. Pure; no Redis views.
+ * (`paidAt`); a row whose order count falls to zero is deleted. Redis views: the rows in
+ * lex-ordered day sets and an item hash (src/shared/daily_sales_keys.ts). Pure.
  */
 import type { RecordedEvent } from "../../event_store/types.ts";
 import type { OrderCancelled, OrderPaid, SalesLine } from "../../shared/events.ts";
-import { defineProjection, type Row, type RowRef } from "../define.ts";
-import { cellNumber } from "../shared/cells.ts";
+import { dailyItemsKey, dailyMember, dailyPatterns, dailySetKey } from "../../shared/daily_sales_keys.ts";
+import { defineProjection, type Row, type RowRef, type ViewOp } from "../define.ts";
+import { cellBuffer, cellNumber } from "../shared/cells.ts";
 import { jsonBytes } from "../shared/prepared_view.ts";
 import { DAILY_SALES_TABLE, dailySalesKey, dailySalesTable } from "./schema.ts";
 
@@ -90,6 +92,18 @@ function finalize(_table: string, row: Row): Row {
   return { ...row, view: jsonBytes(item) };
 }
 
+/** The row in the day sets (all categories and its category's) and its item in the hash; removed with the row. */
+function views(_table: string, key: string, row: Row | undefined, _previous: Row | undefined, version: number): ViewOp[] {
+  const { day, category, currency } = parseKey(key);
+  const member = dailyMember(day, category, currency);
+  const sets = [dailySetKey(version, null), dailySetKey(version, category)];
+  if (row === undefined) return [...sets.map((set): ViewOp => ({ op: "zrem", key: set, member })), { op: "hdel", key: dailyItemsKey(version), field: member }];
+  return [
+    { op: "hset", key: dailyItemsKey(version), field: member, value: cellBuffer(row, "view") ?? Buffer.alloc(0) },
+    ...sets.map((set): ViewOp => ({ op: "zadd", key: set, score: 0, member })),
+  ];
+}
+
 /** Folds paid and cancelled-after-payment orders into per-day, category and currency sales rows. */
 export const dailySales = defineProjection({
   name: DAILY_SALES,
@@ -99,4 +113,6 @@ export const dailySales = defineProjection({
   touches,
   reduce,
   finalize,
+  views,
+  viewCollections: dailyPatterns,
 });

@@ -1,0 +1,56 @@
+/**
+ * Daily sales in Redis: lex-ordered sets of the rows (all categories, and one per category)
+ * whose members are `<day>\0<category>\0<currency>` — byte order is the answer's order (date,
+ * then category and currency in byte order; \0 sorts before every character a category or
+ * currency can hold, so "home" comes before "home-garden" as in SQL) — and one hash of the
+ * prepared item bytes by member. The daily_sales projection writes them; the query reads a
+ * date range of a set and its items in one script call.
+ */
+import { viewKey } from "./read_models.ts";
+
+const DAILY_SALES = "daily_sales";
+
+/** The set of every row (category null) or of one category's rows. */
+export function dailySetKey(version: number, category: string | null): string {
+  return category === null ? viewKey(DAILY_SALES, version, "days", "all") : viewKey(DAILY_SALES, version, "days", "c", category);
+}
+
+/** The hash of item bytes by member. */
+export function dailyItemsKey(version: number): string {
+  return viewKey(DAILY_SALES, version, "day_items");
+}
+
+/** SCAN patterns of the version's sets and hash (a views restore clears them first). */
+export function dailyPatterns(version: number): string[] {
+  return [viewKey(DAILY_SALES, version, "days", "*"), dailyItemsKey(version)];
+}
+
+/** The member of a row. */
+export function dailyMember(day: string, category: string, currency: string): string {
+  return `${day}\u0000${category}\u0000${currency}`;
+}
+
+/** ZRANGEBYLEX bounds of the inclusive day range [from, to]. */
+export function dailyRange(from: string, to: string): [string, string] {
+  return [`[${from}`, `(${to}\u0001`];
+}
+
+/**
+ * The items of a day range of a set, in one atomic call. KEYS: the views sentinel (unless
+ * "1" the script answers false: ask PostgreSQL), the set, the item hash. ARGV: the two
+ * ZRANGEBYLEX bounds. Answers the item bytes in order, or false when one is missing.
+ */
+export const DAILY_RANGE_SCRIPT = `
+if redis.call('GET', KEYS[1]) ~= '1' then return false end
+local members = redis.call('ZRANGEBYLEX', KEYS[2], ARGV[1], ARGV[2])
+local out = {}
+for first = 1, #members, 500 do
+  local last = math.min(first + 499, #members)
+  local values = redis.call('HMGET', KEYS[3], unpack(members, first, last))
+  for i = 1, #values do
+    if not values[i] then return false end
+    out[#out + 1] = values[i]
+  end
+end
+return out
+`;
