@@ -8,8 +8,9 @@
 import type { Redis } from "ioredis";
 import type { Pool } from "../db/pool.ts";
 import { sentinelKey, viewKey } from "../shared/read_models.ts";
-import { redisReadFailed, redisUsable } from "./redis_health.ts";
-import { redisScript, runScript } from "./redis_script.ts";
+import type { QueryDeps } from "./deps.ts";
+import { redisScript, tryScript } from "./redis_script.ts";
+import { viewOrTable } from "./view_source.ts";
 
 // KEYS[3], the views sentinel: unless "1" (complete; a restore clears and refills these sets) the table answers.
 const SCRIPT = redisScript(`
@@ -26,24 +27,18 @@ export interface BestSellersLookup {
   version: number;
   category: string;
   limit: number;
+  onViewRead?: QueryDeps["onViewRead"];
 }
 
 async function fromRedis(lookup: BestSellersLookup): Promise<Buffer[] | null> {
-  const redis = lookup.redis;
-  if (!redisUsable(redis)) return null;
-  try {
-    const keys = [
-      viewKey("product_catalog", lookup.version, "best", lookup.category),
-      viewKey("product_catalog", lookup.version, "best_items", lookup.category),
-      sentinelKey("product_catalog", lookup.version),
-    ];
-    const items = (await runScript(redis, SCRIPT, keys, [String(lookup.limit)])) as (Buffer | null)[] | null;
-    if (!Array.isArray(items) || items.length === 0 || items.some((item) => item === null)) return null;
-    return items as Buffer[];
-  } catch (error) {
-    redisReadFailed(redis, error);
-    return null;
-  }
+  const keys = [
+    viewKey("product_catalog", lookup.version, "best", lookup.category),
+    viewKey("product_catalog", lookup.version, "best_items", lookup.category),
+    sentinelKey("product_catalog", lookup.version),
+  ];
+  const items = (await tryScript(lookup.redis, SCRIPT, keys, [String(lookup.limit)])) as (Buffer | null)[] | null;
+  if (!Array.isArray(items) || items.length === 0 || items.some((item) => item === null)) return null;
+  return items as Buffer[];
 }
 
 /** The table's best-sellers statement (`$1` category, `$2` limit), served by a partial index. */
@@ -66,5 +61,5 @@ async function fromPostgres(lookup: BestSellersLookup): Promise<Buffer[]> {
 
 /** The best-sellers item bytes of a category, best first, at most `limit`. */
 export async function readBestSellers(lookup: BestSellersLookup): Promise<Buffer[]> {
-  return (await fromRedis(lookup)) ?? (await fromPostgres(lookup));
+  return viewOrTable(lookup.onViewRead, () => fromRedis(lookup), () => fromPostgres(lookup));
 }

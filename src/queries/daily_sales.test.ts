@@ -4,7 +4,7 @@ import { Scenario } from "../projections/testing/scenario.ts";
 import { sentinelKey } from "../shared/read_models.ts";
 import { databaseAvailable, databaseSkipReason } from "../testing/db.ts";
 import { redisAvailable, redisSkipReason } from "../testing/redis.ts";
-import { get, getJson, startQueryHarness, type QueryHarness } from "./test_harness.ts";
+import { getBoth, getJson, startQueryHarness, withoutSentinel, type QueryHarness } from "./test_harness.ts";
 
 const skip = !databaseAvailable || !redisAvailable;
 
@@ -58,7 +58,7 @@ describe.skipIf(skip)(skip ? `daily sales query: skipped, ${!databaseAvailable ?
       for (const [i, from] of days.entries()) {
         for (const to of days.slice(i)) {
           const path = `/v1/stats/daily-sales?from=${from}&to=${to}${category ? `&category=${category}` : ""}`;
-          const [redis, pg] = await Promise.all([get(`${h.server.url}${path}`), get(`${h.pgOnly.url}${path}`)]);
+          const [redis, pg] = await getBoth(h, path);
           expect(redis.status, path).toBe(200);
           expect(redis.body.toString(), path).toBe(pg.body.toString());
         }
@@ -67,15 +67,12 @@ describe.skipIf(skip)(skip ? `daily sales query: skipped, ${!databaseAvailable ?
     expect(h.viewReads.redis - before.redis).toBe(5 * 15);
     expect(h.viewReads.postgres - before.postgres).toBe(0);
     const sentinel = sentinelKey("daily_sales", dailySales.version);
-    await h.redis.del(sentinel);
-    try {
+    await withoutSentinel(h, sentinel, async () => {
       const path = "/v1/stats/daily-sales?from=2026-03-01&to=2026-03-03";
-      const [redis, pg] = await Promise.all([get(`${h.server.url}${path}`), get(`${h.pgOnly.url}${path}`)]);
+      const [redis, pg] = await getBoth(h, path);
       expect(redis.body.equals(pg.body)).toBe(true);
       expect(h.viewReads.postgres - before.postgres).toBe(1);
-    } finally {
-      await h.redis.set(sentinel, "1");
-    }
+    });
   });
 
   it("accepts exactly 366 days and rejects more, a reversed range, bad dates and unknown parameters", async () => {

@@ -9,16 +9,16 @@ import { z } from "zod";
 import { sendBuilt } from "../http/conditional.ts";
 import { consistentWith } from "../http/consistency.ts";
 import type { RouteModule } from "../http/route_module.ts";
-import { DAILY_RANGE_SCRIPT, dailyItemsKey, dailyRange, dailySetKey } from "../shared/daily_sales_keys.ts";
+import { dailyItemsKey, dailySetKey } from "../shared/daily_sales_keys.ts";
 import { readTable, sentinelKey } from "../shared/read_models.ts";
 import { parseOrThrow } from "../shared/validation.ts";
 import { dailySalesAnswer } from "./answers.ts";
 import type { QueryDeps } from "./deps.ts";
 import { itemsBody } from "./prepared.ts";
-import { redisReadFailed, redisUsable } from "./redis_health.ts";
-import { redisScript, runScript } from "./redis_script.ts";
+import { redisScript, tryScript } from "./redis_script.ts";
 import { queryDoc } from "./route_docs.ts";
 import { categorySchema } from "./schemas.ts";
+import { viewOrTable } from "./view_source.ts";
 
 /** The projection these routes read. */
 export const DAILY_SALES = "daily_sales";
@@ -57,18 +57,38 @@ export function dailySalesSql(options: { table: string; from: string; to: string
   };
 }
 
-const RANGE_SCRIPT = redisScript(DAILY_RANGE_SCRIPT);
+/**
+ * The items of a day range of a set, in one atomic call. KEYS: the views sentinel (unless
+ * "1" the script answers false: ask PostgreSQL), the set, the item hash. ARGV: the two
+ * ZRANGEBYLEX bounds. Answers the item bytes in order, or false when one is missing.
+ */
+const RANGE_SCRIPT = redisScript(`
+if redis.call('GET', KEYS[1]) ~= '1' then return false end
+local members = redis.call('ZRANGEBYLEX', KEYS[2], ARGV[1], ARGV[2])
+local out = {}
+for first = 1, #members, 500 do
+  local last = math.min(first + 499, #members)
+  local values = redis.call('HMGET', KEYS[3], unpack(members, first, last))
+  for i = 1, #values do
+    if not values[i] then return false end
+    out[#out + 1] = values[i]
+  end
+end
+return out
+`);
 
 /** The range's item bytes from the Redis day sets (one script call); null: ask PostgreSQL. */
 async function itemsFromRedis(redis: Redis | null, version: number, query: { from: string; to: string; category?: string | undefined }): Promise<Buffer[] | null> {
-  if (!redisUsable(redis)) return null;
-  try {
-    const items = (await runScript(redis, RANGE_SCRIPT, [sentinelKey(DAILY_SALES, version), dailySetKey(version, query.category ?? null), dailyItemsKey(version)], dailyRange(query.from, query.to))) as Buffer[] | null;
-    return Array.isArray(items) ? items : null;
-  } catch (error) {
-    redisReadFailed(redis, error);
-    return null;
-  }
+  // Members start "<day>\0": from the first of `from` to before "<to>\u0001", i.e. every member of `to`.
+  const range = [`[${query.from}`, `(${query.to}\u0001`];
+  const items = (await tryScript(redis, RANGE_SCRIPT, [sentinelKey(DAILY_SALES, version), dailySetKey(version, query.category ?? null), dailyItemsKey(version)], range)) as Buffer[] | null;
+  return Array.isArray(items) ? items : null;
+}
+
+/** The range's item bytes from the table. */
+async function itemsFromPostgres(deps: QueryDeps, version: number, query: { from: string; to: string; category?: string | undefined }): Promise<Buffer[]> {
+  const statement = dailySalesSql({ table: readTable("daily_sales", version), ...query });
+  return (await deps.pool.query<{ view: Buffer }>(statement.text, statement.values)).rows.map((row) => row.view);
 }
 
 /** Route: GET /v1/stats/daily-sales. */
@@ -79,16 +99,8 @@ export function dailySalesRoutes(deps: QueryDeps): RouteModule {
       router.get("/v1/stats/daily-sales", wait, async (ctx) => {
         const query = parseOrThrow(dailySalesQuery, ctx.query, "query");
         const version = deps.activeVersions.get(DAILY_SALES);
-        const cached = await itemsFromRedis(deps.redis, version, query);
-        if (cached !== null) {
-          deps.onViewRead?.("redis");
-          await sendBuilt(ctx, itemsBody(cached, ""));
-          return;
-        }
-        if (deps.redis !== null) deps.onViewRead?.("postgres");
-        const statement = dailySalesSql({ table: readTable("daily_sales", version), ...query });
-        const result = await deps.pool.query<{ view: Buffer }>(statement.text, statement.values);
-        await sendBuilt(ctx, itemsBody(result.rows.map((row) => row.view), ""));
+        const items = await viewOrTable(deps.onViewRead, () => itemsFromRedis(deps.redis, version, query), () => itemsFromPostgres(deps, version, query));
+        await sendBuilt(ctx, itemsBody(items, ""));
       });
     },
     docs: [

@@ -5,7 +5,7 @@ import { Scenario } from "../projections/testing/scenario.ts";
 import { sentinelKey } from "../shared/read_models.ts";
 import { databaseAvailable, databaseSkipReason } from "../testing/db.ts";
 import { redisAvailable, redisSkipReason } from "../testing/redis.ts";
-import { get, getJson, startQueryHarness, type QueryHarness } from "./test_harness.ts";
+import { get, getBoth, getJson, startQueryHarness, withoutSentinel, type QueryHarness } from "./test_harness.ts";
 
 const T = (n: number): string => new Date(Date.UTC(2026, 10, 21, 10, 0, n)).toISOString();
 const skip = !databaseAvailable || !redisAvailable;
@@ -95,7 +95,7 @@ describe.skipIf(skip)(skip ? `order queries: skipped, ${!databaseAvailable ? dat
           let cursor: string | null = null;
           do {
             const path: string = `/v1/customers/${who}/orders?limit=${limit}${status ? `&status=${status}` : ""}${cursor ? `&cursor=${cursor}` : ""}`;
-            const [redis, pg] = await Promise.all([get(`${h.server.url}${path}`), get(`${h.pgOnly.url}${path}`)]);
+            const [redis, pg] = await getBoth(h, path);
             expect(redis.status, path).toBe(200);
             expect(redis.body.toString(), path).toBe(pg.body.toString());
             cursor = JSON.parse(redis.body.toString()).nextCursor;
@@ -106,15 +106,12 @@ describe.skipIf(skip)(skip ? `order queries: skipped, ${!databaseAvailable ? dat
     expect(h.viewReads.redis - before.redis).toBeGreaterThan(40);
     expect(h.viewReads.postgres - before.postgres).toBe(0);
     const sentinel = sentinelKey("orders", orders.version);
-    await h.redis.del(sentinel);
-    try {
+    await withoutSentinel(h, sentinel, async () => {
       const path = `/v1/customers/${customer}/orders?limit=2`;
-      const [redis, pg] = await Promise.all([get(`${h.server.url}${path}`), get(`${h.pgOnly.url}${path}`)]);
+      const [redis, pg] = await getBoth(h, path);
       expect(redis.body.equals(pg.body)).toBe(true);
       expect(h.viewReads.postgres - before.postgres).toBe(1);
-    } finally {
-      await h.redis.set(sentinel, "1");
-    }
+    });
   });
 
   it("answers the customer-list items as prepared, an empty list for an unknown customer, and 400s", async () => {

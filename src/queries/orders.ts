@@ -19,6 +19,7 @@ import { readLexPage } from "./lex_page.ts";
 import { itemsBody, preparedSql, readPrepared } from "./prepared.ts";
 import { queryDoc } from "./route_docs.ts";
 import { cursorParam, limitParam, uuidPathParam, uuidSchema } from "./schemas.ts";
+import { viewOrTable } from "./view_source.ts";
 
 /** The projection these routes read. */
 export const ORDERS = "orders";
@@ -63,7 +64,6 @@ async function customerOrdersFromRedis(deps: QueryDeps, customerId: string, stat
     after: after === undefined ? null : orderMember(after[0], after[1]),
     count: limit + 1,
     values: { hash: customerItemsKey(version, customerId) },
-    idsComplemented: true,
   });
   if (page === null) return null;
   const last = page[limit - 1];
@@ -71,28 +71,25 @@ async function customerOrdersFromRedis(deps: QueryDeps, customerId: string, stat
   return itemsBody(page.slice(0, limit).map((entry) => entry.value), `,"nextCursor":${JSON.stringify(next)}`);
 }
 
+/** A page of a customer's orders from the orders table (the same bytes and cursors as the Redis path). */
+async function customerOrdersFromPostgres(deps: QueryDeps, customerId: string, status: string | undefined, after: [string, string] | undefined, limit: number): Promise<Buffer> {
+  const statement = customerOrdersSql({ table: readTable("orders", deps.activeVersions.get(ORDERS)), customerId, status, after, limit });
+  const result = await deps.pool.query<{ summary: Buffer; row_id: string; k: string }>(statement.text, statement.values);
+  const rows = result.rows.slice(0, limit);
+  const last = rows.at(-1);
+  const next = result.rows.length > limit && last !== undefined ? encodeCursor(CURSOR_TAG, [last.k, last.row_id]) : null;
+  return itemsBody(rows.map((row) => row.summary), `,"nextCursor":${JSON.stringify(next)}`);
+}
+
 async function sendCustomerOrders(ctx: Context, deps: QueryDeps): Promise<void> {
   const { params: { customerId }, query } = parseOrThrow(customerInput, { params: ctx.params, query: ctx.query });
   const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, CURSOR_TAG, cursorKey);
-  const fromRedis = await customerOrdersFromRedis(deps, customerId, query.status, after, query.limit);
-  if (fromRedis !== null) {
-    deps.onViewRead?.("redis");
-    await sendBuilt(ctx, fromRedis);
-    return;
-  }
-  if (deps.redis !== null) deps.onViewRead?.("postgres");
-  const statement = customerOrdersSql({
-    table: readTable("orders", deps.activeVersions.get(ORDERS)),
-    customerId,
-    status: query.status,
-    after,
-    limit: query.limit,
-  });
-  const result = await deps.pool.query<{ summary: Buffer; row_id: string; k: string }>(statement.text, statement.values);
-  const rows = result.rows.slice(0, query.limit);
-  const last = rows.at(-1);
-  const next = result.rows.length > query.limit && last !== undefined ? encodeCursor(CURSOR_TAG, [last.k, last.row_id]) : null;
-  await sendBuilt(ctx, itemsBody(rows.map((row) => row.summary), `,"nextCursor":${JSON.stringify(next)}`));
+  const page = await viewOrTable(
+    deps.onViewRead,
+    () => customerOrdersFromRedis(deps, customerId, query.status, after, query.limit),
+    () => customerOrdersFromPostgres(deps, customerId, query.status, after, query.limit),
+  );
+  await sendBuilt(ctx, page);
 }
 
 /** Routes: GET /v1/orders/{id} and /v1/customers/{customerId}/orders. */

@@ -8,7 +8,9 @@ import type { PreparedAnswer } from "../http/conditional.ts";
 import type { Pool } from "../db/pool.ts";
 import { unframeView } from "../shared/read_models.ts";
 import { redisReadFailed, redisUsable } from "./redis_health.ts";
+import type { QueryDeps } from "./deps.ts";
 import { getViews } from "./view_batch.ts";
+import { viewOrTable } from "./view_source.ts";
 
 export interface PreparedLookup {
   redis: Redis | null;
@@ -22,7 +24,7 @@ export interface PreparedLookup {
   sql: string;
   key: string;
   /** Told where the answer came from. */
-  onViewRead?: ((source: "redis" | "postgres") => void) | undefined;
+  onViewRead?: QueryDeps["onViewRead"];
 }
 
 async function fromRedis(lookup: PreparedLookup): Promise<PreparedAnswer | null> {
@@ -56,13 +58,7 @@ export function preparedSql(table: string, column: string): string {
 
 /** The prepared answer for one key, from Redis or else PostgreSQL; null when absent. */
 export async function readPrepared(lookup: PreparedLookup): Promise<PreparedAnswer | null> {
-  const cached = await fromRedis(lookup);
-  if (cached !== null) {
-    lookup.onViewRead?.("redis");
-    return cached;
-  }
-  lookup.onViewRead?.("postgres");
-  return fromPostgres(lookup);
+  return viewOrTable(lookup.onViewRead, () => fromRedis(lookup), () => fromPostgres(lookup));
 }
 
 /** Joins prepared item bytes into `{"items":[…]` + tail, without parsing them. */

@@ -4,7 +4,7 @@ import { Scenario } from "../projections/testing/scenario.ts";
 import { sentinelKey } from "../shared/read_models.ts";
 import { databaseAvailable, databaseSkipReason } from "../testing/db.ts";
 import { redisAvailable, redisSkipReason } from "../testing/redis.ts";
-import { get, getJson, startQueryHarness, type QueryHarness } from "./test_harness.ts";
+import { get, getBoth, getJson, startQueryHarness, withoutSentinel, type QueryHarness } from "./test_harness.ts";
 
 interface Product { id: string; sku: string; category: string; priceCents: number; status: string; unitsSold: number; revenueCents: number; createdAt: string; name: string }
 
@@ -161,7 +161,7 @@ describe.skipIf(skip)(skip ? `product queries: skipped, ${!databaseAvailable ? d
           let cursor: string | null = null;
           for (let page = 0; page < 50; page++) {
             const path: string = `/v1/products?sort=${sort}&limit=${limit}${query ? `&${query}` : ""}${cursor ? `&cursor=${cursor}` : ""}`;
-            const [redis, pg] = await Promise.all([get(`${h.server.url}${path}`), get(`${h.pgOnly.url}${path}`)]);
+            const [redis, pg] = await getBoth(h, path);
             expect(redis.status, path).toBe(200);
             expect(redis.body.toString(), path).toBe(pg.body.toString());
             cursor = JSON.parse(redis.body.toString()).nextCursor;
@@ -174,15 +174,12 @@ describe.skipIf(skip)(skip ? `product queries: skipped, ${!databaseAvailable ? d
     expect(h.viewReads.postgres - before.postgres).toBe(0);
     // Views not vouched for (a restore running, writes failed): PostgreSQL answers, the same bytes.
     const sentinel = sentinelKey("product_catalog", 1);
-    await h.redis.del(sentinel);
-    try {
+    await withoutSentinel(h, sentinel, async () => {
       const path = "/v1/products?sort=price_asc&category=books";
-      const [redis, pg] = await Promise.all([get(`${h.server.url}${path}`), get(`${h.pgOnly.url}${path}`)]);
+      const [redis, pg] = await getBoth(h, path);
       expect(redis.body.equals(pg.body)).toBe(true);
       expect(h.viewReads.postgres - before.postgres).toBe(1);
-    } finally {
-      await h.redis.set(sentinel, "1");
-    }
+    });
   });
 
   it("defaults to newest, 20 items, active only, and answers list bytes as prepared views joined", async () => {

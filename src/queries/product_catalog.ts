@@ -21,6 +21,7 @@ import { itemsBody, preparedSql, readPrepared } from "./prepared.ts";
 import { PRODUCT_SORTS, productListSql, type ProductSort } from "./product_list_sql.ts";
 import { queryDoc } from "./route_docs.ts";
 import { categorySchema, cursorParam, intParam, limitParam, skuSchema, uuidPathParam, uuidSchema } from "./schemas.ts";
+import { viewOrTable } from "./view_source.ts";
 
 /** The projection these routes read. */
 export const PRODUCT_CATALOG = "product_catalog";
@@ -87,7 +88,6 @@ async function listFromRedis(deps: QueryDeps, query: z.infer<typeof listQuery>, 
     after: after === undefined ? null : memberOfCursor(query.sort, after),
     count: query.limit + 1,
     values: { prefix: viewKey(PRODUCT_CATALOG, version, "id", "") },
-    idsComplemented: false,
   });
   if (page === null) return null;
   const items: Buffer[] = [];
@@ -104,18 +104,11 @@ async function listFromRedis(deps: QueryDeps, query: z.infer<typeof listQuery>, 
 async function sendList(ctx: Context, deps: QueryDeps): Promise<void> {
   const query = parseOrThrow(listQuery, ctx.query, "query");
   const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, `products:${query.sort}`, cursorKeys[query.sort]);
-  const fromRedis = await listFromRedis(deps, query, after);
-  if (fromRedis !== null) {
-    deps.onViewRead?.("redis");
-    await sendBuilt(ctx, fromRedis);
-    return;
-  }
-  if (deps.redis !== null) deps.onViewRead?.("postgres");
-  await sendListFromPostgres(ctx, deps, query, after);
+  await sendBuilt(ctx, await viewOrTable(deps.onViewRead, () => listFromRedis(deps, query, after), () => listFromPostgres(deps, query, after)));
 }
 
 /** The list page from the products table (the same bytes and cursors as the Redis path). */
-async function sendListFromPostgres(ctx: Context, deps: QueryDeps, query: z.infer<typeof listQuery>, after: [string | number, string] | undefined): Promise<void> {
+async function listFromPostgres(deps: QueryDeps, query: z.infer<typeof listQuery>, after: [string | number, string] | undefined): Promise<Buffer> {
   const statement = productListSql({
     table: table(deps).name,
     status: query.status,
@@ -134,7 +127,7 @@ async function sendListFromPostgres(ctx: Context, deps: QueryDeps, query: z.infe
     const key = PRODUCT_SORTS[query.sort].cast === "bigint" ? Number(last.k) : last.k;
     next = encodeCursor(`products:${query.sort}`, [key, last.row_id]);
   }
-  await sendBuilt(ctx, itemsBody(rows.map((row) => row.view), `,"nextCursor":${JSON.stringify(next)}`));
+  return itemsBody(rows.map((row) => row.view), `,"nextCursor":${JSON.stringify(next)}`);
 }
 
 /** Routes: GET /v1/products/{id}, /v1/products/by-sku/{sku}, /v1/products, /v1/categories/{category}/best-sellers. */
@@ -157,7 +150,7 @@ export function productCatalogRoutes(deps: QueryDeps): RouteModule {
       router.get("/v1/categories/:category/best-sellers", wait, async (ctx) => {
         const { params: { category }, query: { limit } } = parseOrThrow(bestSellersInput, { params: ctx.params, query: ctx.query });
         const { name, version } = table(deps);
-        const items = await readBestSellers({ redis: deps.redis, pool: deps.pool, table: name, version, category, limit });
+        const items = await readBestSellers({ redis: deps.redis, pool: deps.pool, table: name, version, category, limit, onViewRead: deps.onViewRead });
         await sendBuilt(ctx, itemsBody(items, ""));
       });
     },

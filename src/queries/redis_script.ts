@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
+import { redisReadFailed, redisUsable } from "./redis_health.ts";
 
 export interface RedisScript {
   source: string;
@@ -23,5 +24,19 @@ export async function runScript(redis: Redis, script: RedisScript, keys: readonl
   } catch (error) {
     if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
     return redis.callBuffer("EVAL", script.source, keys.length, ...keys, ...args);
+  }
+}
+
+/**
+ * Runs the script when Redis is usable; null when it is not (absent, not ready, suspended
+ * after a timeout) or the call failed (a timeout suspends Redis reads: redis_health.ts).
+ */
+export async function tryScript(redis: Redis | null, script: RedisScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  if (!redisUsable(redis)) return null;
+  try {
+    return await runScript(redis, script, keys, args);
+  } catch (error) {
+    redisReadFailed(redis, error);
+    return null;
   }
 }

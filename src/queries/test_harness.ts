@@ -93,3 +93,18 @@ export async function getJson(url: string, headers: Record<string, string> = {})
   const response = await get(url, headers);
   return { status: response.status, headers: response.headers, json: response.body.length > 0 ? JSON.parse(response.body.toString("utf8")) : null };
 }
+
+/** The same GET from the server reading Redis and from the PostgreSQL-only one. */
+export function getBoth(h: QueryHarness, path: string): Promise<[RawResponse, RawResponse]> {
+  return Promise.all([get(`${h.server.url}${path}`), get(`${h.pgOnly.url}${path}`)]);
+}
+
+/** Runs `read` with a projection version's views sentinel removed (views not vouched for), then puts it back. */
+export async function withoutSentinel<T>(h: QueryHarness, sentinel: string, read: () => Promise<T>): Promise<T> {
+  await h.redis.del(sentinel);
+  try {
+    return await read();
+  } finally {
+    await h.redis.set(sentinel, "1");
+  }
+}

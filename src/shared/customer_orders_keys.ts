@@ -1,7 +1,8 @@
 /**
  * A customer's orders in Redis: per customer a lex-ordered set of all their orders and one
  * per status (src/shared/lex_order.ts; members: placedAt descending, then id descending),
- * and a hash of the customer-list items by order id. The orders projection writes them,
+ * and a hash of the customer-list items by member (the script reads an item by the member it
+ * found, no id to derive). The orders projection writes them,
  * the customer-orders query reads a page of a set and the items in one script call.
  */
 import { integerKey, integerOfKey, lexMember, parseLexMember } from "./lex_order.ts";
@@ -14,7 +15,7 @@ export function customerSetKey(version: number, customerId: string, status: stri
   return viewKey(ORDERS, version, "cust", customerId, status ?? "all");
 }
 
-/** A customer's hash of list items (order id → item bytes). */
+/** A customer's hash of list items (member → item bytes). */
 export function customerItemsKey(version: number, customerId: string): string {
   return viewKey(ORDERS, version, "cust_items", customerId);
 }

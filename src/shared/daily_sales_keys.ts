@@ -29,28 +29,3 @@ export function dailyPatterns(version: number): string[] {
 export function dailyMember(day: string, category: string, currency: string): string {
   return `${day}\u0000${category}\u0000${currency}`;
 }
-
-/** ZRANGEBYLEX bounds of the inclusive day range [from, to]. */
-export function dailyRange(from: string, to: string): [string, string] {
-  return [`[${from}`, `(${to}\u0001`];
-}
-
-/**
- * The items of a day range of a set, in one atomic call. KEYS: the views sentinel (unless
- * "1" the script answers false: ask PostgreSQL), the set, the item hash. ARGV: the two
- * ZRANGEBYLEX bounds. Answers the item bytes in order, or false when one is missing.
- */
-export const DAILY_RANGE_SCRIPT = `
-if redis.call('GET', KEYS[1]) ~= '1' then return false end
-local members = redis.call('ZRANGEBYLEX', KEYS[2], ARGV[1], ARGV[2])
-local out = {}
-for first = 1, #members, 500 do
-  local last = math.min(first + 499, #members)
-  local values = redis.call('HMGET', KEYS[3], unpack(members, first, last))
-  for i = 1, #values do
-    if not values[i] then return false end
-    out[#out + 1] = values[i]
-  end
-end
-return out
-`;

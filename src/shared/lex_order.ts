@@ -45,31 +45,3 @@ export function parseLexMember(member: string, idDescending = false): { sortKey:
   const id = member.slice(bar + 1);
   return { sortKey: member.slice(0, bar), id: idDescending ? complementHex(id) : id };
 }
-
-/**
- * Reads one keyset page of a lex-ordered set and the values the members point at, in one
- * atomic call. KEYS[1] is the projection version's views sentinel: unless it is "1" (views
- * complete) the script answers false and the caller asks PostgreSQL. KEYS[2] is the set.
- * KEYS[3], when given, is a hash holding the values by id; otherwise a value is the key
- * ARGV[3] .. id (ARGV[3] with the client's key prefix). ARGV: the exclusive start ("-" or
- * "(" .. member), the count, the value key prefix, and "complement" when members hold
- * complemented ids. Answers { member1, value1, member2, value2, … }, or false when a
- * value is missing.
- */
-export const LEX_PAGE_SCRIPT = `
-if redis.call('GET', KEYS[1]) ~= '1' then return false end
-local members = redis.call('ZRANGEBYLEX', KEYS[2], ARGV[1], '+', 'LIMIT', 0, tonumber(ARGV[2]))
-local out = {}
-for _, member in ipairs(members) do
-  local id = string.sub(member, string.find(member, '|', 1, true) + 1)
-  if ARGV[4] == 'complement' then
-    id = string.gsub(id, '%x', function (c) return string.format('%x', 15 - tonumber(c, 16)) end)
-  end
-  local value
-  if KEYS[3] then value = redis.call('HGET', KEYS[3], id) else value = redis.call('GET', ARGV[3] .. id) end
-  if not value then return false end
-  out[#out + 1] = member
-  out[#out + 1] = value
-end
-return out
-`;

@@ -96,7 +96,7 @@ function views(_table: string, key: string, row: Row | undefined, previous: Row 
     const member = orderMember(cellIso(previous, "placed_at"), key);
     const status = cellString(previous, "status");
     if (row === undefined || cellString(row, "status") !== status) ops.push({ op: "zrem", key: customerSetKey(version, customer, status), member });
-    if (row === undefined) ops.push({ op: "zrem", key: customerSetKey(version, customer, null), member }, { op: "hdel", key: customerItemsKey(version, customer), field: key });
+    if (row === undefined) ops.push({ op: "zrem", key: customerSetKey(version, customer, null), member }, { op: "hdel", key: customerItemsKey(version, customer), field: member });
   }
   if (row === undefined) return [{ op: "del", key: idKey }, { op: "del", key: gzKey }, ...ops];
   const etag = cellString(row, "etag");
@@ -106,7 +106,7 @@ function views(_table: string, key: string, row: Row | undefined, previous: Row 
   ops.push(
     { op: "set", key: idKey, value: frameView(etag, cellBuffer(row, "view") ?? Buffer.alloc(0)) },
     gz === null ? { op: "del", key: gzKey } : { op: "set", key: gzKey, value: frameView(etag, gz) },
-    { op: "hset", key: customerItemsKey(version, customer), field: key, value: cellBuffer(row, "summary") ?? Buffer.alloc(0) },
+    { op: "hset", key: customerItemsKey(version, customer), field: member, value: cellBuffer(row, "summary") ?? Buffer.alloc(0) },
     { op: "zadd", key: customerSetKey(version, customer, null), score: 0, member },
     { op: "zadd", key: customerSetKey(version, customer, cellString(row, "status")), score: 0, member },
   );

@@ -12,11 +12,11 @@ import type pg from "pg";
 import { isConnectionError, type Pool, type PoolClient } from "../../db/pool.ts";
 import type { RecordedEvent } from "../../event_store/types.ts";
 import { comparePositions, encodePosition, parsePosition, START, type Position } from "../../shared/position.ts";
+import { sentinelKey } from "../../shared/read_models.ts";
 import type { ProjectionDefinition, Row, RowRef, TableModel, ViewOp } from "../define.ts";
 import { partitionOf } from "./partition.ts";
 import { arrayLiteral, deleteRows, loadRowsSql, rowsByKey, sameRow, upsertRows } from "./row_io.ts";
 import { writeViews } from "./views.ts";
-import { sentinelKey } from "./views_restore.ts";
 
 export interface PartitionWork {
   version: number;

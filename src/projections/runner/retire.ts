@@ -9,15 +9,12 @@ import type { Pool } from "../../db/pool.ts";
 import { tableName, type ProjectionDefinition } from "../define.ts";
 import { ident } from "./row_io.ts";
 import { unlinkMatching } from "./views.ts";
-import { sentinelKey } from "./views_restore.ts";
+import { sentinelKey } from "../../shared/read_models.ts";
 
 /** Deletes every Redis key of a projection version (`<prefix><name>:v<N>:*` and its sentinel). */
 export async function dropVersionKeys(redis: Redis, projection: string, version: number): Promise<number> {
-  const deleted = await unlinkMatching(redis, `${projection}:v${version}:*`);
-  await unlinkMatching(redis, sentinelKey(projection, version));
-  return deleted;
+  return unlinkMatching(redis, [`${projection}:v${version}:*`], [sentinelKey(projection, version)]);
 }
-
 
 /** Drops one version's tables, checkpoints and Redis keys and marks it dropped. */
 export async function dropVersion(options: { pool: Pool; redis: Redis | null; definition: ProjectionDefinition; version: number; tables: readonly string[] | null }): Promise<void> {

@@ -19,10 +19,10 @@ import { createWorkerPool } from "./worker_pool.ts";
 
 /**
  * Scheduling niceness of the live projection worker threads: when the cores are busy, the
- * thread that answers HTTP runs first. Measured on 2 cores (mixed 90/10 at 1,000 req/s):
- * read p99 23.5 / 28.1 ms at 0, 20.5 / 20.8 ms at 5 (31 ms in one run at 10: runs differ by
- * several ms here, so this is a direction, not a precise optimum); freshness p99 27 -> 37 ms
- * (goal 50). Where cores are free it changes nothing. (A replay's workers run at 10.)
+ * thread that answers HTTP runs first. On 2 cores (mixed 90/10 at 1,000 req/s) the first
+ * runs looked better (read p99 23.5 / 28.1 ms at 0, 20.5 / 20.8 ms at 5), but five later runs
+ * at 5 spread over 18–34 ms, so the effect on the tail is not shown; freshness p99 went
+ * 27 -> 37 ms (goal 50). Where cores are free it changes nothing. (A replay's workers run at 10.)
  */
 const LIVE_WORKER_NICENESS = 5;
 

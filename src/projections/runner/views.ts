@@ -53,18 +53,24 @@ export async function writeViews(redis: Redis, ops: readonly ViewOp[]): Promise<
   }
 }
 
-/** Unlinks every key matching a SCAN pattern (given without the client's key prefix); returns how many. */
-export async function unlinkMatching(redis: Redis, pattern: string): Promise<number> {
+/**
+ * Unlinks every key matching the SCAN patterns and the exact `keys` (all given without the
+ * client's key prefix), on one connection without the prefix; returns how many were removed.
+ */
+export async function unlinkMatching(redis: Redis, patterns: readonly string[], keys: readonly string[] = []): Promise<number> {
   const prefix = redis.options.keyPrefix ?? "";
   const plain = redis.duplicate({ keyPrefix: "", enableOfflineQueue: true, maxRetriesPerRequest: 2 });
   let deleted = 0;
   try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await plain.scan(cursor, "MATCH", `${prefix}${pattern}`, "COUNT", 10_000);
-      cursor = next;
-      if (keys.length > 0) deleted += await plain.unlink(...keys);
-    } while (cursor !== "0");
+    for (const pattern of patterns) {
+      let cursor = "0";
+      do {
+        const [next, found] = await plain.scan(cursor, "MATCH", `${prefix}${pattern}`, "COUNT", 10_000);
+        cursor = next;
+        if (found.length > 0) deleted += await plain.unlink(...found);
+      } while (cursor !== "0");
+    }
+    if (keys.length > 0) deleted += await plain.unlink(...keys.map((key) => `${prefix}${key}`));
   } finally {
     plain.disconnect();
   }

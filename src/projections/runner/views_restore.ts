@@ -6,15 +6,14 @@
  */
 import type { Redis } from "ioredis";
 import type { Pool } from "../../db/pool.ts";
+import { sentinelKey } from "../../shared/read_models.ts";
 import type { ProjectionDefinition, TableModel, ViewOp } from "../define.ts";
 import { tableName } from "../define.ts";
 import { ident, keyType, rowFromDatabase, selectList } from "./row_io.ts";
-import { sentinelKey } from "../../shared/read_models.ts";
 import { queueViewOps, unlinkMatching } from "./views.ts";
 
 const PAGE = 1000;
 
-export { sentinelKey } from "../../shared/read_models.ts";
 
 /** True when the version's views are known to be in Redis. */
 export async function viewsPresent(redis: Redis, definition: ProjectionDefinition, version: number): Promise<boolean> {
@@ -104,7 +103,7 @@ export async function restoreViews(pool: Pool, redis: Redis, definition: Project
   const token = `restoring:${crypto.randomUUID()}`;
   await redis.set(sentinel, token);
   // Collections cleared after the sentinel stopped saying "complete": their readers ask PostgreSQL until the end.
-  for (const pattern of definition.viewCollections?.(version) ?? []) await unlinkMatching(redis, pattern);
+  await unlinkMatching(redis, definition.viewCollections?.(version) ?? []);
   let rows = 0;
   for (const model of definition.tables) rows += await restoreTable(pool, redis, definition, version, model, hold);
   const completed = await redis.eval(COMPLETE, 1, sentinel, token);
