@@ -28,6 +28,8 @@ export interface Config {
   dataDir: string;
   /** Requests per second per client on command routes (token bucket); 0 disables. */
   commandRateLimit: number;
+  /** MiB of prepared views kept in process memory, kept coherent by Redis tracking; 0 disables. */
+  viewCacheMb: number;
 }
 
 const TOKEN_PATTERN = /^[\x21-\x7e]{1,256}$/;
@@ -73,6 +75,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   DATA_DIR: z.string().min(1).default(".data"),
   COMMAND_RATE_LIMIT: intIn(0, 1_000_000).default(0),
+  VIEW_CACHE_MB: intIn(0, 65536).default(64),
 });
 
 /** A configuration value that failed validation; the message is one line naming the variable. */
@@ -100,5 +103,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     dataDir: e.DATA_DIR,
     commandRateLimit: e.COMMAND_RATE_LIMIT,
+    viewCacheMb: e.VIEW_CACHE_MB,
   };
 }

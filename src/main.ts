@@ -21,6 +21,7 @@ import { projectionModules } from "./projections/all.ts";
 import { startProjections } from "./projections/runner/start.ts";
 import { projectionLagDetails } from "./projections/runner/status.ts";
 import { queryRoutes } from "./queries/routes.ts";
+import { ViewCache } from "./queries/view_cache.ts";
 
 export interface Service {
   url: string;
@@ -104,6 +105,19 @@ export async function startService(config: Config, options: { logger?: Logger; /
       const client = redis.client;
       cleanups.push(async () => void client.disconnect());
     }
+    // Hot views in process memory, kept coherent by Redis tracking (src/queries/view_cache.ts).
+    let viewCache: ViewCache | null = null;
+    if (redis.url !== null && config.viewCacheMb > 0) {
+      const cache = new ViewCache({
+        url: redis.url,
+        keyPrefix: redisKeyPrefix,
+        maxBytes: config.viewCacheMb * 1024 * 1024,
+        onState: (live, reason) => logger.info({ live, reason }, "view cache tracking"),
+      });
+      cleanups.push(() => cache.close());
+      await cache.start();
+      viewCache = cache;
+    }
 
     const projections = await startProjections({
       pool,
@@ -139,7 +153,7 @@ export async function startService(config: Config, options: { logger?: Logger; /
     });
     const modules = [
       commandRoutes({ store, pool }),
-      queryRoutes({ pool, redis: redis.client, progress: projections.progress, activeVersions: projections.activeVersions, consistencyWaitMs: config.consistencyWaitMs, onViewRead: metrics.viewRead }),
+      queryRoutes({ pool, redis: redis.client, viewCache, progress: projections.progress, activeVersions: projections.activeVersions, consistencyWaitMs: config.consistencyWaitMs, onViewRead: metrics.viewRead }),
       projections.routes,
       metrics.routes,
     ];

@@ -24,7 +24,7 @@ export interface OpenLoopOptions {
 }
 
 /** Niceness the load generator's thread asks for while it runs (see raiseGeneratorPriority). */
-const GENERATOR_NICENESS = -10;
+const GENERATOR_NICENESS = Number(process.env["BENCH_GENERATOR_NICENESS"] ?? -10);
 
 /**
  * Raises the calling thread's scheduling priority (Linux: per thread) while a load runs, so

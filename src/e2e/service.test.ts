@@ -68,6 +68,28 @@ describe.skipIf(!available)(`service end to end (${available ? "PostgreSQL + Red
     }
   });
 
+  it("serves repeated product reads from memory and sees each change without X-Consistent-With", async () => {
+    const created = await command("/v1/products", { sku: "E2E-CACHE", name: "Cached", category: "e2e", priceCents: 100 });
+    expect(created.status).toBe(201);
+    const path = `/v1/products/${created.body.id}`;
+    expect((await read<{ priceCents: number }>(path, created.body.position)).body.priceCents).toBe(100);
+    const memoryReads = async (): Promise<number> => {
+      const text = await (await fetch(`${service.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+      return Number(/^view_reads_total\{source="memory"\} (\d+)/m.exec(text)?.[1] ?? 0);
+    };
+    const before = await memoryReads();
+    for (let i = 0; i < 5; i++) expect((await read<{ priceCents: number }>(path)).status).toBe(200);
+    expect(await memoryReads()).toBeGreaterThan(before);
+    // Each change reaches plain reads (the in-process copy is dropped by Redis' invalidation).
+    for (const priceCents of [200, 300, 400]) {
+      expect((await command(`${path}/price`, { priceCents })).status).toBe(200);
+      const until = performance.now() + 3000;
+      let seen = 0;
+      while (seen !== priceCents && performance.now() < until) seen = (await read<{ priceCents: number }>(path)).body.priceCents;
+      expect(seen).toBe(priceCents);
+    }
+  });
+
   it("an order's life shows in products, orders, customer lists, best sellers and daily sales", async () => {
     const a = await command("/v1/products", { sku: "E2E-A", name: "Alpha", category: "e2e-sales", priceCents: 250 });
     const b = await command("/v1/products", { sku: "E2E-B", name: "Beta", category: "e2e-sales", priceCents: 1000, currency: "EUR" });

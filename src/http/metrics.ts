@@ -27,7 +27,7 @@ export interface Metrics {
   /** Records one finished request (a request observer for the app; cheap: labelled children are cached). */
   observe(ctx: Context, seconds: number): void;
   /** Counts a hot read by its source. */
-  viewRead(source: "redis" | "postgres"): void;
+  viewRead(source: "memory" | "redis" | "postgres"): void;
   routes: RouteModule;
 }
 
@@ -42,7 +42,7 @@ export function createMetrics(options: { pool: Pool; projectionLag?: () => Promi
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  const viewReads = new Counter({ name: "view_reads_total", help: "Hot reads by source (redis view or postgres fallback)", labelNames: ["source"], registers: [registry] });
+  const viewReads = new Counter({ name: "view_reads_total", help: "Reads of prepared views by source (memory: the in-process copy kept coherent by Redis tracking; redis; postgres fallback)", labelNames: ["source"], registers: [registry] });
   const pool = options.pool;
   new Gauge({
     name: "pg_pool_connections",

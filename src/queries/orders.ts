@@ -106,6 +106,8 @@ export function orderRoutes(deps: QueryDeps): RouteModule {
         const version = deps.activeVersions.get(ORDERS);
         const answer = await readPrepared({
           redis: deps.redis,
+          cache: deps.viewCache,
+          fresh: waiting !== null,
           viewKey: viewKey(ORDERS, version, "id", id),
           gzipKey: viewKey(ORDERS, version, "id_gz", id),
           wantGzip: acceptsGzip(ctx),

@@ -10,10 +10,14 @@ import { unframeView } from "../shared/read_models.ts";
 import { redisReadFailed, redisUsable } from "./redis_health.ts";
 import type { QueryDeps } from "./deps.ts";
 import { getViews } from "./view_batch.ts";
-import { viewOrTable } from "./view_source.ts";
+import type { ViewCache } from "./view_cache.ts";
 
 export interface PreparedLookup {
   redis: Redis | null;
+  /** The in-process copy of the views, used unless `fresh`. */
+  cache?: ViewCache | null | undefined;
+  /** The read must reflect a position (X-Consistent-With): ask Redis, not the in-process copy, whose invalidation may still be on its way. */
+  fresh?: boolean;
   /** Redis key of the framed view. */
   viewKey: string;
   /** Redis key of the framed gzip; read only when `wantGzip`. */
@@ -27,17 +31,20 @@ export interface PreparedLookup {
   onViewRead?: QueryDeps["onViewRead"];
 }
 
-async function fromRedis(lookup: PreparedLookup): Promise<PreparedAnswer | null> {
+async function fromRedis(lookup: PreparedLookup): Promise<{ answer: PreparedAnswer; source: "memory" | "redis" } | null> {
   const redis = lookup.redis;
   if (!redisUsable(redis)) return null;
   try {
-    const [framed, framedGz] = await getViews(redis, lookup.wantGzip ? [lookup.viewKey, lookup.gzipKey] : [lookup.viewKey]);
+    const keys = lookup.wantGzip ? [lookup.viewKey, lookup.gzipKey] : [lookup.viewKey];
+    const cache = lookup.fresh ? null : lookup.cache;
+    const read = cache?.live ? await cache.get(keys) : { values: await getViews(redis, keys), fromMemory: false };
+    const [framed, framedGz] = read.values;
     if (framed === null || framed === undefined) return null;
     const view = unframeView(framed);
     if (view === null) return null;
     const gz = framedGz ? unframeView(framedGz) : null;
     // The gzip is used only when it belongs to the same bytes (same etag).
-    return { etag: view.etag, body: view.body, gzip: gz !== null && gz.etag === view.etag ? gz.body : null };
+    return { answer: { etag: view.etag, body: view.body, gzip: gz !== null && gz.etag === view.etag ? gz.body : null }, source: read.fromMemory ? "memory" : "redis" };
   } catch (error) {
     redisReadFailed(redis, error);
     return null;
@@ -56,9 +63,15 @@ export function preparedSql(table: string, column: string): string {
   return `SELECT etag, view, view_gz FROM ${table} WHERE ${column} = $1`;
 }
 
-/** The prepared answer for one key, from Redis or else PostgreSQL; null when absent. */
+/** The prepared answer for one key, from the in-process copy or Redis, or else PostgreSQL; null when absent. The source is counted. */
 export async function readPrepared(lookup: PreparedLookup): Promise<PreparedAnswer | null> {
-  return viewOrTable(lookup.onViewRead, () => fromRedis(lookup), () => fromPostgres(lookup));
+  const viewed = await fromRedis(lookup);
+  if (viewed !== null) {
+    lookup.onViewRead?.(viewed.source);
+    return viewed.answer;
+  }
+  lookup.onViewRead?.("postgres");
+  return fromPostgres(lookup);
 }
 
 /** Joins prepared item bytes into `{"items":[…]` + tail, without parsing them. */

@@ -62,6 +62,8 @@ async function sendProduct(ctx: Context, deps: QueryDeps, by: "id" | "sku", key:
   const { name, version } = table(deps);
   const answer = await readPrepared({
     redis: deps.redis,
+    cache: deps.viewCache,
+    fresh: ctx.req.headers["x-consistent-with"] !== undefined,
     viewKey: viewKey(PRODUCT_CATALOG, version, by, key),
     gzipKey: viewKey(PRODUCT_CATALOG, version, `${by}_gz`, key),
     wantGzip: acceptsGzip(ctx),

@@ -55,7 +55,7 @@ export async function startQueryHarness(events: readonly RecordedEvent[]): Promi
   const progress = new TestProgress();
   const versions = new Map(projections.map((definition) => [definition.name, definition.version]));
   const base = { pool: db.pool, progress, activeVersions: { get: (name: string) => versions.get(name) ?? 1 }, consistencyWaitMs: 50 };
-  const viewReads = { redis: 0, postgres: 0 };
+  const viewReads = { memory: 0, redis: 0, postgres: 0 };
   const server = await start({ ...base, redis: testRedis.redis, onViewRead: (source) => void viewReads[source]++ });
   const pgOnly = await start({ ...base, redis: null });
   return {
