@@ -3,7 +3,8 @@
  *   migrate            apply pending migrations
  *   status             projections: version, status, position, lag, parked events
  *   seed [options]     append a realistic history (--events N | --products N --orders N --customers N, --seed N)
- *   replay <name>      rebuild a projection into its next version while the current one serves, then switch
+ *   replay <name...>   rebuild projections into their next versions while the current ones serve, then switch
+ *                      (several names, or `all`: one pass over the log, one worker pool)
  */
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
@@ -22,7 +23,8 @@ const USAGE = `usage: npm run cli -- <command>
   status                          show projections (position, lag, parked events)
   seed [--events N] [--products N --orders N --customers N] [--seed N]
                                   append a realistic history (default ~100,000 events)
-  replay <projection>             rebuild a projection into its next version, then switch over
+  replay <projection...> | all    rebuild projections into their next versions, then switch over
+                                  (several at once read the log once and share the workers)
 projections: ${projectionModules.map((ref) => ref.name).join(", ")}`;
 
 /** Opens the database and the configured event store. */
@@ -111,24 +113,29 @@ async function runMigrate(config: Config): Promise<void> {
   }
 }
 
-async function runReplayCommand(config: Config, name: string | undefined): Promise<void> {
-  if (!name || !projectionModules.some((ref) => ref.name === name)) {
-    throw new ConfigError(`replay needs a projection name: ${projectionModules.map((ref) => ref.name).join(", ")}`);
+async function runReplayCommand(config: Config, args: readonly string[]): Promise<void> {
+  const known = projectionModules.map((ref) => ref.name);
+  const names = args.length === 1 && args[0] === "all" ? known : [...new Set(args)];
+  const unknown = names.filter((name) => !known.includes(name));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new ConfigError(`replay needs projection names (or all)${unknown.length > 0 ? `; unknown: ${unknown.join(", ")}` : ""}: ${known.join(", ")}`);
   }
   const stores = await openStores(config);
   try {
-    const result = await replayCommand({
+    const results = await replayCommand({
       pool: stores.database.pool,
       databaseUrl: stores.database.url,
       store: stores.store,
       redisUrl: config.redisUrl === "off" ? null : config.redisUrl === "auto" ? "redis://127.0.0.1:6379" : config.redisUrl,
       projections: projectionModules,
-      name,
+      names,
       workers: config.projectionWorkers,
       logger: createLogger({ logLevel: config.logLevel === "info" ? "warn" : config.logLevel }),
     });
-    const resumed = result.resumedFrom > 0 ? ` (resumed from ${result.resumedFrom})` : "";
-    console.log(`replayed ${name} into v${result.version}: ${result.events} events${resumed} in ${result.seconds.toFixed(1)} s; serving v${result.version}`);
+    results.forEach((result, i) => {
+      const resumed = result.resumedFrom > 0 ? ` (resumed from ${result.resumedFrom})` : "";
+      console.log(`replayed ${names[i]} into v${result.version}: ${result.events} events${resumed} in ${result.seconds.toFixed(1)} s; serving v${result.version}`);
+    });
   } finally {
     await stores.close();
   }
@@ -150,7 +157,7 @@ export async function runCli(argv: string[]): Promise<number> {
         await runSeed(config, rest);
         return 0;
       case "replay":
-        await runReplayCommand(config, rest[0]);
+        await runReplayCommand(config, rest);
         return 0;
       default:
         console.error(USAGE);

@@ -1,13 +1,13 @@
 /**
- * `npm run cli -- replay <projection>`: runs a blue/green replay in this process with a
- * live progress bar (plain lines when stdout is not a TTY). Ctrl-C stops it; running the
+ * `npm run cli -- replay <projection...>`: runs blue/green replays in this process with a
+ * live progress bar (plain lines when stdout is not a TTY or when several run at once). Ctrl-C stops it; running the
  * command again resumes from its checkpoints.
  */
 import { lowerThreadPriority } from "./projections/runner/worker_pool.ts";
-import { REPLAY_NICENESS, runReplay, type ReplayOptions, type ReplayResult } from "./projections/runner/replay.ts";
+import { REPLAY_NICENESS, runReplays, type ReplayOptions, type ReplayResult } from "./projections/runner/replay.ts";
 
-/** Runs the replay the CLI asked for, wiring SIGINT/SIGTERM to a clean stop; resolves with the result. */
-export async function replayCommand(options: Omit<ReplayOptions, "signal" | "out"> & { out?: NodeJS.WritableStream }): Promise<ReplayResult> {
+/** Runs the replays the CLI asked for (several: in one pass, see runReplays), wiring SIGINT/SIGTERM to a clean stop; resolves with the results in order. */
+export async function replayCommand(options: Omit<ReplayOptions, "signal" | "out" | "name" | "piscina"> & { names: readonly string[]; out?: NodeJS.WritableStream }): Promise<ReplayResult[]> {
   // A rebuild yields the CPU to the live service on the same machine (its workers do too).
   lowerThreadPriority(REPLAY_NICENESS);
   const stop = new AbortController();
@@ -15,7 +15,7 @@ export async function replayCommand(options: Omit<ReplayOptions, "signal" | "out
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    return await runReplay({ ...options, out: options.out ?? process.stdout, signal: stop.signal });
+    return await runReplays({ ...options, out: options.out ?? process.stdout, signal: stop.signal });
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);

@@ -119,6 +119,7 @@ export async function runMixedOpenLoop(options: MixedOpenLoopOptions): Promise<M
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   const cpuBefore = process.cpuUsage();
+  const serviceCpuBefore = target.cpuSeconds();
   try {
     const load = await runOpenLoop({
       label: "mixed open loop", role: "subject", unit: "req", ratePerS, durationS: options.durationS, maxInFlight: MAX_IN_FLIGHT,
@@ -158,6 +159,9 @@ export async function runMixedOpenLoop(options: MixedOpenLoopOptions): Promise<M
     loopDelay.disable();
     const cpu = process.cpuUsage(cpuBefore);
     const clientCpu = Math.round(((cpu.user + cpu.system) / 1e6 / elapsedS) * 100);
+    const serviceCpuAfter = target.cpuSeconds();
+    const serviceCpu = serviceCpuBefore === null || serviceCpuAfter === null ? null : serviceCpuAfter - serviceCpuBefore;
+    const served = reads.recorder.count + writes.recorder.count;
     // Node 20's histogram holds the whole timer interval (≈ the 10 ms resolution when idle): lateness is beyond its minimum.
     const lagMs = (ns: number): string => (Math.max(0, ns - loopDelay.min) / 1e6).toFixed(1);
     const share = (fraction: number) => `${Math.round(fraction * 100)}%`;
@@ -169,6 +173,7 @@ export async function runMixedOpenLoop(options: MixedOpenLoopOptions): Promise<M
         const summary = recorder.summary();
         return `${kind} ${summary?.p95.toFixed(1) ?? "-"} / ${summary?.p99.toFixed(1) ?? "-"}`;
       }).join(", ")}`,
+      ...(serviceCpu === null ? [] : [`service CPU (all threads): ${Math.round((serviceCpu / elapsedS) * 100)}% of one core, ${served > 0 ? Math.round((serviceCpu / served) * 1e6) : "-"} µs per request`]),
       `load generator (bench process): ${clientCpu}% of one core; its event loop ran late by p99 ${lagMs(loopDelay.percentile(99))} ms, max ${lagMs(loopDelay.max)} ms (a 10 ms timer's lateness: waiting for a CPU or its own work; it is in every latency)`,
     ];
     const measurement = (side: Side, label: string, what: string): Measurement => {

@@ -21,6 +21,19 @@ export function currentRss(pid: number): number | null {
   return statusBytes(pid, "VmRSS");
 }
 
+/** CPU seconds (user + system, every thread) a process has used so far, from /proc/<pid>/stat; null when unavailable. */
+export function cpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of the whole line (11 and 12 here), in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
 /** Resets this process's peak RSS (Linux clear_refs 5) so the next reading covers only what follows; false when not possible. */
 export function resetOwnPeakRss(): boolean {
   try {

@@ -8,7 +8,7 @@ import { createPostgresStore } from "../../src/event_store/postgres.ts";
 import { seed, seedSizeForEvents, type SeedSize } from "../../src/seed/seed.ts";
 import { startChild } from "./child.ts";
 import { createBenchDatabase } from "./database.ts";
-import { currentRss } from "./rss.ts";
+import { cpuSeconds, currentRss } from "./rss.ts";
 import { assertLoopback } from "./http_load.ts";
 import type { BenchOptions } from "./types.ts";
 
@@ -30,6 +30,8 @@ export interface Target {
   peakRss(): number | null;
   /** Current RSS (VmRSS) of the service child; null for an external target. */
   rss(): number | null;
+  /** CPU seconds the service child has used so far (all its threads); null for an external target. */
+  cpuSeconds(): number | null;
   stop(): Promise<void>;
 }
 
@@ -38,7 +40,7 @@ export async function startTarget(options: BenchOptions, events = options.events
   const size = seedSizeForEvents(events);
   if (options.url) {
     assertLoopback(options.url);
-    return { url: options.url, token: options.token, size, seededEvents: events, seedSeconds: null, startedAtMs: Date.now(), spawnedAtMs: Date.now(), listeningAtMs: Date.now(), databaseUrl: null, peakRss: () => null, rss: () => null, stop: async () => undefined };
+    return { url: options.url, token: options.token, size, seededEvents: events, seedSeconds: null, startedAtMs: Date.now(), spawnedAtMs: Date.now(), listeningAtMs: Date.now(), databaseUrl: null, peakRss: () => null, rss: () => null, cpuSeconds: () => null, stop: async () => undefined };
   }
   const db = await createBenchDatabase(options.databaseUrl, "service");
   try {
@@ -69,6 +71,7 @@ export async function startTarget(options: BenchOptions, events = options.events
       url: child.hello.url.replace(/\/$/, ""), token, size, seededEvents: seeded.events, seedSeconds, startedAtMs: Date.now(), spawnedAtMs, listeningAtMs: child.hello.listeningAtMs ?? Date.now(), databaseUrl: db.url,
       peakRss: child.peakRss,
       rss: () => currentRss(child.pid),
+      cpuSeconds: () => cpuSeconds(child.pid),
       async stop() {
         await child.stop();
         await db.drop();

@@ -5,6 +5,7 @@
  * rate. Reads and writes are reported apart; goals: reads p99 ≤ 20 ms and zero errors.
  */
 import { startChild } from "../lib/child.ts";
+import { cpuSeconds } from "../lib/rss.ts";
 import { runMixedOpenLoop, mixedRequests } from "../lib/mixed_open_loop.ts";
 import { latencyGoal, limitGoal } from "../lib/report.ts";
 import { sharedTarget } from "../lib/target.ts";
@@ -48,7 +49,7 @@ export const mixedSteady: Scenario = {
     const floor = await startChild<{ url: string }>("bench/floor_server.ts", { args: [String(FLOOR_BODY_BYTES)], timeoutMs: 30_000 });
     let floorReads;
     try {
-      const floorTarget = { ...target, url: floor.hello.url };
+      const floorTarget = { ...target, url: floor.hello.url, cpuSeconds: () => cpuSeconds(floor.pid) };
       await runMixedOpenLoop({ target: floorTarget, requests, ratePerS: rate, durationS: warmUpS });
       floorReads = (await runMixedOpenLoop({
         target: floorTarget, requests, ratePerS: rate, durationS,

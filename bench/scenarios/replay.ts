@@ -2,7 +2,9 @@
  * replay: `npm run cli -- replay <projection>` for each projection in turn over a seeded,
  * caught-up history while the service keeps serving (events/s from the CLI's own
  * "replayed <name> into vN: <events> events … in <s> s" line; peak RSS of the CLI), and
- * the sum over all three; next to COPY of the rebuilt read-model rows into empty tables.
+ * the sum over all three; then all three again in one CLI run (`replay <a> <b> <c>`: one
+ * pass over the log, one worker pool); next to COPY of the rebuilt read-model rows into
+ * empty tables.
  * Live reads: GET /v1/products/{id} from 4 lanes (one request at a time each, 5 ms apart),
  * for 10 s while nothing else runs, then throughout the replays; goal: p99 during the
  * replays ≤ 2× the idle p99.
@@ -25,7 +27,7 @@ interface ReplayRun {
   peakRssBytes: number | null;
   code: number | null;
   output: string;
-  /** From the CLI's "replayed …" line; null when it did not print one. */
+  /** From the CLI's "replayed …" line of the first projection; null when it did not print one. */
   replayed: { version: number; events: number; seconds: number } | null;
 }
 
@@ -35,10 +37,11 @@ export function parseReplayed(output: string, name: string): ReplayRun["replayed
   return match ? { version: Number(match[1]), events: Number(match[2]), seconds: Number(match[3]) } : null;
 }
 
-/** Runs the CLI's replay for one projection; resolves with timings, peak RSS and exit code (bounded by timeoutS). */
-async function runReplay(databaseUrl: string, projection: string, timeoutS: number): Promise<ReplayRun> {
+/** Runs the CLI's replay of one projection (or several in one run); resolves with timings, peak RSS and exit code (bounded by timeoutS). */
+async function runReplay(databaseUrl: string, projections: string | readonly string[], timeoutS: number): Promise<ReplayRun> {
+  const names = typeof projections === "string" ? [projections] : [...projections];
   const begin = performance.now();
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "replay", projection], { cwd: ROOT, env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "replay", ...names], { cwd: ROOT, env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => { output = (output + chunk.toString()).slice(-4000); });
   child.stderr.on("data", (chunk: Buffer) => { output = (output + chunk.toString()).slice(-4000); });
@@ -48,7 +51,7 @@ async function runReplay(databaseUrl: string, projection: string, timeoutS: numb
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
   clearInterval(sampler);
   clearTimeout(killer);
-  return { wallSeconds: (performance.now() - begin) / 1000, peakRssBytes: peak, code, output, replayed: parseReplayed(output, projection) };
+  return { wallSeconds: (performance.now() - begin) / 1000, peakRssBytes: peak, code, output, replayed: parseReplayed(output, names[0]!) };
 }
 
 const READ_LANES = 4;
@@ -89,7 +92,7 @@ async function liveReads(target: Target, label: string, until: Promise<unknown> 
 
 export const replay: Scenario = {
   name: "replay",
-  description: "rebuild of each projection into its next version with the CLI while the service keeps serving (events/s; all = the three in sequence), vs. COPY of the rebuilt read-model rows into empty tables",
+  description: "rebuild of each projection into its next version with the CLI while the service keeps serving (events/s; all = the three in sequence, and the three in one CLI run), vs. COPY of the rebuilt read-model rows into empty tables",
   async run(options) {
     if (options.url) throw new Error("replay starts its own service (it cannot use --url)");
     if (!existsSync(`${ROOT}src/cli.ts`)) throw new Error("src/cli.ts does not exist yet (replay runs `src/cli.ts replay <projection>`)");
@@ -98,6 +101,7 @@ export const replay: Scenario = {
     const comparisons: Comparison[] = [];
     const latencyGoals: LatencyGoal[] = [];
     const replayed = new Map<string, { events: number; seconds: number }>();
+    let onePass: Measurement | null = null;
     let copies;
     try {
       const caughtUp = await waitForProjections(target, options.smoke ? 120 : 3600);
@@ -118,6 +122,23 @@ export const replay: Scenario = {
           peakRssBytes: run.peakRssBytes, rssOf: "cli child (includes process start)",
           notes: ok ? `into v${run.replayed!.version}; CLI-reported ${seconds} s (its line rounds to 0.1 s); wall incl. process start ${run.wallSeconds.toFixed(2)} s` : `exit ${run.code}: ${run.output.slice(-500)}`,
         });
+      }
+      if (names.length > 1 && replayed.size === names.length) {
+        // The same rebuild in one CLI run: the replays share one read of the log and one worker pool.
+        const run = await runReplay(target.databaseUrl!, names, options.smoke ? 120 : 3600);
+        const each = names.map((name) => parseReplayed(run.output, name));
+        const ok = run.code === 0 && each.every((parsed) => parsed !== null);
+        const events = ok ? each.reduce((sum, parsed) => sum + parsed!.events, 0) : 0;
+        // They start together; the pass is over when the last one switched.
+        const seconds = ok ? Math.max(...each.map((parsed) => parsed!.seconds)) : run.wallSeconds;
+        onePass = {
+          label: "replay all (one pass)", role: "subject", connections: null, durationS: Math.round(seconds * 1000) / 1000, operations: events,
+          throughput: ok ? Math.round(events / Math.max(seconds, 0.001)) : 0, unit: "event", latencyMs: null, errors: ok ? 0 : 1,
+          peakRssBytes: run.peakRssBytes, rssOf: "cli child (includes process start)",
+          notes: ok
+            ? `\`replay ${names.join(" ")}\` in one CLI process: ${each.map((parsed, i) => `${names[i]} into v${parsed!.version} in ${parsed!.seconds} s`).join(", ")}; time = the last to finish; events counted per projection; wall incl. process start ${run.wallSeconds.toFixed(2)} s`
+            : `exit ${run.code}: ${run.output.slice(-500)}`,
+        };
       }
       replaysDone();
       const reads = await during;
@@ -145,6 +166,13 @@ export const replay: Scenario = {
       measurements.push(copyFloorMeasurement("copy-floor all read models", copies, events));
       const c = compare(measurements, "replay all (sum)", "copy-floor all read models");
       if (c) comparisons.push(c);
+      if (onePass) {
+        measurements.push(onePass);
+        for (const baseline of ["copy-floor all read models", "replay all (sum)"]) {
+          const one = compare(measurements, onePass.label, baseline);
+          if (one) comparisons.push(one);
+        }
+      }
     }
     return { params: { events: target.seededEvents, size: target.size, readModels: copies.map(({ projection, version, rows, bytes }) => ({ projection, version, rows, bytes })), liveReads: { lanes: READ_LANES, gapMs: READ_GAP_MS, goal: "p99 during the replays ≤ 2× idle p99" } }, measurements, comparisons, latencyGoals };
   },

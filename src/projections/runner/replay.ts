@@ -9,6 +9,7 @@
  * Side effects are never fired by a replay.
  */
 import { Redis } from "ioredis";
+import type { Piscina } from "piscina";
 import type { Logger } from "pino";
 import type { Pool } from "../../db/pool.ts";
 import type { EventStore } from "../../event_store/types.ts";
@@ -55,6 +56,8 @@ export interface ReplayOptions extends RunnerContext {
   dropOld?: "wait" | "leave";
   /** Scheduling niceness of the replay's worker threads (default REPLAY_NICENESS: live work first). */
   niceness?: number;
+  /** A worker pool shared with other replays of this process (runReplays); not destroyed here. Default: a pool of `workers` threads of its own. */
+  piscina?: Piscina;
 }
 
 export interface ReplayResult {
@@ -80,6 +83,56 @@ const DEFAULT_GRACE_MS = 60_000;
 
 /** Scheduling niceness of a replay's worker threads (and of the CLI process running one). */
 export const REPLAY_NICENESS = 10;
+
+/** A worker pool for replays: `workers` threads at the replay niceness. */
+function replayPool(options: Omit<ReplayOptions, "name">): Piscina {
+  const data = { databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, redisKeyPrefix: options.redisKeyPrefix ?? "", niceness: options.niceness ?? REPLAY_NICENESS };
+  return createWorkerPool({ threads: Math.max(1, options.workers), data });
+}
+
+/**
+ * Replays several projections at once in this process, in one pass over the log: the
+ * replays read it through the store's shared window (read and decoded once while they move
+ * together) and share one worker pool of `workers` threads. Each keeps its own lock,
+ * checkpoints and switch. When one fails the others stop too (their checkpoints stay: running
+ * the command again resumes every one); resolves with the results in the order given.
+ * Progress is printed as plain lines, one per replay (a single bar cannot show several).
+ */
+export async function runReplays(options: Omit<ReplayOptions, "name" | "piscina"> & { names: readonly string[] }): Promise<ReplayResult[]> {
+  const names = [...new Set(options.names)];
+  // Every name known before any replay starts (each also checks its own).
+  const known = groupDefinitions(await loadDefinitions(options.projections), options.projections).map((family) => family.name);
+  const unknown = names.filter((name) => !known.includes(name));
+  if (unknown.length > 0) throw new NotFoundError(`Unknown projection ${unknown.join(", ")}`);
+  if (names.length === 1) return [await runReplay({ ...options, name: names[0]! })];
+  const stop = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+  const out = options.out;
+  const plain: NodeJS.WritableStream | undefined = out && ({ write: (chunk: string) => out.write(chunk) } as unknown as NodeJS.WritableStream);
+  const piscina = replayPool(options);
+  const handles: ReplayHandle[] = [];
+  try {
+    for (const name of names) handles.push(await beginReplay({ ...options, name, signal, piscina, ...(plain ? { out: plain } : {}) }));
+    const settled = await Promise.allSettled(
+      handles.map((handle) =>
+        handle.done.catch((error: unknown) => {
+          stop.abort(error);
+          throw error;
+        }),
+      ),
+    );
+    const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === "rejected");
+    if (failed) throw failed.reason;
+    return settled.map((outcome) => (outcome as PromiseFulfilledResult<ReplayResult>).value);
+  } catch (error) {
+    // One could not start (unknown name, already running elsewhere) or one failed: stop the rest.
+    stop.abort(error);
+    await Promise.allSettled(handles.map((handle) => handle.done));
+    throw error;
+  } finally {
+    await piscina.destroy();
+  }
+}
 
 /** Takes the replay lock, prepares (or resumes) the target version and starts the replay; throws NotFoundError or ReplayRunningError. */
 export async function beginReplay(options: ReplayOptions): Promise<ReplayHandle> {
@@ -115,7 +168,7 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
   const redis = options.redisUrl ? new Redis(options.redisUrl, { keyPrefix: prefix, maxRetriesPerRequest: 2 }) : null;
   redis?.on("error", () => undefined);
   // The rebuild yields the CPU to live work: its threads run at niceness 10.
-  const piscina = createWorkerPool({ threads: Math.max(1, options.workers), data: { databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, redisKeyPrefix: prefix, niceness: options.niceness ?? REPLAY_NICENESS } });
+  const piscina = options.piscina ?? replayPool(options);
   const stopLoop = new AbortController();
   // The replay's Redis views need writing from the rows: none written yet (deferred during
   // the load), or a later batch failed to write its own.
@@ -196,7 +249,7 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
     line?.finish(`replay ${definition.name} v${version} stopped: ${(error as Error).message} (run it again to resume)`);
     throw error;
   } finally {
-    await piscina.destroy();
+    if (!options.piscina) await piscina.destroy();
     await lock.release();
   }
   const result: ReplayResult = { version, previous, events: loop.consumed - resumedFrom, resumedFrom, seconds: (performance.now() - started) / 1000 };
