@@ -58,6 +58,8 @@ export interface ReplayOptions extends RunnerContext {
   niceness?: number;
   /** A worker pool shared with other replays of this process (runReplays); not destroyed here. Default: a pool of `workers` threads of its own. */
   piscina?: Piscina;
+  /** Batches in flight at once (default: twice the workers, at least 2). */
+  maxInFlight?: number;
 }
 
 export interface ReplayResult {
@@ -184,7 +186,7 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
     // Views are written once, from the finished rows, just before the switch.
     views: "defer",
     batchSize: options.batchSize ?? 10_000,
-    maxInFlight: Math.max(2, options.workers * 2),
+    maxInFlight: options.maxInFlight ?? Math.max(2, options.workers * 2),
     onProgress: () => undefined,
     onViewsFailed: () => (viewsDirty = true),
   });
