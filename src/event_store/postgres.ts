@@ -21,6 +21,8 @@ export interface PostgresStoreOptions {
   idlePollMs?: number;
   /** Events the shared read window of subscribers holds at most, so projections moving together read the log once (0 disables). */
   recentEvents?: number;
+  /** How long a subscriber at the window's end waits for the slowest one inside before dropping it (default 3 s). */
+  windowMaxWaitMs?: number;
   onError?: (error: Error) => void;
 }
 
@@ -76,7 +78,7 @@ export class PostgresEventStore implements EventStore {
     this.#wakeup = new Wakeup(connectionString, options.onError);
     this.#idlePollMs = options.idlePollMs ?? 1000;
     const recent = options.recentEvents ?? 20_000;
-    this.#window = recent > 0 ? new SharedWindow({ capacity: recent, read: (after, limit) => this.#readAllFromDatabase(after, limit) }) : null;
+    this.#window = recent > 0 ? new SharedWindow({ capacity: recent, read: (after, limit) => this.#readAllFromDatabase(after, limit), ...(options.windowMaxWaitMs === undefined ? {} : { maxWaitMs: options.windowMaxWaitMs }) }) : null;
   }
 
   async append(streamId: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
