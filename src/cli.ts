@@ -131,6 +131,7 @@ async function runReplayCommand(config: Config, args: readonly string[]): Promis
       databaseUrl: stores.database.url,
       store: stores.store,
       redisUrl: config.redisUrl === "off" ? null : config.redisUrl === "auto" ? "redis://127.0.0.1:6379" : config.redisUrl,
+      redisKeyPrefix: config.redisKeyPrefix,
       projections: projectionModules,
       names,
       workers: config.projectionWorkers,

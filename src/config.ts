@@ -30,6 +30,8 @@ export interface Config {
   commandRateLimit: number;
   /** MiB of prepared views kept in process memory, kept coherent by Redis tracking; 0 disables. */
   viewCacheMb: number;
+  /** Prefix of every Redis key (deployments sharing one Redis keep apart); "" by default. */
+  redisKeyPrefix: string;
 }
 
 const TOKEN_PATTERN = /^[\x21-\x7e]{1,256}$/;
@@ -76,6 +78,7 @@ const envSchema = z.object({
   DATA_DIR: z.string().min(1).default(".data"),
   COMMAND_RATE_LIMIT: intIn(0, 1_000_000).default(0),
   VIEW_CACHE_MB: intIn(0, 65536).default(64),
+  REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, "must be 1..64 of A-Z a-z 0-9 . _ : -").optional(),
 });
 
 /** A configuration value that failed validation; the message is one line naming the variable. */
@@ -104,5 +107,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: e.DATA_DIR,
     commandRateLimit: e.COMMAND_RATE_LIMIT,
     viewCacheMb: e.VIEW_CACHE_MB,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX ?? "",
   };
 }

@@ -78,7 +78,7 @@ async function connectRedis(config: Config, logger: Logger, keyPrefix: string): 
 }
 
 /** Starts every role on the given configuration; resolves once the API is listening. */
-export async function startService(config: Config, options: { logger?: Logger; /** Prefix for every Redis key (tests isolate themselves with it). */ redisKeyPrefix?: string } = {}): Promise<Service> {
+export async function startService(config: Config, options: { logger?: Logger; /** Prefix for every Redis key (default: REDIS_KEY_PREFIX; tests isolate themselves with it). */ redisKeyPrefix?: string } = {}): Promise<Service> {
   const logger = options.logger ?? createLogger(config);
   const cleanups: Array<() => Promise<void>> = [];
   const stop = async (): Promise<void> => {
@@ -99,7 +99,7 @@ export async function startService(config: Config, options: { logger?: Logger; /
     cleanups.push(() => store.close());
     await store.ping();
 
-    const redisKeyPrefix = options.redisKeyPrefix ?? "";
+    const redisKeyPrefix = options.redisKeyPrefix ?? config.redisKeyPrefix;
     const redis = await connectRedis(config, logger, redisKeyPrefix);
     if (redis.client) {
       const client = redis.client;

@@ -3,6 +3,7 @@
  * size and seed) or a fresh database seeded here and the service started as a child
  * process (bench/serve.ts), so its peak RSS is measurable.
  */
+import { Redis } from "ioredis";
 import { migrate } from "../../src/db/migrate.ts";
 import { createPostgresStore } from "../../src/event_store/postgres.ts";
 import { seed, seedSizeForEvents, type SeedSize } from "../../src/seed/seed.ts";
@@ -32,6 +33,8 @@ export interface Target {
   rss(): number | null;
   /** CPU seconds the service child has used so far (all its threads); null for an external target. */
   cpuSeconds(): number | null;
+  /** The service's REDIS_KEY_PREFIX (unique per run, its keys deleted on stop); "" for an external target. */
+  redisKeyPrefix: string;
   stop(): Promise<void>;
 }
 
@@ -40,7 +43,7 @@ export async function startTarget(options: BenchOptions, events = options.events
   const size = seedSizeForEvents(events);
   if (options.url) {
     assertLoopback(options.url);
-    return { url: options.url, token: options.token, size, seededEvents: events, seedSeconds: null, startedAtMs: Date.now(), spawnedAtMs: Date.now(), listeningAtMs: Date.now(), databaseUrl: null, peakRss: () => null, rss: () => null, cpuSeconds: () => null, stop: async () => undefined };
+    return { url: options.url, token: options.token, size, seededEvents: events, seedSeconds: null, startedAtMs: Date.now(), spawnedAtMs: Date.now(), listeningAtMs: Date.now(), databaseUrl: null, peakRss: () => null, rss: () => null, cpuSeconds: () => null, redisKeyPrefix: "", stop: async () => undefined };
   }
   const db = await createBenchDatabase(options.databaseUrl, "service");
   try {
@@ -62,9 +65,12 @@ export async function startTarget(options: BenchOptions, events = options.events
     await store.close();
     await pool.end();
     const token = `bench-${crypto.randomUUID().replaceAll("-", "")}`;
+    // Its own Redis key space: the views of a run (millions of keys at 1M events) are deleted
+    // when it stops, instead of piling up in the shared Redis and slowing every key scan.
+    const redisKeyPrefix = `bench-${crypto.randomUUID().slice(0, 8)}:`;
     const spawnedAtMs = Date.now();
     const child = await startChild<{ url: string; listeningAtMs?: number }>("bench/serve.ts", {
-      env: { DATABASE_URL: db.url, PORT: "0", HOST: "127.0.0.1", API_TOKENS: `${token}:commands+operator`, LOG_LEVEL: process.env["LOG_LEVEL"] ?? "warn" },
+      env: { DATABASE_URL: db.url, PORT: "0", HOST: "127.0.0.1", API_TOKENS: `${token}:commands+operator`, LOG_LEVEL: process.env["LOG_LEVEL"] ?? "warn", REDIS_KEY_PREFIX: redisKeyPrefix },
       log: options.log,
     });
     return {
@@ -72,14 +78,37 @@ export async function startTarget(options: BenchOptions, events = options.events
       peakRss: child.peakRss,
       rss: () => currentRss(child.pid),
       cpuSeconds: () => cpuSeconds(child.pid),
+      redisKeyPrefix,
       async stop() {
         await child.stop();
         await db.drop();
+        await deleteRedisKeys(redisKeyPrefix);
       },
     };
   } catch (error) {
     await db.drop();
     throw error;
+  }
+}
+
+/** Deletes every key with the prefix from the service's Redis (REDIS_URL, else the local default); best effort. */
+async function deleteRedisKeys(prefix: string): Promise<void> {
+  const url = process.env["REDIS_URL"];
+  if (url === "off") return;
+  const redis = new Redis(url ?? "redis://127.0.0.1:6379", { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 1000 });
+  redis.on("error", () => undefined);
+  try {
+    await redis.connect();
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 5000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== "0");
+  } catch {
+    // No Redis (the service ran without views) or it went away: nothing to clean.
+  } finally {
+    redis.disconnect();
   }
 }
 

@@ -38,10 +38,10 @@ export function parseReplayed(output: string, name: string): ReplayRun["replayed
 }
 
 /** Runs the CLI's replay of one projection (or several in one run); resolves with timings, peak RSS and exit code (bounded by timeoutS). */
-async function runReplay(databaseUrl: string, projections: string | readonly string[], timeoutS: number): Promise<ReplayRun> {
+async function runReplay(target: Target, projections: string | readonly string[], timeoutS: number): Promise<ReplayRun> {
   const names = typeof projections === "string" ? [projections] : [...projections];
   const begin = performance.now();
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "replay", ...names], { cwd: ROOT, env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "replay", ...names], { cwd: ROOT, env: { ...process.env, DATABASE_URL: target.databaseUrl!, REDIS_KEY_PREFIX: target.redisKeyPrefix, LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => { output = (output + chunk.toString()).slice(-4000); });
   child.stderr.on("data", (chunk: Buffer) => { output = (output + chunk.toString()).slice(-4000); });
@@ -111,7 +111,7 @@ export const replay: Scenario = {
       const replaysOver = new Promise<void>((resolve) => (replaysDone = resolve));
       const during = liveReads(target, "live reads during the replays", replaysOver);
       for (const name of names) {
-        const run = await runReplay(target.databaseUrl!, name, options.smoke ? 120 : 3600);
+        const run = await runReplay(target, name, options.smoke ? 120 : 3600);
         const ok = run.code === 0 && run.replayed !== null;
         const events = run.replayed?.events ?? target.seededEvents;
         const seconds = run.replayed?.seconds ?? run.wallSeconds;
@@ -125,7 +125,7 @@ export const replay: Scenario = {
       }
       if (names.length > 1 && replayed.size === names.length) {
         // The same rebuild in one CLI run: the replays share one read of the log and one worker pool.
-        const run = await runReplay(target.databaseUrl!, names, options.smoke ? 120 : 3600);
+        const run = await runReplay(target, names, options.smoke ? 120 : 3600);
         const each = names.map((name) => parseReplayed(run.output, name));
         const ok = run.code === 0 && each.every((parsed) => parsed !== null);
         const events = ok ? each.reduce((sum, parsed) => sum + parsed!.events, 0) : 0;

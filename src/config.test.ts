@@ -1,0 +1,15 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "./config.ts";
+
+describe("configuration", () => {
+  it("defaults the view cache to 64 MiB and Redis keys to no prefix", () => {
+    expect(loadConfig({})).toMatchObject({ viewCacheMb: 64, redisKeyPrefix: "" });
+    expect(loadConfig({ VIEW_CACHE_MB: "0", REDIS_KEY_PREFIX: "shop-a:" })).toMatchObject({ viewCacheMb: 0, redisKeyPrefix: "shop-a:" });
+  });
+
+  it("stops on a bad value with one line naming the variable", () => {
+    expect(() => loadConfig({ REDIS_KEY_PREFIX: "has space" })).toThrow(ConfigError);
+    expect(() => loadConfig({ REDIS_KEY_PREFIX: "has space" })).toThrow(/^Invalid configuration: REDIS_KEY_PREFIX /);
+    expect(() => loadConfig({ VIEW_CACHE_MB: "-1" })).toThrow(/^Invalid configuration: VIEW_CACHE_MB must be a whole number/);
+  });
+});
