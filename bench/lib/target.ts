@@ -6,6 +6,7 @@
 import { Redis } from "ioredis";
 import { migrate } from "../../src/db/migrate.ts";
 import { createPostgresStore } from "../../src/event_store/postgres.ts";
+import { unlinkMatching } from "../../src/projections/runner/views.ts";
 import { seed, seedSizeForEvents, type SeedSize } from "../../src/seed/seed.ts";
 import { startChild } from "./child.ts";
 import { createBenchDatabase } from "./database.ts";
@@ -95,16 +96,11 @@ export async function startTarget(options: BenchOptions, events = options.events
 async function deleteRedisKeys(prefix: string): Promise<void> {
   const url = process.env["REDIS_URL"];
   if (url === "off") return;
-  const redis = new Redis(url ?? "redis://127.0.0.1:6379", { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 1000 });
+  const redis = new Redis(url ?? "redis://127.0.0.1:6379", { keyPrefix: prefix, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 1000 });
   redis.on("error", () => undefined);
   try {
     await redis.connect();
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 5000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== "0");
+    await unlinkMatching(redis, ["*"]);
   } catch {
     // No Redis (the service ran without views) or it went away: nothing to clean.
   } finally {

@@ -191,13 +191,17 @@ export class ViewCache {
     if (reads.size === 0) this.#pending.delete(full);
   }
 
+  /** Removes a kept value, if any. */
+  #remove(full: string): void {
+    const old = this.#entries.get(full);
+    if (old === undefined) return;
+    this.#entries.delete(full);
+    this.#bytes -= cost(old);
+  }
+
   #keep(full: string, value: Buffer | null): void {
     if (cost(value) > this.#maxBytes) return;
-    const old = this.#entries.get(full);
-    if (old !== undefined) {
-      this.#bytes -= cost(old);
-      this.#entries.delete(full);
-    }
+    this.#remove(full);
     this.#entries.set(full, value);
     this.#bytes += cost(value);
     // Least recently used first out.
@@ -210,11 +214,7 @@ export class ViewCache {
 
   #invalidate(full: string): void {
     this.#stats.invalidations++;
-    const old = this.#entries.get(full);
-    if (old !== undefined) {
-      this.#entries.delete(full);
-      this.#bytes -= cost(old);
-    }
+    this.#remove(full);
     // A read of the key in flight may carry the value from before the change: not kept.
     // (A read whose value is voided this way is still answered: it was current when read.)
     const reads = this.#pending.get(full);

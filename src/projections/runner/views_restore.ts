@@ -14,7 +14,6 @@ import { queueViewOps, unlinkMatching } from "./views.ts";
 
 const PAGE = 1000;
 
-
 /** True when the version's views are known to be in Redis. */
 export async function viewsPresent(redis: Redis, definition: ProjectionDefinition, version: number): Promise<boolean> {
   // "1" only: a restore that never finished (the process died midway) leaves its token.
