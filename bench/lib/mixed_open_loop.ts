@@ -167,7 +167,7 @@ export async function runMixedOpenLoop(options: MixedOpenLoopOptions): Promise<M
     const share = (fraction: number) => `${Math.round(fraction * 100)}%`;
     const common = [
       `${load.notes ?? `open loop at ${ratePerS}/s`}${options.context ? ` (${options.context})` : ""}`,
-      "runOpenLoop starts each request at its slot n/rate (it sleeps only when more than 1 ms ahead, so a request may leave up to 1 ms early) and latency counts from the slot, not from the send (no coordinated omission)",
+      "runOpenLoop starts each request at its slot n/rate (it sleeps only when more than 1 ms ahead, so a request may leave up to 1 ms early) and latency counts from the slot, or from the send when that was earlier (no coordinated omission, no negative latencies)",
       `node:http keep-alive client, ≤ ${MAX_SOCKETS} sockets, no Accept-Encoding, ${REQUEST_TIMEOUT_MS / 1000} s timeout; errors = any status but 2xx/304, network errors, timeouts, and slots not started with ${MAX_IN_FLIGHT} in flight`,
       `reads p95 / p99 ms by route: ${[...byRoute].map(([kind, recorder]) => {
         const summary = recorder.summary();

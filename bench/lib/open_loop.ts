@@ -15,7 +15,7 @@ export interface OpenLoopOptions {
   durationS: number;
   /** Operations in flight beyond this are not started and count as errors (bounds memory and sockets). */
   maxInFlight: number;
-  /** Operation n; `scheduledAt` is its slot on the schedule (performance.now() time), for callers that keep their own latencies. */
+  /** Operation n; `scheduledAt` is its slot on the schedule, or its send when sent up to 1 ms early (performance.now() time), for callers that keep their own latencies. */
   operation(n: number, scheduledAt: number): Promise<void>;
   /** Called for an operation not started because maxInFlight were in flight (it counts as an error). */
   onDropped?(n: number): void;
@@ -81,8 +81,11 @@ async function runOpenLoopAtPriority(options: OpenLoopOptions, priorityNote: str
       options.onDropped?.(n);
       continue;
     }
-    const running: Promise<void> = options.operation(n, scheduled).then(
-      () => recorder.record(performance.now() - scheduled),
+    // A slot less than 1 ms ahead is sent at once rather than after a timer: latency then
+    // counts from the send, never from a scheduled time still to come (no negative latencies).
+    const start = Math.min(scheduled, performance.now());
+    const running: Promise<void> = options.operation(n, start).then(
+      () => recorder.record(performance.now() - start),
       (error: unknown) => { errors++; firstError ??= (error as Error).message; },
     ).finally(() => inFlight.delete(running));
     inFlight.add(running);
