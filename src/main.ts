@@ -16,10 +16,12 @@ import type { EventStore } from "./event_store/types.ts";
 import { createApp } from "./http/app.ts";
 import { createMetrics } from "./http/metrics.ts";
 import { openApiRoutes } from "./http/openapi.ts";
+import { sequentialIds } from "./http/request_id.ts";
 import { startServer } from "./http/server.ts";
 import { projectionModules } from "./projections/all.ts";
 import { startProjections } from "./projections/runner/start.ts";
 import { projectionLagDetails } from "./projections/runner/status.ts";
+import { createHotReads } from "./queries/hot_reads.ts";
 import { queryRoutes } from "./queries/routes.ts";
 import { ViewCache } from "./queries/view_cache.ts";
 
@@ -157,7 +159,9 @@ export async function startService(config: Config, options: { logger?: Logger; /
       projections.routes,
       metrics.routes,
     ];
+    const newRequestId = sequentialIds();
     const app = createApp({
+      newRequestId,
       tokens,
       logger,
       commandRateLimit: config.commandRateLimit,
@@ -172,7 +176,12 @@ export async function startService(config: Config, options: { logger?: Logger; /
         }
       },
     });
-    const server = await startServer(app, { port: config.port, host: config.host });
+    // The hot reads answered from the in-process view copy before koa, when nothing needs
+    // koa's middleware (src/queries/hot_reads.ts); request logging at debug level does.
+    const fastPath = viewCache !== null && !logger.isLevelEnabled("debug")
+      ? createHotReads({ viewCache, redis: redis.client, activeVersions: projections.activeVersions, newRequestId, record: metrics.record, onViewRead: metrics.viewRead })
+      : null;
+    const server = await startServer(app, { port: config.port, host: config.host, fastPath });
     cleanups.push(() => server.close());
     logger.info({ url: server.url, store: store.kind, redis: redis.url !== null }, "service listening");
     return { url: server.url, config, pool, store, tokens, stop };

@@ -15,11 +15,15 @@ export function sequentialIds(): () => string {
   return () => prefix + (++counter).toString(16).padStart(12, "0");
 }
 
+/** The request's id: a sane incoming X-Request-Id, else a new one. */
+export function pickRequestId(incoming: string | string[] | undefined, newId: () => string): string {
+  return typeof incoming === "string" && REQUEST_ID_PATTERN.test(incoming) ? incoming : newId();
+}
+
 /** Middleware that sets `ctx.state.requestId` and the `X-Request-Id` response header. */
 export function requestId(newId: () => string = sequentialIds()): Middleware {
   return (ctx, next) => {
-    const incoming = ctx.req.headers["x-request-id"];
-    const id = typeof incoming === "string" && REQUEST_ID_PATTERN.test(incoming) ? incoming : newId();
+    const id = pickRequestId(ctx.req.headers["x-request-id"], newId);
     ctx.state["requestId"] = id;
     ctx.res.setHeader("X-Request-Id", id);
     return next();

@@ -5,7 +5,7 @@
  * size (431), a cap on open connections, and problem+json answers for requests the HTTP
  * parser rejects (400, 408, 431).
  */
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type Koa from "koa";
@@ -33,6 +33,8 @@ export interface ServerOptions {
   maxHeaderBytes?: number;
   /** Most open connections (default 10,000); further ones are closed at once. */
   maxConnections?: number;
+  /** Tried first for each request: returns true when it answered (then the app never sees the request). */
+  fastPath?: ((req: IncomingMessage, res: ServerResponse) => boolean) | null;
 }
 
 const REASONS: Record<number, { title: string; type: string; detail: string }> = {
@@ -76,6 +78,16 @@ function onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
  */
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
+function handlerWith(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  fastPath: ((req: IncomingMessage, res: ServerResponse) => boolean) | null,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  if (fastPath === null) return handler;
+  return (req, res) => {
+    if (!fastPath(req, res)) handler(req, res);
+  };
+}
+
 /** Listens on host:port (port 0: any free port) and resolves once listening. */
 export async function startServer(app: Koa, options: ServerOptions): Promise<RunningServer> {
   const requestTimeout = options.requestTimeoutMs ?? 30_000;
@@ -89,7 +101,7 @@ export async function startServer(app: Koa, options: ServerOptions): Promise<Run
       // Timeouts are enforced by a periodic sweep; keep it a fraction of the shortest one.
       connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(headersTimeout / 4))),
     },
-    app.callback(),
+    handlerWith(app.callback(), options.fastPath ?? null),
   );
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS;
   server.maxConnections = options.maxConnections ?? 10_000;

@@ -9,7 +9,8 @@ import { parseOrThrow } from "../shared/validation.ts";
 /** A UUID path or query value, lower-cased (any 8-4-4-4-12 hex form is accepted). */
 export const uuidSchema = z.guid("must be a UUID").toLowerCase();
 
-const LOWER_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A UUID in its canonical lower-case form (the value uuidSchema gives). */
+export const LOWER_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * A route's single UUID path parameter: a lower-case UUID is taken as it is (what the
@@ -24,8 +25,11 @@ export function uuidPathParam(params: Record<string, string>, name: string, sche
 /** A product category, as the commands accept it. */
 export const categorySchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, "must be 1..64 of a-z, 0-9 and -, starting with a letter or digit");
 
+/** The characters and length of a sku. */
+export const SKU_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
 /** A product sku, as the commands accept it. */
-export const skuSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1..64 of A-Z, a-z, 0-9, '.', '_' and '-', starting with a letter or digit");
+export const skuSchema = z.string().regex(SKU_PATTERN, "must be 1..64 of A-Z, a-z, 0-9, '.', '_' and '-', starting with a letter or digit");
 
 /** A whole number in a query string, checked to lie in [min, max]. */
 export function intParam(min: number, max: number): z.ZodType<number, string> {
