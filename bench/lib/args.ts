@@ -1,4 +1,4 @@
-/** Command line → bench options: `npm run bench -- [scenario...] [--duration 10] [--connections 64] [--rate 1000] [--soak-minutes 10] ...`. */
+/** Command line → bench options: `npm run bench -- [scenario...] [--duration 10] [--connections 64] [--rate 1000] [--soak-minutes 10] [--events N] [--products N] ...`. */
 import { parseArgs } from "node:util";
 import type { BenchOptions } from "./types.ts";
 
@@ -20,6 +20,7 @@ export function parseBenchArgs(argv: string[], env: Record<string, string | unde
       "soak-minutes": { type: "string" },
       connections: { type: "string" },
       events: { type: "string" },
+      products: { type: "string" },
       rows: { type: "string" },
       "body-bytes": { type: "string" },
       url: { type: "string" },
@@ -52,6 +53,7 @@ export function parseBenchArgs(argv: string[], env: Record<string, string | unde
       soakMinutes: values["soak-minutes"] === undefined ? null : number("soak-minutes", values["soak-minutes"], 10, 1440),
       connections,
       events: Math.round(number("events", values.events, smoke ? 2_000 : 1_000_000, 100_000_000)),
+      products: values.products === undefined ? null : Math.round(number("products", values.products, 500, 1_000_000)),
       rows: Math.round(number("rows", values.rows, smoke ? 5_000 : 1_000_000, 100_000_000)),
       bodyBytes: Math.round(number("body-bytes", values["body-bytes"], 1024, 10_000_000)),
       url: values.url?.replace(/\/$/, "") ?? null,

@@ -41,7 +41,7 @@ export interface Target {
 
 /** Seeds a fresh database with about `events` events and starts the service on it (or wraps --url). */
 export async function startTarget(options: BenchOptions, events = options.events): Promise<Target> {
-  const size = seedSizeForEvents(events);
+  const size = { ...seedSizeForEvents(events), ...(options.products === null ? {} : { products: options.products }) };
   if (options.url) {
     assertLoopback(options.url);
     return { url: options.url, token: options.token, size, seededEvents: events, seedSeconds: null, startedAtMs: Date.now(), spawnedAtMs: Date.now(), listeningAtMs: Date.now(), databaseUrl: null, peakRss: () => null, rss: () => null, cpuSeconds: () => null, redisKeyPrefix: "", stop: async () => undefined };

@@ -107,6 +107,8 @@ export interface BenchOptions {
   connections: number[];
   /** Seed size for scenarios that need data. */
   events: number;
+  /** Products to seed instead of the number that goes with `events` (one per 200 events); their own events come on top. */
+  products: number | null;
   /** External service URL (skips starting one; no RSS then). */
   url: string | null;
   /** Bearer token for the external service. */
