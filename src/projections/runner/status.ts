@@ -55,6 +55,29 @@ async function lagBetween(pool: Pool, store: EventStore, position: Position, hea
   return (await store.readAll(comparePositions(position, START) === 0 ? null : position, 10_000)).length;
 }
 
+/**
+ * The lag of each position behind the head, counting each stretch of the log once: the
+ * positions are taken from the newest down and each is counted as the one above it plus the
+ * events between them. Projections that move together (a catch-up reads the log once for all)
+ * then cost about one count of the log behind them instead of one each.
+ */
+async function lagsBehind(pool: Pool, store: EventStore, positions: readonly Position[], head: Position | null): Promise<number[]> {
+  // EventStoreDB's count reads forward from a position to the end (bounded), not to a second one.
+  if (store.kind !== "postgres") return Promise.all(positions.map((position) => lagBetween(pool, store, position, head)));
+  const order = positions.map((position, index) => ({ position, index })).sort((a, b) => comparePositions(b.position, a.position));
+  const lags = new Array<number>(positions.length).fill(0);
+  let above: Position | null = head;
+  let aboveLag = 0;
+  for (const { position, index } of order) {
+    if (above !== null && comparePositions(position, above) < 0) {
+      aboveLag = Math.min(LAG_CAP, aboveLag + (aboveLag >= LAG_CAP ? 0 : await lagBetween(pool, store, position, above)));
+      above = position;
+    }
+    lags[index] = aboveLag;
+  }
+  return lags;
+}
+
 async function rebuildOf(pool: Pool, name: string): Promise<ProjectionStatusItem["rebuild"]> {
   const building = await pool.query<{ version: number; position: string; events_done: string; events_total: string | null }>(
     "SELECT version, position, events_done, events_total FROM projections WHERE name = $1 AND state = 'building' ORDER BY version DESC LIMIT 1",
@@ -84,7 +107,7 @@ export async function projectionStatus(options: {
   const visibleHead = await store.headPosition();
   const head = store.kind === "postgres" ? ((await committedHead(pool)) ?? visibleHead) : visibleHead;
   const hidden = head !== null && (visibleHead === null || comparePositions(head, visibleHead) > 0);
-  const items: ProjectionStatusItem[] = [];
+  const serving: { family: (typeof families)[number]; version: number; followable: boolean; local: LocalState | undefined; position: Position }[] = [];
   for (const family of families) {
     const name = family.name;
     const active = await pool.query<{ version: number; definition_version: number | null }>(
@@ -97,8 +120,13 @@ export async function projectionStatus(options: {
     const local = options.local?.get(name);
     const stored = await readWatermark(pool, name, version);
     const announced = local === "leading" ? options.announced?.(name) : undefined;
-    const position = announced && comparePositions(announced, stored) > 0 ? announced : stored;
-    const lagEvents = await lagBetween(pool, store, position, head);
+    serving.push({ family, version, followable, local, position: announced && comparePositions(announced, stored) > 0 ? announced : stored });
+  }
+  const lags = await lagsBehind(pool, store, serving.map((entry) => entry.position), head);
+  const items: ProjectionStatusItem[] = [];
+  for (const [i, { family, version, followable, local, position }] of serving.entries()) {
+    const name = family.name;
+    const lagEvents = lags[i]!;
     const rebuild = await rebuildOf(pool, name);
     let status: ProjectionStatusValue;
     if (local === "failed") status = "failed";

@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { START, type Position } from "../../shared/position.ts";
+import { projectionStatus } from "./status.ts";
+import { counterProjection } from "./testing/counter_projection.ts";
+import { appendCounts, makeCounts } from "./testing/fixtures.ts";
+import { openRunnerStack, runnerStackSkipReason, type RunnerStack } from "./testing/stack.ts";
+import { tallyProjection } from "./testing/tally_projection.ts";
+
+const skip = runnerStackSkipReason;
+
+describe.skipIf(skip !== null)(`projection status${skip ? ` (${skip})` : ""}`, () => {
+  let stack: RunnerStack;
+  let positions: Position[];
+
+  beforeAll(async () => {
+    stack = await openRunnerStack();
+    // 60 events in single-event appends: every event has its own position.
+    await appendCounts(stack.store, makeCounts(60, { keys: 5, groups: 2 }), 1);
+    positions = (await stack.store.readAll(null, 1000)).map((event) => event.position);
+    expect(positions).toHaveLength(60);
+  });
+
+  afterAll(async () => stack?.close());
+
+  it("counts each projection's exact lag behind the head, whatever their order and spacing", async () => {
+    const definitions = [
+      counterProjection,
+      tallyProjection,
+      { ...tallyProjection, name: "test_tally_b" },
+      { ...tallyProjection, name: "test_tally_c" },
+      { ...tallyProjection, name: "test_tally_d" },
+    ];
+    // Not in position order, two equal, one at the start, one at the head.
+    const at: Record<string, Position> = {
+      test_counter: positions[44]!,
+      test_tally: positions[9]!,
+      test_tally_b: positions[44]!,
+      test_tally_c: START,
+      test_tally_d: positions[59]!,
+    };
+    const { items } = await projectionStatus({
+      pool: stack.db.pool,
+      store: stack.store,
+      definitions,
+      local: new Map(definitions.map((definition) => [definition.name, "leading" as const])),
+      announced: (name) => at[name],
+    });
+    expect(Object.fromEntries(items.map((item) => [item.name, item.lagEvents]))).toEqual({
+      test_counter: 15,
+      test_tally: 50,
+      test_tally_b: 15,
+      test_tally_c: 60,
+      test_tally_d: 0,
+    });
+  });
+});
