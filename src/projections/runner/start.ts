@@ -80,7 +80,7 @@ export async function startProjections(options: StartProjectionsOptions): Promis
   const piscina = createWorkerPool({ threads: options.workers, data: { databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, redisKeyPrefix: prefix, niceness: LIVE_WORKER_NICENESS } });
   const local = new Map<string, LocalState>();
   const viewsReady = new Map<string, () => boolean>();
-  const deps = { pool, logger, store, piscina, redis, progress, activeVersions, local, viewsReady, batchSize: options.batchSize ?? 2000, bulkBatchSize: options.bulkBatchSize ?? 5000, maxInFlight: options.maxInFlight ?? 2, janitorMs: options.janitorMs ?? 1000 };
+  const deps = { pool, logger, store, piscina, redis, progress, activeVersions, local, viewsReady, batchSize: options.batchSize ?? 2000, bulkBatchSize: options.bulkBatchSize ?? 20000, maxInFlight: options.maxInFlight ?? 2, janitorMs: options.janitorMs ?? 1000 };
 
   const leaders = families.map((family) =>
     runWhileLeader({
