@@ -3,13 +3,15 @@
  * live progress bar (plain lines when stdout is not a TTY or when several run at once). Ctrl-C stops it; running the
  * command again resumes from its checkpoints.
  */
-import { lowerThreadPriority } from "./projections/runner/worker_pool.ts";
+import { lowerProcessPriority } from "./projections/runner/worker_pool.ts";
 import { REPLAY_NICENESS, runReplays, type ReplayOptions, type ReplayResult } from "./projections/runner/replay.ts";
 
 /** Runs the replays the CLI asked for (several: in one pass, see runReplays), wiring SIGINT/SIGTERM to a clean stop; resolves with the results in order. */
 export async function replayCommand(options: Omit<ReplayOptions, "signal" | "out" | "name" | "piscina"> & { names: readonly string[]; out?: NodeJS.WritableStream }): Promise<ReplayResult[]> {
-  // A rebuild yields the CPU to the live service on the same machine (its workers do too).
-  lowerThreadPriority(REPLAY_NICENESS);
+  // A rebuild yields the CPU to the live service on the same machine: every thread of this
+  // process (V8's GC helpers did a third of a bulk build's work at normal priority), and its
+  // workers lower themselves too.
+  lowerProcessPriority(REPLAY_NICENESS);
   const stop = new AbortController();
   const onSignal = (): void => stop.abort(new Error("replay interrupted; run the command again to resume"));
   process.once("SIGINT", onSignal);

@@ -3,6 +3,7 @@
  * TypeScript entry through tsx's loader when the parent did not already start with it.
  */
 import { createRequire } from "node:module";
+import { readdirSync } from "node:fs";
 import { setPriority } from "node:os";
 import { pathToFileURL } from "node:url";
 import { Piscina } from "piscina";
@@ -67,5 +68,28 @@ export function lowerThreadPriority(niceness: number): void {
     setPriority(0, niceness);
   } catch {
     // Not permitted here: run at normal priority.
+  }
+}
+
+/**
+ * Lowers the scheduling priority of every thread of this process: on Linux a priority is per
+ * thread, and V8's garbage-collection helpers and libuv's pool run beside the main thread
+ * (threads started later inherit it from the thread that starts them). Elsewhere, or where
+ * /proc is not readable, the calling thread only. A thread not permitted is left as it is.
+ */
+export function lowerProcessPriority(niceness: number): void {
+  let threads: string[];
+  try {
+    threads = readdirSync("/proc/self/task");
+  } catch {
+    lowerThreadPriority(niceness);
+    return;
+  }
+  for (const tid of threads) {
+    try {
+      setPriority(Number(tid), niceness);
+    } catch {
+      // Gone, or not permitted.
+    }
   }
 }
