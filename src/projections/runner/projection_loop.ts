@@ -67,6 +67,7 @@ export class ProjectionLoop {
   #state: LoopState = "starting";
   #position: Position = START;
   #consumed = 0;
+  #resumedFrom = 0;
   #read = 0;
   #tail: Promise<void> = Promise.resolve();
   #gate: Promise<void> = Promise.resolve();
@@ -118,13 +119,18 @@ export class ProjectionLoop {
     return this.#consumed;
   }
 
+  /** `consumed` when this run started (what earlier runs of this version had consumed); valid once the state is no longer "starting". */
+  get resumedFrom(): number {
+    return this.#resumedFrom;
+  }
+
   /** Consumes until the signal aborts; rejects when the projection fails (stop policy). */
   async run(signal: AbortSignal): Promise<void> {
     const { definition, store } = { definition: this.definition, ...this.#deps };
     const version = this.version;
     const stored = await readProgress(this.#deps.pool, definition.name, version);
     this.#position = stored.position;
-    this.#consumed = this.#read = stored.consumed;
+    this.#consumed = this.#read = this.#resumedFrom = stored.consumed;
     this.#deferral = await this.#viewsDeferral();
     // A bulk build reads larger batches: fewer, larger transactions, and rows that many
     // events touch (a product's sales counters) are written once per batch.

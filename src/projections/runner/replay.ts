@@ -201,7 +201,8 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
   let resumedFrom = 0;
   try {
     while (loop.state === "starting") await sleep(20, outer);
-    resumedFrom = loop.consumed;
+    // What earlier runs had consumed (not loop.consumed now: batches may have committed already).
+    resumedFrom = loop.resumedFrom;
     if (options.out) line = new ProgressLine({ out: options.out, label: `replay ${definition.name} v${version}`, total: build.total, startDone: resumedFrom });
     let indexesBuilt = build.indexesBuilt;
     while (previous === null) {
