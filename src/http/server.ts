@@ -78,18 +78,21 @@ function onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
  */
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
+/** The app's handler behind the fast path; once closing, every request goes to the app (its answers are told to close the connection). */
 function handlerWith(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   fastPath: ((req: IncomingMessage, res: ServerResponse) => boolean) | null,
+  closing: () => boolean,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   if (fastPath === null) return handler;
   return (req, res) => {
-    if (!fastPath(req, res)) handler(req, res);
+    if (closing() || !fastPath(req, res)) handler(req, res);
   };
 }
 
 /** Listens on host:port (port 0: any free port) and resolves once listening. */
 export async function startServer(app: Koa, options: ServerOptions): Promise<RunningServer> {
+  let closing: Promise<void> | null = null;
   const requestTimeout = options.requestTimeoutMs ?? 30_000;
   const headersTimeout = Math.min(options.headersTimeoutMs ?? 10_000, requestTimeout);
   const server = createServer(
@@ -101,7 +104,7 @@ export async function startServer(app: Koa, options: ServerOptions): Promise<Run
       // Timeouts are enforced by a periodic sweep; keep it a fraction of the shortest one.
       connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(headersTimeout / 4))),
     },
-    handlerWith(app.callback(), options.fastPath ?? null),
+    handlerWith(app.callback(), options.fastPath ?? null, () => closing !== null),
   );
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS;
   server.maxConnections = options.maxConnections ?? 10_000;
@@ -113,7 +116,6 @@ export async function startServer(app: Koa, options: ServerOptions): Promise<Run
   });
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  let closing: Promise<void> | null = null;
   return {
     url: `http://${host}:${address.port}`,
     server,
@@ -127,7 +129,10 @@ export async function startServer(app: Koa, options: ServerOptions): Promise<Run
 function shutdown(server: Server, timeoutMs: number): Promise<void> {
   return new Promise<void>((resolve) => {
     // Responses sent while closing tell keep-alive clients to go away.
-    server.on("request", (_request, response) => response.setHeader("Connection", "close"));
+    // (Answers already sent synchronously by a fast path cannot take it; none are once closing.)
+    server.on("request", (_request, response) => {
+      if (!response.headersSent) response.setHeader("Connection", "close");
+    });
     const sweep = setInterval(() => server.closeIdleConnections(), 25);
     const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs);
     server.close(() => {

@@ -122,3 +122,45 @@ describe("server limits", () => {
     }
   });
 });
+
+describe("fast path", () => {
+  it("leaves requests to the app once the server is closing, so they are told to close the connection (no crash)", async () => {
+    const slow: RouteModule = {
+      register(router: Router) {
+        router.get("/slow", async (ctx) => {
+          await sleep(200);
+          ctx.body = { slow: true };
+        });
+        router.get("/fast", (ctx) => {
+          ctx.body = { via: "app" };
+        });
+      },
+      docs: [],
+    };
+    const app = createApp({ tokens: [], logger: pino({ level: "silent" }), routes: [slow], ready: async () => true });
+    const fastPath = (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse): boolean => {
+      if (req.url !== "/fast") return false;
+      res.setHeader("Content-Type", "application/json");
+      res.end('{"via":"fast path"}');
+      return true;
+    };
+    const running = await startServer(app, { port: 0, host: "127.0.0.1", fastPath });
+    expect((await rawRequest(running.url, "GET /fast HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))!.body).toBe('{"via":"fast path"}');
+    // The server starts closing while a request is in flight; a second request then arrives
+    // on the same connection.
+    const connection = await openRaw(running.url);
+    connection.socket.write("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    await sleep(50);
+    const closed = running.close();
+    await sleep(20);
+    connection.socket.write("GET /fast HTTP/1.1\r\nHost: x\r\n\r\n");
+    const raw = (await connection.closed).toString("latin1");
+    await closed;
+    const second = raw.indexOf("HTTP/1.1", 1);
+    expect(second).toBeGreaterThan(0);
+    const answer = parseAnswer(Buffer.from(raw.slice(second), "latin1"));
+    expect(answer?.status).toBe(200);
+    expect(answer?.headers["connection"]).toBe("close");
+    expect(JSON.parse(answer!.body)).toEqual({ via: "app" });
+  });
+});
