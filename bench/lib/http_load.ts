@@ -90,6 +90,8 @@ export async function runHttpLoad(options: HttpLoadOptions): Promise<Measurement
     latencyMs: recorder.summary(),
     errors: failed + result.errors,
     statusCodes,
+    // Client-side errors told apart: no answer within the 10 s timeout, or a connection error.
+    ...(result.errors > 0 ? { notes: `client errors: ${result.timeouts} timeouts (no answer in 10 s), ${result.errors - result.timeouts} connection errors` } : {}),
     peakRssBytes: options.peakRss?.() ?? null,
     ...(options.rssOf === undefined ? {} : { rssOf: options.rssOf }),
   };

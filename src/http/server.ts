@@ -33,6 +33,8 @@ export interface ServerOptions {
   maxHeaderBytes?: number;
   /** Most open connections (default 10,000); further ones are closed at once. */
   maxConnections?: number;
+  /** Connections waiting to be accepted (default 4096, capped by the kernel's somaxconn). */
+  backlog?: number;
   /** Tried first for each request: returns true when it answered (then the app never sees the request). */
   fastPath?: ((req: IncomingMessage, res: ServerResponse) => boolean) | null;
 }
@@ -109,7 +111,9 @@ export async function startServer(app: Koa, options: ServerOptions): Promise<Run
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS;
   server.maxConnections = options.maxConnections ?? 10_000;
   server.on("clientError", onClientError);
-  server.listen({ port: options.port, host: options.host });
+  // A deep accept queue (the kernel caps it at net.core.somaxconn): with Node's default of 511,
+  // a burst of connections beyond it has SYNs dropped and retried after 1, 3, 7 s.
+  server.listen({ port: options.port, host: options.host, backlog: options.backlog ?? 4096 });
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);
     server.once("error", reject);
