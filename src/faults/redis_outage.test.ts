@@ -38,6 +38,8 @@ describe.skipIf(skip !== null)(`Redis outage with data loss${skip ? ` (${skip})`
     expect(paid.status).toBe(200);
     position = (paid.body as { position: string }).position;
     expect((await sendQuery(service.url, `/v1/products/${ids[0]}`, { headers: { "x-consistent-with": position } })).status).toBe(200);
+    // The order's read model too (another projection): the reads below must find it in PostgreSQL.
+    expect((await sendQuery(service.url, `/v1/orders/${orderBody.id}`, { headers: { "x-consistent-with": position } })).status).toBe(200);
 
     const plain = redis.client();
     const sentinel = /^projections:sentinel:/;

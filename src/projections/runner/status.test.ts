@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { START, type Position } from "../../shared/position.ts";
 import { projectionStatus } from "./status.ts";
 import { counterProjection } from "./testing/counter_projection.ts";
-import { appendCounts, makeCounts, waitUntil } from "./testing/fixtures.ts";
+import { appendCounts, makeCounts, readEverything } from "./testing/fixtures.ts";
 import { openRunnerStack, runnerStackSkipReason, type RunnerStack } from "./testing/stack.ts";
 import { tallyProjection } from "./testing/tally_projection.ts";
 
@@ -17,11 +17,9 @@ describe.skipIf(skip !== null)(`projection status${skip ? ` (${skip})` : ""}`, (
     // 60 events in single-event appends: every event has its own position.
     await appendCounts(stack.store, makeCounts(60, { keys: 5, groups: 2 }), 1);
     // Reads stop below the oldest open transaction of the whole cluster (other test files'
-    // included): wait until all 60 are readable.
-    await waitUntil(async () => {
-      positions = (await stack.store.readAll(null, 1000)).map((event) => event.position);
-      return positions.length === 60;
-    }, 20_000, "all 60 events readable");
+    // included): readEverything waits until all are readable.
+    positions = (await readEverything(stack.store, stack.db.pool)).map((event) => event.position);
+    expect(positions).toHaveLength(60);
   });
 
   afterAll(async () => stack?.close());
