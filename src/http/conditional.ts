@@ -6,6 +6,7 @@
  * `Vary: Accept-Encoding`. The ETag names the identity bytes, whatever the encoding.
  */
 import { createHash } from "node:crypto";
+import type { IncomingHttpHeaders } from "node:http";
 import { promisify } from "node:util";
 import { brotliCompress, constants, gzip } from "node:zlib";
 import type { Context } from "koa";
@@ -74,9 +75,25 @@ export function chooseEncoding(header: string | undefined, hasGzip: boolean): En
 }
 
 /** True when the client will accept gzip (to decide whether a precomputed gzip is worth fetching). */
-export function acceptsGzip(ctx: Context): boolean {
-  const header = ctx.req.headers["accept-encoding"];
+export function acceptsGzip(headers: IncomingHttpHeaders): boolean {
+  const header = headers["accept-encoding"];
   return header !== undefined && chooseEncoding(header, true) === "gzip";
+}
+
+/**
+ * How to answer a prepared answer: 304 on a matching If-None-Match, else 200 with its
+ * encoding (null: identity) and the bytes to send, or `ready: null` when they must be
+ * compressed now (no precomputed gzip for what the client accepts).
+ */
+export type PreparedReply = { status: 304 } | { status: 200; encoding: Encoding | null; ready: Buffer } | { status: 200; encoding: Encoding; ready: null };
+
+/** The reply for a prepared answer and the request's headers (see PreparedReply); the one decision of every prepared answer. */
+export function preparedReply(headers: IncomingHttpHeaders, answer: PreparedAnswer): PreparedReply {
+  if (etagMatches(headers["if-none-match"], answer.etag)) return { status: 304 };
+  const gz = answer.gzip ?? null;
+  const encoding = answer.body.length > COMPRESS_THRESHOLD ? chooseEncoding(headers["accept-encoding"], gz !== null) : null;
+  if (encoding === null) return { status: 200, encoding, ready: answer.body };
+  return { status: 200, encoding, ready: encoding === "gzip" && gz !== null ? gz : null };
 }
 
 /** Compresses bytes for an encoding (on the fly; brotli at a fast quality). */
@@ -93,22 +110,16 @@ export async function sendPrepared(ctx: Context, answer: PreparedAnswer): Promis
   res.setHeader("Cache-Control", "no-cache");
   if (res.hasHeader("Vary")) ctx.vary("Accept-Encoding");
   else res.setHeader("Vary", "Accept-Encoding");
-  const headers = ctx.req.headers;
-  if (etagMatches(headers["if-none-match"], answer.etag)) {
+  const reply = preparedReply(ctx.req.headers, answer);
+  if (reply.status === 304) {
     ctx.status = 304;
     ctx.body = null;
     return;
   }
   ctx.status = 200;
   res.setHeader("Content-Type", "application/json; charset=utf-8");
-  const gz = answer.gzip ?? null;
-  const encoding = answer.body.length > COMPRESS_THRESHOLD ? chooseEncoding(headers["accept-encoding"], gz !== null) : null;
-  if (encoding === null) {
-    ctx.body = answer.body;
-    return;
-  }
-  res.setHeader("Content-Encoding", encoding);
-  ctx.body = encoding === "gzip" && gz !== null ? gz : await compress(answer.body, encoding);
+  if (reply.encoding !== null) res.setHeader("Content-Encoding", reply.encoding);
+  ctx.body = reply.ready === null ? await compress(answer.body, reply.encoding) : reply.ready;
 }
 
 /** Answers a JSON body built for this request (a list): its etag is a hash of the bytes. */

@@ -1,4 +1,5 @@
 import type { Router } from "@koa/router";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -138,7 +139,7 @@ describe("fast path", () => {
       docs: [],
     };
     const app = createApp({ tokens: [], logger: pino({ level: "silent" }), routes: [slow], ready: async () => true });
-    const fastPath = (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse): boolean => {
+    const fastPath = (req: IncomingMessage, res: ServerResponse): boolean => {
       if (req.url !== "/fast") return false;
       res.setHeader("Content-Type", "application/json");
       res.end('{"via":"fast path"}');

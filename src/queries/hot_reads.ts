@@ -2,7 +2,8 @@
  * The hot reads' fast path: `GET /v1/products/{id}`, `/v1/products/by-sku/{sku}` and
  * `/v1/orders/{id}` answered from the in-process copy of the prepared views on the node
  * request itself, in the turn it arrived, before koa builds a context and runs its
- * middleware (which cost about a third of these answers). It answers only what it can
+ * middleware (bare koa with its router reaches ~0.65–0.75× of a node:http server sending a
+ * buffer on this machine; this path, 0.9–0.96×). It answers only what it can
  * answer exactly as the koa routes do (same status, headers and bytes: a test compares
  * both, request by request); for anything else it returns false and koa answers: another
  * method or path form, a query string, X-Consistent-With (the copy's invalidation may still
@@ -12,11 +13,12 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Redis } from "ioredis";
-import { chooseEncoding, COMPRESS_THRESHOLD, etagMatches } from "../http/conditional.ts";
+import { acceptsGzip, preparedReply } from "../http/conditional.ts";
 import { pickRequestId } from "../http/request_id.ts";
-import { PRODUCT_CATALOG } from "./product_catalog.ts";
+import { viewKey, type ActiveVersions } from "../shared/read_models.ts";
 import { ORDERS } from "./orders.ts";
-import { unframeView, viewKey, type ActiveVersions } from "../shared/read_models.ts";
+import { preparedFromViews } from "./prepared.ts";
+import { PRODUCT_CATALOG } from "./product_catalog.ts";
 import { redisUsable } from "./redis_health.ts";
 import { LOWER_UUID, SKU_PATTERN } from "./schemas.ts";
 import type { ViewCache } from "./view_cache.ts";
@@ -89,43 +91,29 @@ function answerer(deps: HotReadDeps): HotReads {
     if (target === null) return false;
     const headers = req.headers;
     if (headers["x-consistent-with"] !== undefined || !redisUsable(deps.redis)) return false;
-    const acceptEncoding = headers["accept-encoding"];
-    const wantGzip = acceptEncoding !== undefined && chooseEncoding(acceptEncoding, true) === "gzip";
     const version = deps.activeVersions.get(target.projection);
     const key = viewKey(target.projection, version, target.by, target.key);
-    const values = deps.viewCache.peek(wantGzip ? [key, viewKey(target.projection, version, `${target.by}_gz`, target.key)] : [key]);
-    const framed = values?.[0];
-    if (framed === null || framed === undefined) return false;
-    const view = unframeView(framed);
-    if (view === null) return false;
-    const framedGz = values![1];
-    const gzView = framedGz ? unframeView(framedGz) : null;
-    const gzip = gzView !== null && gzView.etag === view.etag ? gzView.body : null;
-    const matches = etagMatches(headers["if-none-match"], view.etag);
-    const encoding = matches || view.body.length <= COMPRESS_THRESHOLD ? null : chooseEncoding(acceptEncoding, gzip !== null);
+    const values = deps.viewCache.peek(acceptsGzip(headers) ? [key, viewKey(target.projection, version, `${target.by}_gz`, target.key)] : [key]);
+    const answer = values === null ? null : preparedFromViews(values[0], values[1]);
+    if (answer === null) return false;
+    const reply = preparedReply(headers, answer);
     // Compressing now is koa's path (it awaits the compressor).
-    if (encoding !== null && (encoding !== "gzip" || gzip === null)) return false;
+    if (reply.status === 200 && reply.ready === null) return false;
     deps.onViewRead?.("memory");
     // The headers in the order koa's path sets them (request id, conditional, type, encoding, length).
     res.setHeader("X-Request-Id", pickRequestId(headers["x-request-id"], deps.newRequestId));
-    res.setHeader("ETag", view.etag);
+    res.setHeader("ETag", answer.etag);
     res.setHeader("Cache-Control", "no-cache");
     res.setHeader("Vary", "Accept-Encoding");
-    let status: number;
-    if (matches) {
-      status = 304;
-      res.statusCode = 304;
-      res.end();
-    } else {
-      status = 200;
-      const body = encoding === "gzip" ? gzip! : view.body;
-      res.statusCode = 200;
+    res.statusCode = reply.status;
+    if (reply.status === 304) res.end();
+    else {
       res.setHeader("Content-Type", "application/json; charset=utf-8");
-      if (encoding !== null) res.setHeader("Content-Encoding", encoding);
-      res.setHeader("Content-Length", body.length);
-      res.end(body);
+      if (reply.encoding !== null) res.setHeader("Content-Encoding", reply.encoding);
+      res.setHeader("Content-Length", reply.ready.length);
+      res.end(reply.ready);
     }
-    deps.record("GET", target.route, status, (performance.now() - started) / 1000);
+    deps.record("GET", target.route, reply.status, (performance.now() - started) / 1000);
     return true;
   };
 }

@@ -110,7 +110,7 @@ export function orderRoutes(deps: QueryDeps): RouteModule {
           fresh: waiting !== null,
           viewKey: viewKey(ORDERS, version, "id", id),
           gzipKey: viewKey(ORDERS, version, "id_gz", id),
-          wantGzip: acceptsGzip(ctx),
+          wantGzip: acceptsGzip(ctx.req.headers),
           pool: deps.pool,
           sql: preparedSql(readTable("orders", version), "id"),
           key: id,

@@ -11,6 +11,7 @@ import { redisReadFailed, redisUsable } from "./redis_health.ts";
 import type { QueryDeps } from "./deps.ts";
 import { getViews } from "./view_batch.ts";
 import type { ViewCache } from "./view_cache.ts";
+import { viewOrTable, type ViewSource } from "./view_source.ts";
 
 export interface PreparedLookup {
   redis: Redis | null;
@@ -31,20 +32,25 @@ export interface PreparedLookup {
   onViewRead?: QueryDeps["onViewRead"];
 }
 
-async function fromRedis(lookup: PreparedLookup): Promise<{ answer: PreparedAnswer; source: "memory" | "redis" } | null> {
+/** The prepared answer in a framed view and, when read, its framed gzip; null when the view is absent or malformed. */
+export function preparedFromViews(framed: Buffer | null | undefined, framedGz: Buffer | null | undefined): PreparedAnswer | null {
+  if (framed === null || framed === undefined) return null;
+  const view = unframeView(framed);
+  if (view === null) return null;
+  const gz = framedGz ? unframeView(framedGz) : null;
+  // The gzip is used only when it belongs to the same bytes (same etag).
+  return { etag: view.etag, body: view.body, gzip: gz !== null && gz.etag === view.etag ? gz.body : null };
+}
+
+async function fromRedis(lookup: PreparedLookup): Promise<(PreparedAnswer & { source: ViewSource }) | null> {
   const redis = lookup.redis;
   if (!redisUsable(redis)) return null;
   try {
     const keys = lookup.wantGzip ? [lookup.viewKey, lookup.gzipKey] : [lookup.viewKey];
     const cache = lookup.fresh ? null : lookup.cache;
     const read = cache?.live ? await cache.get(keys) : { values: await getViews(redis, keys), fromMemory: false };
-    const [framed, framedGz] = read.values;
-    if (framed === null || framed === undefined) return null;
-    const view = unframeView(framed);
-    if (view === null) return null;
-    const gz = framedGz ? unframeView(framedGz) : null;
-    // The gzip is used only when it belongs to the same bytes (same etag).
-    return { answer: { etag: view.etag, body: view.body, gzip: gz !== null && gz.etag === view.etag ? gz.body : null }, source: read.fromMemory ? "memory" : "redis" };
+    const answer = preparedFromViews(read.values[0], read.values[1]);
+    return answer === null ? null : { ...answer, source: read.fromMemory ? "memory" : "redis" };
   } catch (error) {
     redisReadFailed(redis, error);
     return null;
@@ -65,13 +71,7 @@ export function preparedSql(table: string, column: string): string {
 
 /** The prepared answer for one key, from the in-process copy or Redis, or else PostgreSQL; null when absent. The source is counted. */
 export async function readPrepared(lookup: PreparedLookup): Promise<PreparedAnswer | null> {
-  const viewed = await fromRedis(lookup);
-  if (viewed !== null) {
-    lookup.onViewRead?.(viewed.source);
-    return viewed.answer;
-  }
-  lookup.onViewRead?.("postgres");
-  return fromPostgres(lookup);
+  return viewOrTable(lookup.onViewRead, () => fromRedis(lookup), () => fromPostgres(lookup), (viewed) => viewed.source);
 }
 
 /** Joins prepared item bytes into `{"items":[…]` + tail, without parsing them. */

@@ -66,7 +66,7 @@ async function sendProduct(ctx: Context, deps: QueryDeps, by: "id" | "sku", key:
     fresh: ctx.req.headers["x-consistent-with"] !== undefined,
     viewKey: viewKey(PRODUCT_CATALOG, version, by, key),
     gzipKey: viewKey(PRODUCT_CATALOG, version, `${by}_gz`, key),
-    wantGzip: acceptsGzip(ctx),
+    wantGzip: acceptsGzip(ctx.req.headers),
     pool: deps.pool,
     sql: preparedSql(name, by),
     key,

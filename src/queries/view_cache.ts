@@ -144,12 +144,7 @@ export class ViewCache {
       if (value === undefined) return null;
       values[i] = value;
     }
-    for (let i = 0; i < keys.length; i++) {
-      // Most recently used last.
-      const full = this.#prefix + keys[i]!;
-      this.#entries.delete(full);
-      this.#entries.set(full, values[i]!);
-    }
+    for (let i = 0; i < keys.length; i++) this.#touch(this.#prefix + keys[i]!, values[i]!);
     this.#stats.hits += keys.length;
     return values;
   }
@@ -171,9 +166,7 @@ export class ViewCache {
         continue;
       }
       values[i] = value;
-      // Most recently used last.
-      this.#entries.delete(full);
-      this.#entries.set(full, value);
+      this.#touch(full, value);
     }
     this.#stats.hits += keys.length - missing.length;
     if (missing.length === 0) return { values, fromMemory: true };
@@ -212,6 +205,12 @@ export class ViewCache {
     if (reads === undefined) return;
     reads.delete(read);
     if (reads.size === 0) this.#pending.delete(full);
+  }
+
+  /** Marks a kept value most recently used (Map order is recency: it moves to the end). */
+  #touch(full: string, value: Buffer | null): void {
+    this.#entries.delete(full);
+    this.#entries.set(full, value);
   }
 
   /** Removes a kept value, if any. */

@@ -10,7 +10,8 @@ import { defineProjection, type Row, type RowRef, type ViewOp } from "../../defi
 
 export const COUNTER_EVENTS = ["Counted", "Removed", "Poisoned"] as const;
 
-function counterData(event: RecordedEvent): { key: string; group: string; amount: number } {
+/** The data of a counter event. */
+export function counterData(event: RecordedEvent): { key: string; group: string; amount: number } {
   return event.data as { key: string; group: string; amount: number };
 }
 

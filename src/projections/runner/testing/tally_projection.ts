@@ -6,6 +6,7 @@
 import type { RecordedEvent } from "../../../event_store/types.ts";
 import { viewKey } from "../../../shared/read_models.ts";
 import { defineProjection, type Row, type RowRef, type ViewOp } from "../../define.ts";
+import { counterData } from "./counter_projection.ts";
 
 export const tallyProjection = defineProjection({
   name: "test_tally",
@@ -25,11 +26,10 @@ export const tallyProjection = defineProjection({
     },
   ],
   touches(event: RecordedEvent): RowRef[] {
-    return [{ table: "tallies", key: (event.data as { group: string }).group }];
+    return [{ table: "tallies", key: counterData(event).group }];
   },
   reduce(ref: RowRef, row: Row | undefined, event: RecordedEvent): Row {
-    const amount = (event.data as { amount: number }).amount;
-    return { grp: ref.key, events: Number(row?.["events"] ?? 0) + 1, amount: Number(row?.["amount"] ?? 0) + amount };
+    return { grp: ref.key, events: Number(row?.["events"] ?? 0) + 1, amount: Number(row?.["amount"] ?? 0) + counterData(event).amount };
   },
   views(_table: string, key: string, row: Row | undefined, _previous: Row | undefined, version: number): ViewOp[] {
     const viewed = viewKey("test_tally", version, "grp", key);
