@@ -1,15 +1,16 @@
 /**
- * The PostgreSQL event store. Appends go through the `append_events` SQL function (one
- * round trip, atomic optimistic concurrency on the `streams` row, idempotency key in the
- * same transaction). Readers read by (transaction id, sequence) below the snapshot's xmin,
+ * The PostgreSQL event store. Appends go through the `append_events_batch` SQL function
+ * (group commit, see pg_append_batch.ts: atomic optimistic concurrency on the `streams` row,
+ * idempotency key in the same transaction, one round trip for all appends waiting). Readers read by (transaction id, sequence) below the snapshot's xmin,
  * so an event committed late by a slow transaction is still read: nothing can ever appear
  * below a position already read.
  */
 import type { Pool } from "../db/pool.ts";
 import { createPool, isConnectionError } from "../db/pool.ts";
-import { DuplicateIdempotencyKeyError, StaleGuardError, StoreUnavailableError, WrongExpectedVersionError } from "../shared/errors.ts";
+import { StoreUnavailableError } from "../shared/errors.ts";
 import type { Position } from "../shared/position.ts";
-import { decodePayload, encodePayload, rememberRawPayload } from "./codec.ts";
+import { decodePayload, rememberRawPayload } from "./codec.ts";
+import { AppendBatcher, type AppendBatcherOptions } from "./pg_append_batch.ts";
 import { Wakeup } from "./pg_wakeup.ts";
 import { SharedWindow, type ReadResult } from "./shared_window.ts";
 import type { AppendOptions, AppendResult, EventMetadata, EventStore, NewEvent, RecordedEvent, StreamRead, SubscribeOptions } from "./types.ts";
@@ -24,6 +25,8 @@ export interface PostgresStoreOptions {
   /** How long a subscriber at the window's end waits for the slowest one inside before dropping it (default 3 s). */
   windowMaxWaitMs?: number;
   onError?: (error: Error) => void;
+  /** Group commit of appends (calls in flight, appends per call). */
+  appendBatch?: AppendBatcherOptions;
 }
 
 interface EventRow {
@@ -99,6 +102,7 @@ export class PostgresEventStore implements EventStore {
   #wakeup: Wakeup;
   #idlePollMs: number;
   #window: SharedWindow | null;
+  #appends: AppendBatcher;
 
   constructor(pool: Pool, options: PostgresStoreOptions = {}) {
     this.#pool = pool;
@@ -108,49 +112,14 @@ export class PostgresEventStore implements EventStore {
     this.#onError = options.onError;
     this.#wakeup = new Wakeup(connectionString, options.onError);
     this.#idlePollMs = options.idlePollMs ?? 1000;
+    this.#appends = new AppendBatcher(pool, () => this.#wakeup.appended(), options.appendBatch);
     const recent = options.recentEvents ?? 20_000;
     this.#window = recent > 0 ? new SharedWindow({ capacity: recent, read: (after, limit) => this.#readAllFromDatabase(after, limit), ...(options.windowMaxWaitMs === undefined ? {} : { maxWaitMs: options.windowMaxWaitMs }) }) : null;
   }
 
-  async append(streamId: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
-    if (events.length === 0) throw new Error("append needs at least one event");
-    const expected = options.expectedVersion;
-    const mode = typeof expected === "number" ? "exact" : expected;
-    const idem = options.idempotency;
-    // With a guard: append_events_guarded (migration 0004), which checks the guard streams' versions in the same call.
-    const guard = options.guard ?? [];
-    const result = await guarded(async () => {
-      try {
-        return await this.#pool.query<{ ok: boolean; version: string | null; tx: string | null; last_position: string | null; stale_streams?: string[] | null }>(
-          guard.length === 0
-            ? "SELECT ok, version, tx::text AS tx, last_position FROM append_events($1, $2, $3, $4::uuid[], $5::text[], $6::bytea[], $7::bytea[], $8, $9, $10, $11, $12)"
-            : "SELECT ok, version, tx::text AS tx, last_position, stale_streams FROM append_events_guarded($1, $2, $3, $4::uuid[], $5::text[], $6::bytea[], $7::bytea[], $8, $9, $10, $11, $12, $13::text[], $14::bigint[])",
-          [
-            streamId,
-            mode,
-            typeof expected === "number" ? expected : 0,
-            events.map(() => crypto.randomUUID()),
-            events.map((event) => event.type),
-            events.map((event) => encodePayload(event.data)),
-            events.map((event) => encodePayload(event.metadata)),
-            idem?.key ?? null,
-            idem?.scope ?? null,
-            idem?.requestHash ?? null,
-            idem?.status ?? null,
-            idem?.resourceId ?? null,
-            ...(guard.length === 0 ? [] : [guard.map((g) => g.streamId), guard.map((g) => g.version)]),
-          ],
-        );
-      } catch (error) {
-        if ((error as { code?: string }).code === "CQ001" && idem) throw new DuplicateIdempotencyKeyError(idem.key);
-        throw error;
-      }
-    });
-    const row = result.rows[0]!;
-    if (row.stale_streams) throw new StaleGuardError(streamId, row.stale_streams);
-    if (!row.ok) throw new WrongExpectedVersionError(streamId, String(expected), Number(row.version));
-    this.#wakeup.appended();
-    return { version: Number(row.version), position: { commit: BigInt(row.tx!), prepare: BigInt(row.last_position!) } };
+  append(streamId: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
+    if (events.length === 0) return Promise.reject(new Error("append needs at least one event"));
+    return this.#appends.append(streamId, events, options);
   }
 
   async readStream(streamId: string): Promise<StreamRead> {

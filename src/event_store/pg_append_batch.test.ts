@@ -1,0 +1,124 @@
+/**
+ * Group commit: appends queued behind a call in flight go in one call and one transaction,
+ * and each gets the result a call of its own would have given: one append's conflict,
+ * stale guard, duplicate idempotency key or refused value never undoes or fails another.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DuplicateIdempotencyKeyError, StaleGuardError, WrongExpectedVersionError } from "../shared/errors.ts";
+import { createTestDatabase, databaseAvailable, databaseSkipReason, type TestDatabase } from "../testing/db.ts";
+import { createPostgresStore, type PostgresEventStore } from "./postgres.ts";
+import type { AppendOptions, AppendResult, IdempotencyRecord, NewEvent } from "./types.ts";
+
+function event(type: string, data: Record<string, unknown> = {}): NewEvent {
+  return { type, data, metadata: { occurredAt: "2026-11-22T02:40:00.000Z", correlationId: crypto.randomUUID(), causationId: null } };
+}
+
+function key(name: string): IdempotencyRecord {
+  return { key: `${name}-${crypto.randomUUID()}`, scope: "test", requestHash: "h", status: 201, resourceId: name };
+}
+
+type Outcome = { ok: AppendResult } | { error: unknown };
+
+describe.skipIf(!databaseAvailable)(`group commit of appends (${databaseAvailable ? "real server" : databaseSkipReason})`, () => {
+  let db: TestDatabase;
+  let store: PostgresEventStore;
+
+  beforeAll(async () => {
+    db = await createTestDatabase({ poolSize: 8 });
+    // One call in flight: everything issued while it runs goes in the next call, together.
+    store = createPostgresStore(db.pool, { appendBatch: { maxInFlight: 1 } });
+  });
+  afterAll(async () => {
+    await store?.close();
+    await db?.drop();
+  });
+
+  /** Issues a first append, then `appends` in the same turn: they queue behind the first and go as one batch. */
+  async function batched(appends: readonly [string, NewEvent[], AppendOptions][]): Promise<Outcome[]> {
+    const first = store.append(`first-${crypto.randomUUID()}`, [event("First")], { expectedVersion: "no_stream" });
+    const rest = appends.map(([stream, events, options]) => store.append(stream, events, options).then((ok) => ({ ok }), (error: unknown) => ({ error })));
+    await first;
+    return Promise.all(rest);
+  }
+
+  async function streamVersion(stream: string): Promise<number | null> {
+    const row = (await db.pool.query<{ version: string }>("SELECT version FROM streams WHERE stream_id = $1", [stream])).rows[0];
+    return row ? Number(row.version) : null;
+  }
+
+  async function eventCount(stream: string): Promise<number> {
+    return Number((await db.pool.query<{ count: string }>("SELECT count(*) FROM events WHERE stream_id = $1", [stream])).rows[0]!.count);
+  }
+
+  it("gives each append of one batch its own outcome, in one transaction", async () => {
+    const id = crypto.randomUUID();
+    const [s1, s2, s3, s4, guardStream] = ["s1", "s2", "s3", "s4", "guard"].map((name) => `${name}-${id}`) as [string, string, string, string, string];
+    await store.append(guardStream, [event("G"), event("G")], { expectedVersion: "no_stream" });
+    const shared = key("shared");
+    const outcomes = await batched([
+      [s1, [event("A")], { expectedVersion: "no_stream" }],
+      [s1, [event("A-again")], { expectedVersion: "no_stream" }], // the stream exists by now: conflict
+      [s2, [event("B")], { expectedVersion: "no_stream", guard: [{ streamId: guardStream, version: 1 }] }], // guard stream is at 2
+      [s3, [event("C1"), event("C2")], { expectedVersion: "no_stream", idempotency: shared }],
+      [s4, [event("D")], { expectedVersion: "no_stream", idempotency: shared }], // same key, recorded by s3's append
+      [s1, [event("A2")], { expectedVersion: 1 }], // sees the batch's own first append to s1
+    ]);
+
+    const [a, again, stale, c, duplicate, a2] = outcomes;
+    expect(a).toHaveProperty("ok");
+    expect((again as { error: unknown }).error).toBeInstanceOf(WrongExpectedVersionError);
+    expect((stale as { error: StaleGuardError }).error).toBeInstanceOf(StaleGuardError);
+    expect((stale as { error: StaleGuardError }).error.staleStreamIds).toEqual([guardStream]);
+    expect(c).toHaveProperty("ok");
+    expect((duplicate as { error: unknown }).error).toBeInstanceOf(DuplicateIdempotencyKeyError);
+    expect((a2 as { ok: AppendResult }).ok.version).toBe(2);
+
+    const commits = new Set([a, c, a2].map((outcome) => (outcome as { ok: AppendResult }).ok.position.commit));
+    expect(commits.size).toBe(1); // one transaction for the batch
+    expect(await streamVersion(s1)).toBe(2);
+    expect(await streamVersion(s2)).toBeNull();
+    expect(await streamVersion(s3)).toBe(2);
+    expect(await streamVersion(s4)).toBeNull(); // taken back: no stream row, no events
+    expect(await eventCount(s4)).toBe(0);
+    const recorded = (await db.pool.query<{ stream_id: string; version: string }>("SELECT stream_id, version FROM idempotency_keys WHERE key = $1", [shared.key])).rows;
+    expect(recorded).toEqual([{ stream_id: s3, version: "2" }]);
+  });
+
+  it("takes back an existing stream's append whose key is already recorded, and the stream goes on from its version", async () => {
+    const stream = `existing-${crypto.randomUUID()}`;
+    const recorded = key("recorded");
+    await store.append(stream, [event("Created")], { expectedVersion: "no_stream" });
+    await store.append(`other-${crypto.randomUUID()}`, [event("Other")], { expectedVersion: "no_stream", idempotency: recorded });
+    const [duplicate, next] = await batched([
+      [stream, [event("Dup1"), event("Dup2")], { expectedVersion: 1, idempotency: recorded }],
+      [stream, [event("Next")], { expectedVersion: 1 }],
+    ]);
+    expect((duplicate as { error: unknown }).error).toBeInstanceOf(DuplicateIdempotencyKeyError);
+    expect((next as { ok: AppendResult }).ok.version).toBe(2);
+    const read = await store.readStream(stream);
+    expect(read.events.map((e) => [e.type, e.streamVersion])).toEqual([["Created", 1], ["Next", 2]]);
+  });
+
+  it("fails only the append PostgreSQL refuses; the rest of its batch is appended", async () => {
+    const good = [`good1-${crypto.randomUUID()}`, `good2-${crypto.randomUUID()}`];
+    const [first, refused, second] = await batched([
+      [good[0]!, [event("Good")], { expectedVersion: "no_stream" }],
+      [`bad\u0000-${crypto.randomUUID()}`, [event("Bad")], { expectedVersion: "no_stream" }], // text cannot hold NUL
+      [good[1]!, [event("Good")], { expectedVersion: "no_stream" }],
+    ]);
+    expect(first).toHaveProperty("ok");
+    expect(second).toHaveProperty("ok");
+    expect((refused as { error: Error }).error).toBeInstanceOf(Error);
+    expect(await streamVersion(good[0]!)).toBe(1);
+    expect(await streamVersion(good[1]!)).toBe(1);
+  });
+
+  it("keeps exactly one of 50 appends at the same expected version when they share batches", async () => {
+    const stream = `race-${crypto.randomUUID()}`;
+    await store.append(stream, [event("Created")], { expectedVersion: "no_stream" });
+    const outcomes = await batched(Array.from({ length: 50 }, (_, i) => [stream, [event("Race", { i })], { expectedVersion: 1 }] as [string, NewEvent[], AppendOptions]));
+    expect(outcomes.filter((outcome) => "ok" in outcome)).toHaveLength(1);
+    expect(outcomes.filter((outcome) => "error" in outcome && outcome.error instanceof WrongExpectedVersionError)).toHaveLength(49);
+    expect(await eventCount(stream)).toBe(2);
+  });
+});

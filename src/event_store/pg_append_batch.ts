@@ -1,0 +1,161 @@
+/**
+ * Group commit for the PostgreSQL store: appends that arrive while earlier ones are running
+ * are sent together, in one call of `append_events_batch` (migration 0006), one transaction
+ * and one WAL flush. Each append is still decided on its own (guard, expected version,
+ * idempotency key), so its result is what a call of its own would have given.
+ *
+ * An idle store sends an append at once (a batch of one): batching costs no waiting, it
+ * only gathers what queues up behind the calls in flight. A batch that fails as a whole
+ * (deadlock, a value PostgreSQL refuses) is retried one append per call, so only the append
+ * at fault fails; a lost connection fails the batch's appends as it would fail one.
+ */
+import type { Pool } from "../db/pool.ts";
+import { isConnectionError } from "../db/pool.ts";
+import { DuplicateIdempotencyKeyError, StaleGuardError, StoreUnavailableError, WrongExpectedVersionError } from "../shared/errors.ts";
+import { encodePayload } from "./codec.ts";
+import type { AppendOptions, AppendResult, NewEvent } from "./types.ts";
+
+const BATCH_SQL = `SELECT item, ok, version, tx::text AS tx, last_position, stale_streams, duplicate_key
+  FROM append_events_batch($1::text[], $2::text[], $3::bigint[], $4::int[], $5::uuid[], $6::text[], $7::bytea[], $8::bytea[],
+                           $9::text[], $10::text[], $11::text[], $12::int[], $13::text[], $14::int[], $15::text[], $16::bigint[])`;
+
+interface BatchRow {
+  item: number;
+  ok: boolean;
+  version: string | null;
+  tx: string | null;
+  last_position: string | null;
+  stale_streams: string[] | null;
+  duplicate_key: boolean;
+}
+
+interface PendingAppend {
+  streamId: string;
+  events: NewEvent[];
+  options: AppendOptions;
+  resolve(result: AppendResult): void;
+  reject(error: unknown): void;
+}
+
+export interface AppendBatcherOptions {
+  /** Calls running at once (default 2): more appends wait and go in the next batch. */
+  maxInFlight?: number;
+  /** Appends per call at most (default 256). */
+  maxBatch?: number;
+}
+
+export class AppendBatcher {
+  #pool: Pool;
+  #queue: PendingAppend[] = [];
+  #inFlight = 0;
+  #maxInFlight: number;
+  #maxBatch: number;
+  #onAppended: () => void;
+
+  constructor(pool: Pool, onAppended: () => void, options: AppendBatcherOptions = {}) {
+    this.#pool = pool;
+    this.#onAppended = onAppended;
+    this.#maxInFlight = options.maxInFlight ?? 2;
+    this.#maxBatch = options.maxBatch ?? 256;
+  }
+
+  append(streamId: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.#queue.push({ streamId, events, options, resolve, reject });
+      this.#pump();
+    });
+  }
+
+  #pump(): void {
+    while (this.#inFlight < this.#maxInFlight && this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, this.#maxBatch);
+      this.#inFlight++;
+      void this.#send(batch).finally(() => {
+        this.#inFlight--;
+        this.#pump();
+      });
+    }
+  }
+
+  async #send(batch: PendingAppend[]): Promise<void> {
+    let rows: BatchRow[];
+    try {
+      rows = (await this.#pool.query<BatchRow>(BATCH_SQL, parameters(batch))).rows;
+    } catch (error) {
+      if (isConnectionError(error)) {
+        const unavailable = new StoreUnavailableError("PostgreSQL", { cause: error });
+        for (const pending of batch) pending.reject(unavailable);
+      } else if (batch.length === 1) {
+        batch[0]!.reject(error);
+      } else {
+        // Nothing of the batch committed: each append again in a call of its own.
+        await Promise.all(batch.map((pending) => this.#send([pending])));
+      }
+      return;
+    }
+    let appended = false;
+    for (const row of rows) {
+      const pending = batch[row.item - 1]!;
+      const { streamId, options } = pending;
+      if (row.stale_streams) pending.reject(new StaleGuardError(streamId, row.stale_streams));
+      else if (row.duplicate_key) pending.reject(new DuplicateIdempotencyKeyError(options.idempotency?.key ?? ""));
+      else if (!row.ok) pending.reject(new WrongExpectedVersionError(streamId, String(options.expectedVersion), Number(row.version)));
+      else {
+        appended = true;
+        pending.resolve({ version: Number(row.version), position: { commit: BigInt(row.tx!), prepare: BigInt(row.last_position!) } });
+      }
+    }
+    if (rows.length !== batch.length) {
+      const missing = new Error(`append_events_batch answered ${rows.length} of ${batch.length} appends`);
+      const answered = new Set(rows.map((row) => row.item - 1));
+      batch.forEach((pending, index) => answered.has(index) || pending.reject(missing));
+    }
+    if (appended) this.#onAppended();
+  }
+}
+
+/** The 16 parallel arrays of append_events_batch for a batch. */
+function parameters(batch: readonly PendingAppend[]): unknown[] {
+  const streams: string[] = [];
+  const modes: string[] = [];
+  const expected: number[] = [];
+  const counts: number[] = [];
+  const eventIds: string[] = [];
+  const types: string[] = [];
+  const data: Buffer[] = [];
+  const metadata: Buffer[] = [];
+  const idemKeys: (string | null)[] = [];
+  const idemScopes: (string | null)[] = [];
+  const idemHashes: (string | null)[] = [];
+  const idemStatuses: (number | null)[] = [];
+  const idemResources: (string | null)[] = [];
+  const guardCounts: number[] = [];
+  const guardStreams: string[] = [];
+  const guardVersions: number[] = [];
+  for (const { streamId, events, options } of batch) {
+    const expectedVersion = options.expectedVersion;
+    streams.push(streamId);
+    modes.push(typeof expectedVersion === "number" ? "exact" : expectedVersion);
+    expected.push(typeof expectedVersion === "number" ? expectedVersion : 0);
+    counts.push(events.length);
+    for (const event of events) {
+      eventIds.push(crypto.randomUUID());
+      types.push(event.type);
+      data.push(encodePayload(event.data));
+      metadata.push(encodePayload(event.metadata));
+    }
+    const idem = options.idempotency;
+    idemKeys.push(idem?.key ?? null);
+    idemScopes.push(idem?.scope ?? null);
+    idemHashes.push(idem?.requestHash ?? null);
+    idemStatuses.push(idem?.status ?? null);
+    idemResources.push(idem?.resourceId ?? null);
+    const guard = options.guard ?? [];
+    guardCounts.push(guard.length);
+    for (const g of guard) {
+      guardStreams.push(g.streamId);
+      guardVersions.push(g.version);
+    }
+  }
+  return [streams, modes, expected, counts, eventIds, types, data, metadata, idemKeys, idemScopes, idemHashes, idemStatuses, idemResources, guardCounts, guardStreams, guardVersions];
+}
