@@ -13,6 +13,7 @@ import { createEventStoreDbStore } from "./event_store/eventstoredb.ts";
 import { createPostgresStore, type PostgresStoreOptions } from "./event_store/postgres.ts";
 import type { EventStore } from "./event_store/types.ts";
 import { replayCommand } from "./cli_replay.ts";
+import { REPLAY_NICENESS } from "./projections/runner/replay.ts";
 import { createLogger } from "./main.ts";
 import { projectionModules } from "./projections/all.ts";
 import { projectionStatusForModules } from "./projections/runner/status.ts";
@@ -28,8 +29,8 @@ const USAGE = `usage: npm run cli -- <command>
 projections: ${projectionModules.map((ref) => ref.name).join(", ")}`;
 
 /** Opens the database and the configured event store. */
-async function openStores(config: Config, storeOptions: PostgresStoreOptions = {}): Promise<{ database: OpenDatabase; store: EventStore; close(): Promise<void> }> {
-  const database = await openDatabase(config, { poolSize: 20 });
+async function openStores(config: Config, storeOptions: PostgresStoreOptions = {}, backendNiceness?: number): Promise<{ database: OpenDatabase; store: EventStore; close(): Promise<void> }> {
+  const database = await openDatabase(config, { poolSize: 20, ...(backendNiceness ? { backendNiceness } : {}) });
   const store = config.eventstoreUrl
     ? createEventStoreDbStore({ connectionString: config.eventstoreUrl, pool: database.pool })
     : createPostgresStore(database.pool, { connectionString: database.url, ...storeOptions });
@@ -124,7 +125,8 @@ async function runReplayCommand(config: Config, args: readonly string[]): Promis
   // waits for the slowest as long as it makes progress at all (a live loop's 3 s would drop
   // the slowest bulk reader whenever its batches in flight take longer, and each would then
   // read and decode the whole log alone).
-  const stores = await openStores(config, names.length > 1 ? { recentEvents: 40_000, windowMaxWaitMs: 60_000 } : {});
+  // Its connections' backends yield to live work, as its threads do (index builds, the switch-over).
+  const stores = await openStores(config, names.length > 1 ? { recentEvents: 40_000, windowMaxWaitMs: 60_000 } : {}, REPLAY_NICENESS);
   try {
     const results = await replayCommand({
       pool: stores.database.pool,

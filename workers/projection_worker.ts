@@ -17,6 +17,8 @@ export interface ProjectionWorkerData {
   redisKeyPrefix: string;
   /** Scheduling niceness of this thread (a replay's workers yield the CPU to live work). */
   niceness?: number;
+  /** Niceness for this thread's PostgreSQL backends where they run on this machine (a replay's: its writes yield to live work). */
+  backendNiceness?: number;
 }
 
 const data = workerData as ProjectionWorkerData;
@@ -36,7 +38,7 @@ let firstConnect: Promise<void> | null = null;
 const FIRST_CONNECT_WAIT_MS = 2000;
 
 function connections(): { pool: Pool; redis: Redis | null } {
-  pool ??= createPool({ connectionString: data.databaseUrl, max: TASKS_PER_WORKER, applicationName: "projection-worker", asyncCommit: true });
+  pool ??= createPool({ connectionString: data.databaseUrl, max: TASKS_PER_WORKER, applicationName: "projection-worker", asyncCommit: true, ...(data.backendNiceness ? { backendNiceness: data.backendNiceness } : {}) });
   if (data.redisUrl && !redis) {
     redis = new Redis(data.redisUrl, {
       keyPrefix: data.redisKeyPrefix,

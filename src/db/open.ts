@@ -19,7 +19,7 @@ export interface OpenDatabase {
 /** Connects (starting the embedded server when DATABASE_URL is unset), then migrates. */
 export async function openDatabase(
   config: Pick<Config, "databaseUrl" | "dataDir">,
-  options: { poolSize?: number; log?: (message: string) => void; onPoolError?: (error: Error) => void } = {},
+  options: { poolSize?: number; log?: (message: string) => void; onPoolError?: (error: Error) => void; backendNiceness?: number } = {},
 ): Promise<OpenDatabase> {
   let url = config.databaseUrl;
   let stopEmbedded = async (): Promise<void> => undefined;
@@ -29,7 +29,7 @@ export async function openDatabase(
     stopEmbedded = () => embedded.stop();
     options.log?.(`embedded PostgreSQL ready (data under ${config.dataDir})`);
   }
-  const pool = createPool({ connectionString: url, max: options.poolSize ?? 30, ...(options.onPoolError ? { onError: options.onPoolError } : {}) });
+  const pool = createPool({ connectionString: url, max: options.poolSize ?? 30, ...(options.onPoolError ? { onError: options.onPoolError } : {}), ...(options.backendNiceness ? { backendNiceness: options.backendNiceness } : {}) });
   try {
     const applied = await migrate(pool);
     return {

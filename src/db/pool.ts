@@ -3,6 +3,7 @@
  * in pg; we keep that and convert where needed, so no precision is ever lost.
  */
 import pg from "pg";
+import { lowerBackendPriority } from "./backend_priority.ts";
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -34,6 +35,11 @@ export function createPool(options: {
    * top of the defaults every pool gets: no parallel workers (see SESSION_DEFAULTS).
    */
   settings?: Readonly<Record<string, string>>;
+  /**
+   * Niceness for the PostgreSQL backends of the pool's connections, where they run on this
+   * machine and may be reniced (see lowerBackendPriority); a replay's rebuild yields to live work.
+   */
+  backendNiceness?: number;
 }): pg.Pool {
   const settings: Record<string, string> = { ...SESSION_DEFAULTS, ...(options.asyncCommit ? { synchronous_commit: "off" } : {}), ...options.settings };
   const pool = new pg.Pool({
@@ -49,6 +55,9 @@ export function createPool(options: {
     keepAlive: true,
   });
   pool.on("error", (error) => options.onError?.(error));
+  const niceness = options.backendNiceness;
+  // Queued on the new client before the query it was opened for.
+  if (niceness) pool.on("connect", (client) => void lowerBackendPriority(client, niceness).catch(() => undefined));
   return pool;
 }
 

@@ -88,7 +88,9 @@ export const REPLAY_NICENESS = 10;
 
 /** A worker pool for replays: `workers` threads at the replay niceness. */
 function replayPool(options: Omit<ReplayOptions, "name">): Piscina {
-  const data = { databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, redisKeyPrefix: options.redisKeyPrefix ?? "", niceness: options.niceness ?? REPLAY_NICENESS };
+  const niceness = options.niceness ?? REPLAY_NICENESS;
+  // The rebuild's PostgreSQL backends yield to live work too, where they can be reniced.
+  const data = { databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, redisKeyPrefix: options.redisKeyPrefix ?? "", niceness, backendNiceness: niceness };
   return createWorkerPool({ threads: Math.max(1, options.workers), data });
 }
 
