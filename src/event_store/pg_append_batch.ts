@@ -19,6 +19,9 @@ const BATCH_SQL = `SELECT item, ok, version, tx::text AS tx, last_position, stal
   FROM append_events_batch($1::text[], $2::text[], $3::bigint[], $4::int[], $5::uuid[], $6::text[], $7::bytea[], $8::bytea[],
                            $9::text[], $10::text[], $11::text[], $12::int[], $13::text[], $14::int[], $15::text[], $16::bigint[])`;
 
+/** Deadlock detected, serialization failure: the transaction was rolled back whole. */
+const RETRYABLE = new Set(["40P01", "40001"]);
+
 interface BatchRow {
   item: number;
   ok: boolean;
@@ -70,14 +73,17 @@ export class AppendBatcher {
     while (this.#inFlight < this.#maxInFlight && this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#maxBatch);
       this.#inFlight++;
-      void this.#send(batch).finally(() => {
-        this.#inFlight--;
-        this.#pump();
-      });
+      void this.#send(batch)
+        // An unexpected failure while answering: whatever is still unanswered fails with it (a settled append stays as it is).
+        .catch((error: unknown) => batch.forEach((pending) => pending.reject(error)))
+        .finally(() => {
+          this.#inFlight--;
+          this.#pump();
+        });
     }
   }
 
-  async #send(batch: PendingAppend[]): Promise<void> {
+  async #send(batch: PendingAppend[], attempt = 1): Promise<void> {
     let rows: BatchRow[];
     try {
       rows = (await this.#pool.query<BatchRow>(BATCH_SQL, parameters(batch))).rows;
@@ -86,6 +92,9 @@ export class AppendBatcher {
         const unavailable = new StoreUnavailableError("PostgreSQL", { cause: error });
         for (const pending of batch) pending.reject(unavailable);
       } else if (batch.length === 1) {
+        // A deadlock is possible only through idempotency keys (two requests with one key,
+        // each holding what the other's batch waits for); nothing committed: try again.
+        if (RETRYABLE.has((error as { code?: string }).code ?? "") && attempt < 3) return this.#send(batch, attempt + 1);
         batch[0]!.reject(error);
       } else {
         // Nothing of the batch committed: each append again in a call of its own.
