@@ -17,14 +17,17 @@ const reason = !databaseAvailable ? databaseSkipReason : !local ? "needs Postgre
 
 describe.skipIf(!local || !root)(local && root ? "lowering a PostgreSQL backend's priority" : `backend priority: skipped, ${reason}`, () => {
   let db: TestDatabase;
+  /** The test database over loopback TCP (what lowerBackendPriority requires). */
+  let url: string;
   beforeAll(async () => {
     db = await createTestDatabase({ migrate: false, poolSize: 1 });
+    url = db.url.replace("localhost", "127.0.0.1");
   });
   afterAll(async () => db?.drop());
 
   it("renices the backend serving a loopback connection, and only that one", async () => {
-    const client = new pg.Client({ connectionString: db.url.replace("localhost", "127.0.0.1") });
-    const other = new pg.Client({ connectionString: db.url.replace("localhost", "127.0.0.1") });
+    const client = new pg.Client({ connectionString: url });
+    const other = new pg.Client({ connectionString: url });
     await client.connect();
     await other.connect();
     try {
@@ -41,7 +44,7 @@ describe.skipIf(!local || !root)(local && root ? "lowering a PostgreSQL backend'
   });
 
   it("a pool with backendNiceness lowers each connection's backend before its first query", async () => {
-    const pool = createPool({ connectionString: db.url.replace("localhost", "127.0.0.1"), max: 2, backendNiceness: 9 });
+    const pool = createPool({ connectionString: url, max: 2, backendNiceness: 9 });
     try {
       const [a, b] = await Promise.all([
         pool.query<{ pid: number }>("SELECT pg_backend_pid() AS pid, pg_sleep(0.05)"),

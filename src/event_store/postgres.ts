@@ -1,9 +1,10 @@
 /**
  * The PostgreSQL event store. Appends go through the `append_events_batch` SQL function
  * (group commit, see pg_append_batch.ts: atomic optimistic concurrency on the `streams` row,
- * idempotency key in the same transaction, one round trip for all appends waiting). Readers read by (transaction id, sequence) below the snapshot's xmin,
- * so an event committed late by a slow transaction is still read: nothing can ever appear
- * below a position already read.
+ * idempotency key in the same transaction, one round trip for all appends waiting).
+ * Readers read by (transaction id, sequence) below the snapshot's xmin, so an event
+ * committed late by a slow transaction is still read: nothing can ever appear below a
+ * position already read.
  */
 import type { Pool } from "../db/pool.ts";
 import { createPool, isConnectionError } from "../db/pool.ts";
@@ -95,10 +96,8 @@ async function guarded<T>(work: () => Promise<T>): Promise<T> {
 export class PostgresEventStore implements EventStore {
   readonly kind = "postgres" as const;
   #pool: Pool;
-  /** Sessions for reads of the log by position (LOG_READ_SETTINGS), opened on first use. */
-  #logPool: Pool | null = null;
-  #connectionString: string;
-  #onError: ((error: Error) => void) | undefined;
+  /** Sessions for reads of the log by position (LOG_READ_SETTINGS); few at once: the shared window reads for every subscriber of the process. */
+  #logPool: Pool;
   #wakeup: Wakeup;
   #idlePollMs: number;
   #window: SharedWindow | null;
@@ -108,8 +107,7 @@ export class PostgresEventStore implements EventStore {
     this.#pool = pool;
     const connectionString = options.connectionString ?? (pool as unknown as { options: { connectionString?: string } }).options.connectionString;
     if (!connectionString) throw new Error("createPostgresStore needs a connection string for LISTEN/NOTIFY");
-    this.#connectionString = connectionString;
-    this.#onError = options.onError;
+    this.#logPool = createPool({ connectionString, max: 6, applicationName: "commerce-cqrs-log", settings: LOG_READ_SETTINGS, ...(options.onError ? { onError: options.onError } : {}) });
     this.#wakeup = new Wakeup(connectionString, options.onError);
     this.#idlePollMs = options.idlePollMs ?? 1000;
     this.#appends = new AppendBatcher(pool, () => this.#wakeup.appended(), options.appendBatch);
@@ -167,24 +165,20 @@ export class PostgresEventStore implements EventStore {
   async #readAllFromDatabase(after: Position | null, limit: number): Promise<ReadResult> {
     const from = after ?? { commit: 0n, prepare: 0n };
     const result = await guarded(() =>
-      this.#logReads().query<EventRow & { hidden: boolean | null }>(
+      this.#logPool.query<EventRow & { hidden: boolean | null }>(
         LOG_READ_SQL,
         [from.commit.toString(), from.prepare.toString(), limit],
       ),
     );
-    const rows = result.rows;
-    // The marker row comes last (UNION ALL appends its branches in order; found by its NULL id regardless).
-    const markerIndex = rows.length > 0 && rows[rows.length - 1]!.event_id === null ? rows.length - 1 : rows.findIndex((row) => row.event_id === null);
-    const marker = markerIndex >= 0 ? rows[markerIndex]! : null;
-    const events: RecordedEvent[] = [];
-    for (let i = 0; i < rows.length; i++) if (i !== markerIndex) events.push(toRecorded(rows[i]!));
+    const marker = result.rows.find((row) => row.event_id === null);
+    const events = result.rows.filter((row) => row !== marker).map(toRecorded);
     const end = events.length < limit;
     return { events, hidden: end && marker?.hidden === true, end };
   }
 
   async headPosition(): Promise<Position | null> {
     const result = await guarded(() =>
-      this.#logReads().query<{ tx: string; global_position: string }>(
+      this.#logPool.query<{ tx: string; global_position: string }>(
         `SELECT transaction_id::text AS tx, global_position FROM events WHERE ${VISIBLE}
           ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
       ),
@@ -248,21 +242,13 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
-  #logReads(): Pool {
-    // Few readers at once: the shared window reads for every subscriber of the process.
-    this.#logPool ??= createPool({ connectionString: this.#connectionString, max: 6, applicationName: "commerce-cqrs-log", settings: LOG_READ_SETTINGS, ...(this.#onError ? { onError: this.#onError } : {}) });
-    return this.#logPool;
-  }
-
   async ping(): Promise<void> {
     await guarded(() => this.#pool.query("SELECT 1"));
   }
 
   async close(): Promise<void> {
     await this.#wakeup.close();
-    const logPool = this.#logPool;
-    this.#logPool = null;
-    await logPool?.end().catch(() => undefined);
+    await this.#logPool.end().catch(() => undefined);
   }
 }
 

@@ -70,7 +70,8 @@ async function lagsBehind(pool: Pool, store: EventStore, positions: readonly Pos
   let aboveLag = 0;
   for (const { position, index } of order) {
     if (above !== null && comparePositions(position, above) < 0) {
-      aboveLag = Math.min(LAG_CAP, aboveLag + (aboveLag >= LAG_CAP ? 0 : await lagBetween(pool, store, position, above)));
+      // Past the cap every lower position is capped too: nothing more to count.
+      if (aboveLag < LAG_CAP) aboveLag = Math.min(LAG_CAP, aboveLag + (await lagBetween(pool, store, position, above)));
       above = position;
     }
     lags[index] = aboveLag;
