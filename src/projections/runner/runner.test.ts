@@ -8,7 +8,7 @@ import { partitionBatch, partitionGroups } from "./partition.ts";
 import { ensureProjectionSchema } from "./schema.ts";
 import { startProjections, type Projections } from "./start.ts";
 import { sentinelKey } from "../../shared/read_models.ts";
-import { RestoreInterruptedError, restoreViews } from "./views_restore.ts";
+import { RESTORE_PAGE_ROWS, RestoreInterruptedError, restoreViews } from "./views_restore.ts";
 import { counterModule, counterProjection } from "./testing/counter_projection.ts";
 import { appendCounts, foldInMemory, makeCounts, readEverything, readProjected, waitUntil } from "./testing/fixtures.ts";
 import { openRunnerStack, runnerStackSkipReason, type RunnerStack } from "./testing/stack.ts";
@@ -155,7 +155,7 @@ describe.skipIf(skip !== null)(`projection runner${skip ? ` (${skip})` : ""}`, (
   });
 
   it("restores views page by page while live events keep applying, and ends with every view equal to its row", { timeout: 60_000 }, async () => {
-    // Over 2,000 counters (three restore pages of the counters table).
+    // Over 2,000 counters (many restore pages of the counters table).
     await caughtUp(await appendCounts(store, makeCounts(5000, { keys: 2500, groups: 11, seed: 3 }), 500));
     await waitUntil(async () => (await redisHandle.redis.get(sentinelKey("test_counter", 1))) === "1", 20_000, "views complete");
     // A restore holds the writers once per page, and releases each hold.
@@ -173,8 +173,8 @@ describe.skipIf(skip !== null)(`projection runner${skip ? ` (${skip})` : ""}`, (
     const groups = Number((await db.pool.query<{ n: string }>("SELECT count(*) AS n FROM groups_v1")).rows[0]!.n);
     expect(counters).toBeGreaterThan(2000);
     expect(rows).toBe(counters + groups);
-    // One hold per page of each table (a table's last page is the first one shorter than 1,000 rows).
-    expect(holds).toBe(Math.floor(counters / 1000) + 1 + Math.floor(groups / 1000) + 1);
+    // One hold per page of each table (a table's last page is the first one shorter than a full page).
+    expect(holds).toBe(Math.floor(counters / RESTORE_PAGE_ROWS) + 1 + Math.floor(groups / RESTORE_PAGE_ROWS) + 1);
     expect(released).toBe(holds);
     // Views lost while events keep coming: the watchdog restores them between live batches.
     await deleteAllKeys(redisHandle);
@@ -187,6 +187,21 @@ describe.skipIf(skip !== null)(`projection runner${skip ? ` (${skip})` : ""}`, (
     const views = await redisHandle.redis.mgetBuffer(...keys.map((key) => viewKey("test_counter", 1, "counter", key)));
     const wrong = keys.filter((key, i) => !views[i]?.equals(expected["counters"]![key]!["body"] as Buffer));
     expect(wrong).toEqual([]);
+  });
+
+  it("runs one views restore at a time in a process (restores asked together take turns)", { timeout: 60_000 }, async () => {
+    await caughtUp((await store.headPosition())!);
+    await waitUntil(async () => (await redisHandle.redis.get(sentinelKey("test_counter", 1))) === "1", 20_000, "views complete");
+    const pages: string[] = [];
+    const holdAs = (name: string) => async (): Promise<() => void> => {
+      pages.push(name);
+      return () => undefined;
+    };
+    await Promise.all(["a", "b"].map((name) => restoreBesideWatchdog(() => restoreViews(db.pool, redisHandle.redis, counterProjection, 1, holdAs(name)))));
+    // Several pages each; all of one restore's pages come before any of the other's.
+    expect(pages.filter((name) => name === "a").length).toBeGreaterThan(2);
+    const switches = pages.filter((name, i) => i > 0 && name !== pages[i - 1]).length;
+    expect(switches).toBe(1);
   });
 
   it("clears a projection's view collections before it restores them, so stale members do not survive", async () => {
