@@ -1,9 +1,11 @@
 /**
  * msgpack encoding of event payloads and metadata for the PostgreSQL store: plain maps
- * (no msgpackr record extension), so any msgpack reader can decode them.
+ * (no msgpackr record extension), so any msgpack reader can decode them. And the wire form
+ * of a recorded event, in which the log's readers hand events to other threads.
  */
 import { Packr } from "msgpackr";
-import type { EventMetadata } from "./types.ts";
+import { encodePosition, parsePosition } from "../shared/position.ts";
+import type { EventMetadata, RecordedEvent } from "./types.ts";
 
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
 
@@ -17,18 +19,73 @@ export function decodePayload<T = Record<string, unknown>>(bytes: Uint8Array): T
   return packr.unpack(bytes) as T;
 }
 
-/**
- * The stored msgpack bytes of a decoded event's data and metadata, kept beside the event
- * so it can be forwarded (to a worker thread) without packing it again.
- */
-const rawPayloads = new WeakMap<object, { data: Uint8Array; metadata: Uint8Array }>();
-
-/** Remembers the stored bytes an event was decoded from. */
-export function rememberRawPayload(event: object, raw: { data: Uint8Array; metadata: Uint8Array }): void {
-  rawPayloads.set(event, raw);
+/** The stored msgpack bytes of an event's data and metadata. */
+export interface RawPayload {
+  data: Uint8Array;
+  metadata: Uint8Array;
 }
 
-/** The stored bytes an event was decoded from, when the store kept them. */
-export function rawPayloadOf(event: object): { data: Uint8Array; metadata: Uint8Array } | undefined {
-  return rawPayloads.get(event);
+/**
+ * A recorded event on the wire: data and metadata as their stored msgpack bytes (nested
+ * binary, forwarded without packing them again) or as values when no bytes were kept.
+ */
+type WireEvent = [eventId: string, streamId: string, streamVersion: number, type: string, data: unknown, metadata: unknown, position: string];
+
+const wirePackr = new Packr({ useRecords: false, moreTypes: false });
+
+/** Each event's wire form, packed once however many projections and tasks send it. */
+const wireForms = new WeakMap<RecordedEvent, Uint8Array>();
+
+function wireOf(event: RecordedEvent, raw: RawPayload | undefined): WireEvent {
+  return [event.eventId, event.streamId, event.streamVersion, event.type, raw?.data ?? event.data, raw?.metadata ?? event.metadata, encodePosition(event.position)];
+}
+
+/**
+ * Packs the wire forms of events read together into one buffer and keeps each beside its
+ * event, from the stored payload bytes the events were decoded from; those bytes are not kept.
+ * (One allocation per read instead of three per event: a catch-up holds some 20,000 events.)
+ */
+export function rememberWireForms(events: readonly RecordedEvent[], raws: readonly RawPayload[]): void {
+  let size = 0;
+  for (const raw of raws) size += raw.data.length + raw.metadata.length + 160;
+  let out = new Uint8Array(size);
+  let offset = 0;
+  const ends = new Uint32Array(events.length);
+  events.forEach((event, i) => {
+    // pack() answers a view of its own reused buffer: copied out at once.
+    const packed = wirePackr.pack(wireOf(event, raws[i]));
+    if (offset + packed.length > out.length) {
+      const grown = new Uint8Array(Math.max(out.length * 2, offset + packed.length));
+      grown.set(out.subarray(0, offset));
+      out = grown;
+    }
+    out.set(packed, offset);
+    offset += packed.length;
+    ends[i] = offset;
+  });
+  events.forEach((event, i) => wireForms.set(event, out.subarray(i === 0 ? 0 : ends[i - 1]!, ends[i]!)));
+}
+
+/** An event's wire form: the one remembered at read time, else packed now (and remembered). */
+export function wireFormOf(event: RecordedEvent): Uint8Array {
+  let bytes = wireForms.get(event);
+  if (!bytes) {
+    bytes = new Uint8Array(wirePackr.pack(wireOf(event, undefined))); // a copy of the reused buffer
+    wireForms.set(event, bytes);
+  }
+  return bytes;
+}
+
+/** Decodes a msgpack array of wire forms (as concatenated behind an array header) into events. */
+export function decodeWireEvents(bytes: Uint8Array): RecordedEvent[] {
+  const wire = wirePackr.unpack(bytes) as WireEvent[];
+  return wire.map(([eventId, streamId, streamVersion, type, data, metadata, position]) => ({
+    eventId,
+    streamId,
+    streamVersion,
+    type,
+    data: (data instanceof Uint8Array ? decodePayload(data) : data) as RecordedEvent["data"],
+    metadata: (metadata instanceof Uint8Array ? decodePayload(metadata) : metadata) as RecordedEvent["metadata"],
+    position: parsePosition(position)!,
+  }));
 }

@@ -10,7 +10,7 @@ import type { Pool } from "../db/pool.ts";
 import { createPool, isConnectionError } from "../db/pool.ts";
 import { StoreUnavailableError } from "../shared/errors.ts";
 import type { Position } from "../shared/position.ts";
-import { decodePayload, rememberRawPayload } from "./codec.ts";
+import { decodePayload, rememberWireForms } from "./codec.ts";
 import { AppendBatcher, type AppendBatcherOptions } from "./pg_append_batch.ts";
 import { Wakeup } from "./pg_wakeup.ts";
 import { SharedWindow, type ReadResult } from "./shared_window.ts";
@@ -21,7 +21,7 @@ export interface PostgresStoreOptions {
   connectionString?: string;
   /** Longest wait between reads when no notification arrives (covers missed notifications). */
   idlePollMs?: number;
-  /** Events the shared read window of subscribers holds at most, so projections moving together read the log once (0 disables). */
+  /** Events the shared read window of subscribers holds at most, so projections moving together read the log once (default 10,000: one bulk batch; 0 disables). */
   recentEvents?: number;
   /** How long a subscriber at the window's end waits for the slowest one inside before dropping it (default 3 s). */
   windowMaxWaitMs?: number;
@@ -70,7 +70,7 @@ export const LOG_READ_SQL = `SELECT tx, global_position, event_id, stream_id, st
 export const LOG_READ_SETTINGS = { enable_bitmapscan: "off", enable_seqscan: "off" } as const;
 
 function toRecorded(row: EventRow): RecordedEvent {
-  const event: RecordedEvent = {
+  return {
     eventId: row.event_id,
     streamId: row.stream_id,
     streamVersion: Number(row.stream_version),
@@ -79,8 +79,6 @@ function toRecorded(row: EventRow): RecordedEvent {
     metadata: decodePayload<EventMetadata>(row.metadata),
     position: { commit: BigInt(row.tx), prepare: BigInt(row.global_position) },
   };
-  rememberRawPayload(event, { data: row.data, metadata: row.metadata });
-  return event;
 }
 
 /** Wraps a query so an unreachable database surfaces as StoreUnavailableError (503). */
@@ -111,7 +109,7 @@ export class PostgresEventStore implements EventStore {
     this.#wakeup = new Wakeup(connectionString, options.onError);
     this.#idlePollMs = options.idlePollMs ?? 1000;
     this.#appends = new AppendBatcher(pool, () => this.#wakeup.appended(), options.appendBatch);
-    const recent = options.recentEvents ?? 20_000;
+    const recent = options.recentEvents ?? 10_000;
     this.#window = recent > 0 ? new SharedWindow({ capacity: recent, read: (after, limit) => this.#readAllFromDatabase(after, limit), ...(options.windowMaxWaitMs === undefined ? {} : { maxWaitMs: options.windowMaxWaitMs }) }) : null;
   }
 
@@ -171,7 +169,11 @@ export class PostgresEventStore implements EventStore {
       ),
     );
     const marker = result.rows.find((row) => row.event_id === null);
-    const events = result.rows.filter((row) => row !== marker).map(toRecorded);
+    const rows = result.rows.filter((row) => row !== marker);
+    const events = rows.map(toRecorded);
+    // Subscribers hand these events to worker threads: their wire forms are packed now, from
+    // the stored bytes, which are then not kept.
+    rememberWireForms(events, rows);
     const end = events.length < limit;
     return { events, hidden: end && marker?.hidden === true, end };
   }

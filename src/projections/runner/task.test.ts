@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { encodePayload, rememberRawPayload } from "../../event_store/codec.ts";
+import { encodePayload, rememberWireForms, wireFormOf } from "../../event_store/codec.ts";
 import type { RecordedEvent } from "../../event_store/types.ts";
 import { decodeEvents, encodeEvents } from "./task.ts";
 
@@ -13,7 +13,7 @@ function event(n: number, raw: boolean): RecordedEvent {
     metadata: { occurredAt: "2026-11-21T10:15:30.123Z", correlationId: `c${n}`, causationId: null },
     position: { commit: (1n << 40n) + BigInt(n), prepare: BigInt(n) },
   };
-  if (raw) rememberRawPayload(e, { data: encodePayload(e.data), metadata: encodePayload(e.metadata) });
+  if (raw) rememberWireForms([e], [{ data: encodePayload(e.data), metadata: encodePayload(e.metadata) }]);
   return e;
 }
 
@@ -31,5 +31,15 @@ describe("partition task encoding", () => {
     const again = encodeEvents(events.slice(0, 10));
     expect(again).toEqual(first);
     expect(decodeEvents(encodeEvents([events[3]!, events[12]!]))).toEqual([events[3], events[12]]);
+  });
+
+  it("packs the wire forms of a read into one shared buffer, growing it past its estimate", () => {
+    // Stream ids far longer than the estimate allows for: the buffer grows while packing.
+    const events = Array.from({ length: 50 }, (_, i) => ({ ...event(i + 1, false), streamId: `order-${i}-${"s".repeat(400)}` }));
+    rememberWireForms(events, events.map((e) => ({ data: encodePayload(e.data), metadata: encodePayload(e.metadata) })));
+    const buffers = new Set(events.map((e) => wireFormOf(e).buffer));
+    expect(buffers.size).toBe(1);
+    expect(decodeEvents(encodeEvents(events))).toEqual(events);
+    expect(decodeEvents(encodeEvents([events[49]!, events[0]!]))).toEqual([events[49], events[0]]);
   });
 });

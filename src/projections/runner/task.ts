@@ -3,10 +3,8 @@
  * partitions, msgpack-encoded into a single buffer that is transferred (not cloned) to the
  * thread.
  */
-import { Packr } from "msgpackr";
-import { decodePayload, rawPayloadOf } from "../../event_store/codec.ts";
+import { decodeWireEvents, wireFormOf } from "../../event_store/codec.ts";
 import type { RecordedEvent } from "../../event_store/types.ts";
-import { encodePosition, parsePosition } from "../../shared/position.ts";
 import type { ProjectionModuleRef } from "../define.ts";
 
 export interface PartitionTask {
@@ -28,28 +26,6 @@ export type TaskResult =
   | { ok: true; applied: number; skipped: number; rowsWritten: number; viewsFailed: boolean }
   | { ok: false; kind: "connection" | "load" | "apply"; message: string; viewsAhead?: boolean };
 
-type WireEvent = [eventId: string, streamId: string, streamVersion: number, type: string, data: unknown, metadata: unknown, position: string];
-
-const packr = new Packr({ useRecords: false, moreTypes: false });
-
-/**
- * Each event's msgpack bytes, packed once however many projections and partitions send it
- * (the same RecordedEvent objects are shared by every projection in a process).
- */
-const packedEvents = new WeakMap<RecordedEvent, Uint8Array>();
-
-function packEvent(e: RecordedEvent): Uint8Array {
-  let bytes = packedEvents.get(e);
-  if (!bytes) {
-    // Forward the stored payload bytes when the store kept them (no second pack of the data).
-    const raw = rawPayloadOf(e);
-    const wire: WireEvent = [e.eventId, e.streamId, e.streamVersion, e.type, raw?.data ?? e.data, raw?.metadata ?? e.metadata, encodePosition(e.position)];
-    bytes = new Uint8Array(packr.pack(wire)); // a copy: pack() returns a view of a reused buffer
-    packedEvents.set(e, bytes);
-  }
-  return bytes;
-}
-
 /** The msgpack header of an array of `count` items. */
 function arrayHeader(count: number): Uint8Array {
   if (count < 16) return Uint8Array.of(0x90 | count);
@@ -60,7 +36,7 @@ function arrayHeader(count: number): Uint8Array {
 /** Encodes events (a msgpack array of WireEvent) into a fresh ArrayBuffer that is safe to transfer. */
 export function encodeEvents(events: readonly RecordedEvent[]): Uint8Array {
   const header = arrayHeader(events.length);
-  const parts = events.map(packEvent);
+  const parts = events.map(wireFormOf);
   let length = header.length;
   for (const part of parts) length += part.length;
   const owned = new Uint8Array(new ArrayBuffer(length));
@@ -75,14 +51,5 @@ export function encodeEvents(events: readonly RecordedEvent[]): Uint8Array {
 
 /** Decodes events encoded by encodeEvents. */
 export function decodeEvents(bytes: Uint8Array): RecordedEvent[] {
-  const wire = packr.unpack(bytes) as WireEvent[];
-  return wire.map(([eventId, streamId, streamVersion, type, data, metadata, position]) => ({
-    eventId,
-    streamId,
-    streamVersion,
-    type,
-    data: (data instanceof Uint8Array ? decodePayload(data) : data) as RecordedEvent["data"],
-    metadata: (metadata instanceof Uint8Array ? decodePayload(metadata) : metadata) as RecordedEvent["metadata"],
-    position: parsePosition(position)!,
-  }));
+  return decodeWireEvents(bytes);
 }
