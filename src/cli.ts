@@ -17,6 +17,7 @@ import { REPLAY_NICENESS } from "./projections/runner/replay.ts";
 import { createLogger } from "./main.ts";
 import { projectionModules } from "./projections/all.ts";
 import { projectionStatusForModules } from "./projections/runner/status.ts";
+import { boundHeapGrowth } from "./runtime/heap_growth.ts";
 import { seed, seedEventCount, seedSizeForEvents } from "./seed/seed.ts";
 
 const USAGE = `usage: npm run cli -- <command>
@@ -151,6 +152,7 @@ async function runReplayCommand(config: Config, args: readonly string[]): Promis
 /** Runs one CLI command; returns the process exit code. */
 export async function runCli(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  boundHeapGrowth();
   try {
     const config = loadConfig();
     switch (command) {

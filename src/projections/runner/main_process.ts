@@ -9,7 +9,10 @@ import { pino } from "pino";
 import { createPool } from "../../db/pool.ts";
 import { createPostgresStore } from "../../event_store/postgres.ts";
 import type { ProjectionModuleRef } from "../define.ts";
+import { boundHeapGrowth } from "../../runtime/heap_growth.ts";
 import { startProjections } from "./start.ts";
+
+boundHeapGrowth();
 
 const env = process.env;
 const databaseUrl = env["DATABASE_URL"];
