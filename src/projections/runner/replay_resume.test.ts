@@ -29,11 +29,18 @@ describe.skipIf(skip !== null)(`replay resume${skip ? ` (${skip})` : ""}`, () =>
     await appendCounts(store, makeCounts(20_000, { keys: 2000, groups: 13, seed: 3 }), 500);
     await resolveServing(db.pool, groupDefinitions([counterProjection], [counterModule])[0]!);
     const child = startRunnerProcess({ databaseUrl: db.url, redisUrl: redisHandle.url, redisKeyPrefix: redisHandle.prefix, modules: [counterModule], batchSize: 1000, replay: "test_counter" });
-    const done = async (): Promise<number> =>
-      Number((await db.pool.query("SELECT events_done FROM projections WHERE name = 'test_counter' AND version = 2")).rows[0]?.events_done ?? 0);
+    let lastDone = 0;
+    const done = async (): Promise<number> => {
+      const row = (await db.pool.query("SELECT events_done FROM projections WHERE name = 'test_counter' AND version = 2")).rows[0];
+      lastDone = Number(row?.events_done ?? 0);
+      return lastDone;
+    };
     // The replay child runs at a lower CPU priority (it yields to live work): on a machine busy
-    // with the rest of the suite it can start slowly.
-    await waitUntil(async () => (await done()) >= 3000, 60_000, "replay progress");
+    // with the rest of the suite it can start slowly. A failure says what the child said, so a
+    // stalled replay can be told from a starved one.
+    await waitUntil(async () => (await done()) >= 3000, 60_000, "replay progress").catch((error: unknown) => {
+      throw new Error(`${(error as Error).message} (events done: ${lastDone}); the replay child's last lines: ${JSON.stringify(child.logs.slice(-8))}`);
+    });
     expect(await child.kill("SIGKILL")).toBe("SIGKILL");
     const before = await done();
     expect(before).toBeLessThan(20_000);
