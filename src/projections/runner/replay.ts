@@ -169,7 +169,9 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
   const { version } = build;
   const started = performance.now();
   const prefix = options.redisKeyPrefix ?? "";
-  const redis = options.redisUrl ? new Redis(options.redisUrl, { keyPrefix: prefix, maxRetriesPerRequest: 2 }) : null;
+  // commandTimeout: a Redis that stops answering fails the views write (retried next round)
+  // instead of hanging it, and with it the other restores of this process, which take turns.
+  const redis = options.redisUrl ? new Redis(options.redisUrl, { keyPrefix: prefix, maxRetriesPerRequest: 2, commandTimeout: 10_000 }) : null;
   redis?.on("error", () => undefined);
   // The rebuild yields the CPU to live work: its threads run at niceness 10.
   const piscina = options.piscina ?? replayPool(options);
