@@ -144,7 +144,8 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readAll(after: Position | null, limit: number): Promise<RecordedEvent[]> {
-    return this.#window?.peek(after, limit) ?? (await this.#readAllFromDatabase(after, limit)).events;
+    // Not for subscribers (a status count of the lag, a one-off read): no wire forms packed.
+    return this.#window?.peek(after, limit) ?? (await this.#readAllFromDatabase(after, limit, false)).events;
   }
 
   /**
@@ -160,7 +161,7 @@ export class PostgresEventStore implements EventStore {
    * materialized them in a CTE and sorted them again (at 20,000 events of a bulk batch the
    * sort spilled 11 MB to disk, 104 ms for a 34 ms scan).
    */
-  async #readAllFromDatabase(after: Position | null, limit: number): Promise<ReadResult> {
+  async #readAllFromDatabase(after: Position | null, limit: number, forSubscribers = true): Promise<ReadResult> {
     const from = after ?? { commit: 0n, prepare: 0n };
     const result = await guarded(() =>
       this.#logPool.query<EventRow & { hidden: boolean | null }>(
@@ -173,7 +174,7 @@ export class PostgresEventStore implements EventStore {
     const events = rows.map(toRecorded);
     // Subscribers hand these events to worker threads: their wire forms are packed now, from
     // the stored bytes, which are then not kept.
-    rememberWireForms(events, rows);
+    if (forSubscribers) rememberWireForms(events, rows);
     const end = events.length < limit;
     return { events, hidden: end && marker?.hidden === true, end };
   }

@@ -7,8 +7,9 @@
  * the old generation, where it dies. V8's own heuristic let that old generation grow up to
  * about four times what was live before collecting it (a 1,000,000-event catch-up: 82 MiB
  * live in a 280 MiB heap, peak RSS 640–690 MiB). Growing by at most 25% keeps the heap near
- * its live size (peak RSS about 510 MiB) for no measurable loss of catch-up speed; growing
- * by 10–15% cost 10–30% more CPU. See bench/RESULTS.md.
+ * its live size (peak RSS 512–536 MiB in clone runs, 484 MiB in the bench run); a catch-up
+ * with it took 88 s against 82 and 94 s without it in alternating runs. Growing by 10–15%
+ * cost 12–37% more CPU. See bench/RESULTS.md.
  */
 import { setFlagsFromString } from "node:v8";
 

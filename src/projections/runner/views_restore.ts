@@ -96,6 +96,9 @@ async function restorePage(
   return { rows: result.rows.length, after };
 }
 
+/** Settles when the restore that asked last has finished (the turn of the next one). */
+let restoreTurn: Promise<void> = Promise.resolve();
+
 /**
  * Rewrites every view of a projection version from its rows; returns the number of rows read.
  * The sentinel holds a token while the restore runs and becomes "1" only if that token is
@@ -117,9 +120,6 @@ export async function restoreViews(pool: Pool, redis: Redis, definition: Project
     done();
   }
 }
-
-/** Settles when the restore that asked last has finished (the turn of the next one). */
-let restoreTurn: Promise<void> = Promise.resolve();
 
 async function restoreViewsNow(pool: Pool, redis: Redis, definition: ProjectionDefinition, version: number, hold?: HoldWriters): Promise<number> {
   const sentinel = sentinelKey(definition.name, version);
