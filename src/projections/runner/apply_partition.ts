@@ -139,45 +139,38 @@ export async function setCheckpoint(client: PoolClient, projection: string, vers
   await setCheckpoints(client, projection, version, new Map([[partition, position]]));
 }
 
-/** Whether an event still applies to a row: the row's partition is owned and its checkpoint is before the event. */
-type Applies = (ref: RowRef, event: RecordedEvent) => boolean;
-
-function appliesFor(work: PartitionWork, checkpoints: ReadonlyMap<number, Position>): Applies {
-  return (ref, event) => {
-    const checkpoint = checkpoints.get(partitionOf(ref, work.partitions));
-    return checkpoint !== undefined && comparePositions(event.position, checkpoint) > 0;
-  };
+/**
+ * The rows of owned partitions each event touches (touches() runs once per event of a task),
+ * each with its partition; an event naming a row twice lists it once.
+ */
+interface Touched {
+  refs: RowRef[];
+  partitions: number[];
 }
 
-/** Folds the new events into the rows they apply to, starting from the rows as loaded; returns each touched row's state. */
-function fold(definition: ProjectionDefinition, applies: Applies, events: readonly RecordedEvent[], rows: ReadonlyMap<string, ReadonlyMap<string, Row>>): Map<string, RowState> {
-  const states = new Map<string, RowState>();
-  for (const event of events) {
-    const seen = new Set<string>();
+function touchedRows(definition: ProjectionDefinition, work: PartitionWork): Touched[] {
+  const owned = new Set(work.owned);
+  return work.events.map((event) => {
+    const refs: RowRef[] = [];
+    const partitions: number[] = [];
     for (const ref of definition.touches(event)) {
-      if (!applies(ref, event)) continue;
-      const id = `${ref.table}\u0000${ref.key}`;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      let state = states.get(id);
-      if (!state) {
-        const row = rows.get(ref.table)?.get(ref.key);
-        state = { ref: { table: ref.table, key: ref.key }, before: row, current: row };
-        states.set(id, state);
-      }
-      state.current = definition.reduce(ref, state.current, event);
+      const partition = partitionOf(ref, work.partitions);
+      if (!owned.has(partition)) continue;
+      let repeated = false;
+      for (const seen of refs) if (seen.key === ref.key && seen.table === ref.table) repeated = true;
+      if (repeated) continue;
+      refs.push(ref);
+      partitions.push(partition);
     }
-  }
-  return states;
+    return { refs, partitions };
+  });
 }
 
 /** The keys, per table, of every row of an owned partition the events touch (whatever the checkpoints). */
-function touchedKeys(definition: ProjectionDefinition, work: PartitionWork): Map<string, Set<string>> {
-  const owned = new Set(work.owned);
+function touchedKeys(touched: readonly Touched[]): Map<string, Set<string>> {
   const keysByTable = new Map<string, Set<string>>();
-  for (const event of work.events) {
-    for (const ref of definition.touches(event)) {
-      if (!owned.has(partitionOf(ref, work.partitions))) continue;
+  for (const { refs } of touched) {
+    for (const ref of refs) {
       let keys = keysByTable.get(ref.table);
       if (!keys) {
         keys = new Set<string>();
@@ -187,6 +180,43 @@ function touchedKeys(definition: ProjectionDefinition, work: PartitionWork): Map
     }
   }
   return keysByTable;
+}
+
+/**
+ * Folds the new events into the rows they apply to (a row's partition checkpoint is before
+ * the event), starting from the rows as loaded; returns each touched row's state.
+ */
+function fold(
+  definition: ProjectionDefinition,
+  checkpoints: ReadonlyMap<number, Position>,
+  events: readonly RecordedEvent[],
+  touched: readonly Touched[],
+  rows: ReadonlyMap<string, ReadonlyMap<string, Row>>,
+): RowState[] {
+  const states: RowState[] = [];
+  const byTable = new Map<string, Map<string, RowState>>();
+  events.forEach((event, i) => {
+    const { refs, partitions } = touched[i]!;
+    for (let j = 0; j < refs.length; j++) {
+      const checkpoint = checkpoints.get(partitions[j]!);
+      if (checkpoint === undefined || comparePositions(event.position, checkpoint) <= 0) continue;
+      const ref = refs[j]!;
+      let table = byTable.get(ref.table);
+      if (!table) {
+        table = new Map();
+        byTable.set(ref.table, table);
+      }
+      let state = table.get(ref.key);
+      if (!state) {
+        const row = rows.get(ref.table)?.get(ref.key);
+        state = { ref: { table: ref.table, key: ref.key }, before: row, current: row };
+        table.set(ref.key, state);
+        states.push(state);
+      }
+      state.current = definition.reduce(ref, state.current, event);
+    }
+  });
+  return states;
 }
 
 /**
@@ -213,6 +243,16 @@ async function beginLockAndLoad(
   return { checkpoints, rows };
 }
 
+/** The list under `key`, created empty when missing. */
+function listIn<T>(lists: Map<string, T[]>, key: string): T[] {
+  let list = lists.get(key);
+  if (!list) {
+    list = [];
+    lists.set(key, list);
+  }
+  return list;
+}
+
 /** The table model with the given logical name; throws when the projection has none. */
 export function modelOf(definition: ProjectionDefinition, table: string): TableModel {
   const model = definition.tables.find((candidate) => candidate.table === table);
@@ -227,31 +267,33 @@ export async function applyPartition(deps: { pool: Pool; redis: Redis | null }, 
   try {
     // Three round trips: BEGIN + lock the checkpoints + load the rows; write the rows (Redis
     // views meanwhile); set the checkpoints + COMMIT.
-    const { checkpoints, rows } = await beginLockAndLoad(client, definition, work, touchedKeys(definition, work));
-    // An event is new when some owned partition's checkpoint is before it (per row, applies() decides).
+    const touched = touchedRows(definition, work);
+    const { checkpoints, rows } = await beginLockAndLoad(client, definition, work, touchedKeys(touched));
+    // An event is new when some owned partition's checkpoint is before it (per row, fold decides).
     let oldest = work.through;
     for (const checkpoint of checkpoints.values()) if (comparePositions(checkpoint, oldest) < 0) oldest = checkpoint;
-    const events = work.events.filter((event) => comparePositions(event.position, oldest) > 0);
-    const skipped = work.events.length - events.length;
+    const first = work.events.findIndex((event) => comparePositions(event.position, oldest) > 0);
+    const skipped = first === -1 ? work.events.length : first;
     if (comparePositions(work.through, oldest) <= 0) {
       await client.query("COMMIT");
       return { applied: 0, skipped, rowsWritten: 0, viewsFailed: false };
     }
-    const applies = appliesFor(work, checkpoints);
-    const states = fold(definition, applies, events, rows);
+    // Events are in log order: the new ones are a suffix.
+    const events = work.events.slice(skipped);
+    const states = fold(definition, checkpoints, events, touched.slice(skipped), rows);
     const upserts = new Map<string, Row[]>();
     const deletes = new Map<string, string[]>();
     const viewOps: ViewOp[] = [];
     let rowsWritten = 0;
-    for (const state of states.values()) {
+    for (const state of states) {
       const model = modelOf(definition, state.ref.table);
       const after = state.current === undefined ? undefined : (definition.finalize?.(state.ref.table, state.current) ?? state.current);
       if (after === undefined && state.before === undefined) continue;
       if (after !== undefined && state.before !== undefined && sameRow(model, after, state.before)) continue;
       rowsWritten++;
-      if (after === undefined) deletes.set(model.table, [...(deletes.get(model.table) ?? []), state.ref.key]);
-      else upserts.set(model.table, [...(upserts.get(model.table) ?? []), after]);
-      if (definition.views && work.views !== false) viewOps.push(...definition.views(state.ref.table, state.ref.key, after, state.before, work.version));
+      if (after === undefined) listIn(deletes, model.table).push(state.ref.key);
+      else listIn(upserts, model.table).push(after);
+      if (definition.views && work.views !== false) for (const op of definition.views(state.ref.table, state.ref.key, after, state.before, work.version)) viewOps.push(op);
     }
     // Views are written while the rows are (both before COMMIT, so a crash in between rewrites the same bytes).
     const views = deps.redis && viewOps.length > 0 ? writeViews(deps.redis, viewOps) : null;

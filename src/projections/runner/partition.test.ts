@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RecordedEvent } from "../../event_store/types.ts";
-import { partitionBatch, partitionGroups } from "./partition.ts";
+import { partitionBatch, partitionGroups, partitionOf } from "./partition.ts";
 import { counterProjection } from "./testing/counter_projection.ts";
 
 function counted(n: number, options: { keys: number; groups: number }): RecordedEvent[] {
@@ -21,6 +21,31 @@ function merged(batch: readonly RecordedEvent[], owned: readonly number[]): Reco
   const wanted = new Set(owned.flatMap((partition) => split.get(partition) ?? []));
   return batch.filter((event) => wanted.has(event));
 }
+
+describe("partitionOf", () => {
+  it("keeps the stored assignment: FNV-1a over `${table}\\u0000${key}` (checkpoints are per partition)", () => {
+    // The hash as first written, over the joined string: a change of assignment would make
+    // existing partition checkpoints skip or repeat events.
+    const reference = (table: string, key: string, partitions: number): number => {
+      let hash = 0x811c9dc5;
+      const text = `${table}\u0000${key}`;
+      for (let i = 0; i < text.length; i++) {
+        hash ^= text.charCodeAt(i);
+        hash = Math.imul(hash, 0x01000193);
+      }
+      return (hash >>> 0) % partitions;
+    };
+    const keys = ["", "a", crypto.randomUUID(), "2026-11-22|électronique|EUR", "日本|😀", ...Array.from({ length: 200 }, () => crypto.randomUUID())];
+    for (const table of ["orders", "products", "daily_sales", ""]) {
+      for (const key of keys) {
+        for (const partitions of [1, 8, 16]) expect(partitionOf({ table, key }, partitions)).toBe(reference(table, key, partitions));
+      }
+    }
+    // Pinned values of the released assignment.
+    expect(partitionOf({ table: "orders", key: "7fa0adb2-9fdb-4354-80c5-e64b10a3fde1" }, 8)).toBe(6);
+    expect(partitionOf({ table: "daily_sales", key: "2026-08-02|home|EUR" }, 8)).toBe(0);
+  });
+});
 
 describe("partitionGroups", () => {
   it("makes a small batch one task over every partition it touches, each handled event once, in batch order", () => {

@@ -14,12 +14,12 @@ export function partitionCount(definition: ProjectionDefinition): number {
 
 /** Stable partition of a row (FNV-1a over table and key). */
 export function partitionOf(ref: RowRef, partitions: number): number {
+  // Over the UTF-16 code units of `${table}\u0000${key}`, without building that string.
   let hash = 0x811c9dc5;
-  const text = `${ref.table}\u0000${ref.key}`;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
+  const { table, key } = ref;
+  for (let i = 0; i < table.length; i++) hash = Math.imul(hash ^ table.charCodeAt(i), 0x01000193);
+  hash = Math.imul(hash, 0x01000193); // ^ 0
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
   return (hash >>> 0) % partitions;
 }
 
