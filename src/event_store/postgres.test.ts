@@ -198,6 +198,51 @@ describe.skipIf(!databaseAvailable)(`PostgreSQL event store (${databaseAvailable
     }
   });
 
+  it("paces NOTIFYs under a stream of appends, and the last append still wakes another process", async () => {
+    const intervalMs = 40;
+    const pacedPool = createPool({ connectionString: db.url, max: 4 });
+    const paced = createPostgresStore(pacedPool, { notifyMinIntervalMs: intervalMs });
+    const listener = new pg.Client({ connectionString: db.url });
+    await listener.connect();
+    const notified: number[] = [];
+    listener.on("notification", () => notified.push(performance.now()));
+    await listener.query("LISTEN cqrs_events");
+    const otherPool = createPool({ connectionString: db.url, max: 2 });
+    const other = createPostgresStore(otherPool, { idlePollMs: 60_000 });
+    try {
+      const start = await committedEnd();
+      const stream = `paced-${crypto.randomUUID()}`;
+      const controller = new AbortController();
+      const last = (async () => {
+        for await (const batch of other.subscribeAll({ after: start, batchSize: 1000, signal: controller.signal })) {
+          if (batch.some((e) => e.streamId === stream && e.streamVersion === 60)) {
+            controller.abort();
+            return true;
+          }
+        }
+        return false;
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 100)); // the other store at its idle wait
+      const begin = performance.now();
+      for (let version = 0; version < 60; version++) {
+        await paced.append(stream, [event("Tick")], { expectedVersion: version === 0 ? "no_stream" : version });
+      }
+      const elapsed = performance.now() - begin;
+      expect(await last).toBe(true); // would wait for the 60 s idle poll if the last append's NOTIFY were lost
+      // Without pacing: one NOTIFY per append (60). With it: one per interval, plus the first.
+      expect(notified.length).toBeGreaterThan(0);
+      expect(notified.length).toBeLessThanOrEqual(Math.ceil(elapsed / intervalMs) + 2);
+      expect(notified.length).toBeLessThan(60);
+      for (let i = 1; i < notified.length; i++) expect(notified[i]! - notified[i - 1]!).toBeGreaterThan(intervalMs * 0.5);
+    } finally {
+      await listener.end();
+      await other.close();
+      await otherPool.end();
+      await paced.close();
+      await pacedPool.end();
+    }
+  });
+
   it("the idle poll reads the database: an event committed with no wake-up still arrives", async () => {
     // A commit whose client lost its connection before the answer wakes nobody and sends no
     // NOTIFY; here: append_events over a plain connection. Subscribers woken together share

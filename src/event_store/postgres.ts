@@ -28,6 +28,8 @@ export interface PostgresStoreOptions {
   onError?: (error: Error) => void;
   /** Group commit of appends (calls in flight, appends per call). */
   appendBatch?: AppendBatcherOptions;
+  /** Shortest time between two NOTIFYs that wake other processes (default NOTIFY_MIN_INTERVAL_MS, 5 ms). */
+  notifyMinIntervalMs?: number;
 }
 
 interface EventRow {
@@ -106,7 +108,7 @@ export class PostgresEventStore implements EventStore {
     const connectionString = options.connectionString ?? (pool as unknown as { options: { connectionString?: string } }).options.connectionString;
     if (!connectionString) throw new Error("createPostgresStore needs a connection string for LISTEN/NOTIFY");
     this.#logPool = createPool({ connectionString, max: 6, applicationName: "commerce-cqrs-log", settings: LOG_READ_SETTINGS, ...(options.onError ? { onError: options.onError } : {}) });
-    this.#wakeup = new Wakeup(connectionString, options.onError);
+    this.#wakeup = new Wakeup(connectionString, options.onError, options.notifyMinIntervalMs === undefined ? {} : { notifyMinIntervalMs: options.notifyMinIntervalMs });
     this.#idlePollMs = options.idlePollMs ?? 1000;
     this.#appends = new AppendBatcher(pool, () => this.#wakeup.appended(), options.appendBatch);
     const recent = options.recentEvents ?? 10_000;
