@@ -3,6 +3,9 @@
  * listed definition that built it, restart on the new version when a replay switches
  * over (NOTIFY → ActiveVersionTable), drop retired versions after their grace period, and
  * refuse to apply a changed definition to tables an older one built (status "stopped").
+ * A run that fails (the store went away mid-start, the log could not be read, a watermark
+ * could not be written) is retried with capped backoff, status "failed" meanwhile: a fault
+ * that has passed must not leave the projection behind until a restart.
  */
 import type { Redis } from "ioredis";
 import type { Piscina } from "piscina";
@@ -10,6 +13,7 @@ import type { Logger } from "pino";
 import type { Pool } from "../../db/pool.ts";
 import type { EventStore } from "../../event_store/types.ts";
 import { sentinelKey } from "../../shared/read_models.ts";
+import { backoffMs, sleep } from "./backoff.ts";
 import { leadProjection, type ViewsState } from "./leader_session.ts";
 import type { ActiveVersionTable, ProgressTracker } from "./progress.ts";
 import { ProjectionLoop } from "./projection_loop.ts";
@@ -34,6 +38,12 @@ export interface LeadDeps {
   janitorMs: number;
 }
 
+/** Longest wait before a failed run is tried again. */
+export const RETRY_CAP_MS = 30_000;
+
+/** A run that lasted this long before failing starts the backoff over. */
+const HEALTHY_RUN_MS = 60_000;
+
 function aborted(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true })));
 }
@@ -51,16 +61,19 @@ export async function leadFamily(deps: LeadDeps, family: ProjectionFamily, leade
       (error: unknown) => logger.warn({ projection: name, error: (error as Error).message }, "dropping retired versions failed; will retry"),
     );
   }, deps.janitorMs);
+  let failures = 0;
   try {
     while (!leaderSignal.aborted) {
-      const serving = await resolveServing(pool, family);
       const switched = new AbortController();
-      const off = deps.activeVersions.onChange((projection, version) => {
-        if (projection === name && version > serving.physical) switched.abort(new Error("serving version switched"));
-      });
-      if (deps.activeVersions.get(name) > serving.physical) switched.abort(new Error("serving version switched"));
+      let off = (): void => undefined;
       const signal = AbortSignal.any([leaderSignal, switched.signal]);
+      const startedAt = performance.now();
       try {
+        const serving = await resolveServing(pool, family);
+        off = deps.activeVersions.onChange((projection, version) => {
+          if (projection === name && version > serving.physical) switched.abort(new Error("serving version switched"));
+        });
+        if (deps.activeVersions.get(name) > serving.physical) switched.abort(new Error("serving version switched"));
         if (!serving.definition || !serving.module) {
           local.set(name, "stopped");
           logger.error(
@@ -99,11 +112,15 @@ export async function leadFamily(deps: LeadDeps, family: ProjectionFamily, leade
         });
         if (deps.redis && serving.definition.views) deps.viewsReady.set(name, () => !views.dirty && !views.restoring && !loop.deferringViews && deps.redis?.status === "ready");
         await leadProjection({ loop, pool, redis: deps.redis, logger, views, signal });
+        failures = 0;
         if (switched.signal.aborted && !leaderSignal.aborted) logger.info({ projection: name, from: physical }, "following the new serving version");
       } catch (error) {
+        if (leaderSignal.aborted) break;
         local.set(name, "failed");
-        logger.error({ projection: name, error: (error as Error).message }, "projection failed; holding leadership until stopped or switched");
-        await aborted(signal);
+        if (performance.now() - startedAt >= HEALTHY_RUN_MS) failures = 0;
+        const retryInMs = Math.max(1000, backoffMs(failures++, RETRY_CAP_MS));
+        logger.error({ projection: name, error: (error as Error).message, retryInMs }, "projection failed; retrying");
+        await sleep(retryInMs, signal).catch(() => undefined);
       } finally {
         deps.viewsReady.delete(name);
         off();

@@ -124,6 +124,23 @@ describe.skipIf(skip !== null)(`projection runner${skip ? ` (${skip})` : ""}`, (
     expect(await readProjected(db.pool, counterProjection)).toEqual(foldInMemory(counterProjection, await readEverything(store, db.pool)));
   });
 
+  it("recovers by itself when its loop fails on an error that is not a lost connection", { timeout: 60_000 }, async () => {
+    const first = await appendCounts(store, [{ key: "rf", group: "gr", amount: 1 }], 1);
+    await caughtUp(first);
+    // The log cannot be read for a few seconds: the loop's idle poll (1 s) fails and its run
+    // ends with that error. Once the log is back the leader must resume without a restart.
+    await db.pool.query("ALTER TABLE events RENAME TO events_away");
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+    } finally {
+      await db.pool.query("ALTER TABLE events_away RENAME TO events");
+    }
+    const last = await appendCounts(store, [{ key: "rf", group: "gr", amount: 2 }], 1);
+    expect(await projections.progress.waitFor(["test_counter"], last, 30_000)).toBe(true);
+    await waitUntil(async () => (await projections.status()).items[0]?.status === "running", 10_000, "running again");
+    expect((await readProjected(db.pool, counterProjection))["counters"]!["rf"]!["total"]).toBe(3);
+  });
+
   it("parks an event that keeps failing and shows it in status", async () => {
     const last = await appendCounts(store, [
       { key: "p1", group: "gp", amount: 3 },
