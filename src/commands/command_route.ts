@@ -111,14 +111,15 @@ export function commandHandler<PS extends z.ZodType, BS extends z.ZodType>(env: 
       }
       throw error;
     }
-    const answer = { id, version: result.version, position: encodePosition(result.position) };
+    const resourceId = result.id ?? id;
+    const answer = { id: resourceId, version: result.version, position: encodePosition(result.position) };
     if (request && !result.appended) {
-      const recorded = await recordNonAppend(env.pool, request, { status: 200, body: answer, resourceId: id, version: result.version, position: answer.position });
+      const recorded = await recordNonAppend(env.pool, request, { status: 200, body: answer, resourceId, version: result.version, position: answer.position });
       if (!recorded) return replayOrConflict(env, ctx, request, false);
     }
     ctx.status = result.appended ? status : 200;
     ctx.set("ETag", `"${result.version}"`);
-    if (ctx.status === 201) ctx.set("Location", locationFor(scope, id));
+    if (ctx.status === 201) ctx.set("Location", locationFor(scope, resourceId));
     ctx.body = answer;
   };
 }

@@ -46,6 +46,8 @@ export interface CommandResult {
   position: Position;
   /** False when the command changed nothing (no event appended). */
   appended: boolean;
+  /** The addressed aggregate's id when the command settled on another than the route chose (a create resuming an earlier attempt). */
+  id?: string;
 }
 
 /** Folds recorded events into a state with a decider's evolve. */

@@ -78,6 +78,31 @@ describe.skipIf(!databaseAvailable)(`idempotency keys (${databaseAvailable ? "Po
     expect((await h.post("/v1/products", productBody(), headers)).status).toBe(201);
   });
 
+  it("a keyed create retried after an attempt that reserved the sku and was cut off creates the product under that attempt's id", async () => {
+    // As a store outage leaves it: the earlier attempt with this key reserved the sku (just
+    // now, so it is no orphan yet) and never created the product nor released the sku.
+    const headers = key();
+    const body = productBody();
+    const sku = body["sku"] as string;
+    const earlierId = crypto.randomUUID();
+    await h.store.append(`sku-${sku}`, [
+      { type: "SkuReserved", data: { sku, productId: earlierId }, metadata: { occurredAt: new Date().toISOString(), correlationId: "cut-off", causationId: null, idempotencyKey: headers["idempotency-key"] } },
+    ], { expectedVersion: "no_stream" });
+    const retried = await h.post("/v1/products", body, headers);
+    expect(retried.status).toBe(201);
+    const answer = (await retried.json()) as { id: string; version: number };
+    expect(answer).toMatchObject({ id: earlierId, version: 1 });
+    expect(retried.headers.get("location")).toBe(`/v1/products/${earlierId}`);
+    expect((await h.store.readStream(`product-${earlierId}`)).events.map((event) => event.type)).toEqual(["ProductCreated"]);
+    expect((await h.store.readStream(`sku-${sku}`)).events.map((event) => event.type)).toEqual(["SkuReserved"]);
+    const again = await h.post("/v1/products", body, headers);
+    expect(again.status).toBe(201);
+    expect(await again.json()).toEqual(answer);
+    expect(again.headers.get("location")).toBe(`/v1/products/${earlierId}`);
+    // Without the key, the sku is taken by that product.
+    expect((await h.post("/v1/products", productBody({ sku }))).status).toBe(409);
+  });
+
   it("answers concurrent repeats of one keyed create with one 201 and one product", async () => {
     const headers = key();
     const body = productBody();

@@ -27,7 +27,7 @@ export function registerProductCommands(router: Router, context: RouteContext, e
     resourceId: (_params, body, newId) => body.id ?? newId(),
     execute: ({ id, body, metadata, idempotency }) => {
       const { id: _ignored, ...fields } = body;
-      return createProduct({ store: env.store, clock: env.clock, data: { productId: id, ...fields }, metadata, idempotency });
+      return createProduct({ store: env.store, clock: env.clock, data: { productId: id, ...fields }, metadata, idempotency, idGenerated: body.id === undefined });
     },
   };
   router.post(create.template, guard, commandHandler(env, create));
