@@ -11,9 +11,9 @@ import type { EventMetadata, EventStore, IdempotencyRecord } from "../event_stor
 import { readJsonBody } from "../http/body.ts";
 import { problemFor } from "../http/error_middleware.ts";
 import { requestIdOf } from "../http/request_id.ts";
-import { AppError, ConflictError, DuplicateIdempotencyKeyError } from "../shared/errors.ts";
+import { AppError, ConflictError, DuplicateIdempotencyKeyError, ValidationError, type Issue } from "../shared/errors.ts";
 import { encodePosition } from "../shared/position.ts";
-import { parseOrThrow } from "../shared/validation.ts";
+import { collectIssues, parseOrThrow, unknownQueryIssues } from "../shared/validation.ts";
 import type { Clock } from "./clock.ts";
 import { idParams } from "./common_schemas.ts";
 import { handle, type CommandResult, type Decider, type EventShape } from "./handle.ts";
@@ -78,11 +78,23 @@ export function commandHandler<PS extends z.ZodType, BS extends z.ZodType>(env: 
   const scope = `POST ${spec.template}`;
   return async (ctx) => {
     const rawParams = { ...(ctx["params"] as Record<string, string> | undefined) };
-    const params = parseOrThrow(spec.params, rawParams, "params");
-    const rawBody = await readJsonBody(ctx);
-    const body = parseOrThrow(spec.body, rawBody);
-    const ifMatch = parseIfMatch(ctx.get("If-Match"));
-    const key = parseIdempotencyKey(ctx.headers["idempotency-key"] as string | undefined);
+    // Every part is checked before answering 400, so that it lists every issue.
+    const issues: Issue[] = [];
+    const params = collectIssues(issues, () => parseOrThrow(spec.params, rawParams, "params"));
+    issues.push(...unknownQueryIssues(ctx.query));
+    let rawBody: unknown;
+    let bodyRead = true;
+    try {
+      rawBody = await readJsonBody(ctx);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      issues.push(...error.issues);
+      bodyRead = false;
+    }
+    const body = bodyRead ? collectIssues(issues, () => parseOrThrow(spec.body, rawBody)) : undefined;
+    const ifMatch = collectIssues(issues, () => parseIfMatch(ctx.get("If-Match")));
+    const key = collectIssues(issues, () => parseIdempotencyKey(ctx.headers["idempotency-key"] as string | undefined));
+    if (issues.length > 0 || params === undefined || body === undefined || ifMatch === undefined || key === undefined) throw new ValidationError(issues);
     const request: IdempotentRequest | null = key === null ? null : { key, scope, requestHash: requestHash("POST", spec.template, rawParams, rawBody) };
     if (request) {
       const stored = await lookupIdempotency(env.pool, request);

@@ -1,3 +1,4 @@
+import { gzipSync } from "node:zlib";
 import type { Router } from "@koa/router";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -105,6 +106,18 @@ describe("http app", () => {
     expect((await problem(broken)).type).toBe("validation");
     const badUtf8 = await fetch(`${server.url}/echo`, { method: "POST", body: Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]), headers: auth });
     expect(badUtf8.status).toBe(400);
+  });
+
+  it("answers 415 for a compressed body (Content-Encoding), naming the coding", async () => {
+    for (const coding of ["gzip", "br", "deflate"]) {
+      const compressed = await fetch(`${server.url}/echo`, { method: "POST", body: gzipSync('{"a":1}'), headers: { ...auth, "content-encoding": coding } });
+      expect(compressed.status).toBe(415);
+      const body = await problem(compressed);
+      expect(body.type).toBe("unsupported_media_type");
+      expect(body.detail).toContain(coding);
+    }
+    const identity = await fetch(`${server.url}/echo`, { method: "POST", body: '{"a":1}', headers: { ...auth, "content-encoding": "identity" } });
+    expect(await identity.json()).toEqual({ received: { a: 1 } });
   });
 
   it("answers 413 for a body over 64 KiB, by Content-Length or while streaming", async () => {

@@ -92,6 +92,14 @@ export async function readJsonBody(ctx: Context, limit = MAX_BODY_BYTES): Promis
   }
   const jsonType = isJsonContentType(ctx.get("Content-Type"));
   if (!jsonType && length !== null) throw new UnsupportedMediaTypeError();
+  // Compressed request bodies are not accepted (RFC 9110 §15.5.16: 415 for a content coding
+  // the server does not support); the body is left unread.
+  const coding = ctx.get("Content-Encoding").trim().toLowerCase();
+  if (coding !== "" && coding !== "identity") {
+    ctx.set("Connection", "close");
+    ctx.set("Accept-Encoding", "identity");
+    throw new UnsupportedMediaTypeError(`Content-Encoding ${coding} is not supported: send the body uncompressed`);
+  }
   let bytes: Buffer;
   try {
     bytes = await readBytes(ctx, limit, length);

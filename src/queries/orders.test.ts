@@ -57,6 +57,7 @@ describe.skipIf(skip)(skip ? `order queries: skipped, ${!databaseAvailable ? dat
     expect((await get(`${h.server.url}/v1/orders/${id}`, { "If-None-Match": String(fromRedis.headers["etag"]) })).status).toBe(304);
     expect((await getJson(`${h.server.url}/v1/orders/${crypto.randomUUID()}`)).status).toBe(404);
     expect((await getJson(`${h.server.url}/v1/orders/123`)).json.errors).toEqual([{ path: "params.id", message: "must be a UUID" }]);
+    expect((await getJson(`${h.server.url}/v1/orders/${id}?x=1`)).json.errors).toEqual([{ path: "query.x", message: "Unknown field" }]);
   });
 
   it("gzips a big order with its precomputed gzip, also after Redis goes away", async () => {

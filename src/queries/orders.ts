@@ -18,7 +18,7 @@ import type { QueryDeps } from "./deps.ts";
 import { readLexPage } from "./lex_page.ts";
 import { itemsBody, preparedSql, readPrepared } from "./prepared.ts";
 import { queryDoc } from "./route_docs.ts";
-import { cursorParam, limitParam, uuidPathParam, uuidSchema } from "./schemas.ts";
+import { cursorParam, limitParam, pathParamsWithoutQuery, uuidPathParam, uuidSchema } from "./schemas.ts";
 import { viewOrTable } from "./view_source.ts";
 
 /** The projection these routes read. */
@@ -100,9 +100,9 @@ export function orderRoutes(deps: QueryDeps): RouteModule {
     register(router) {
       // A hot read: the consistency wait inline (one middleware fewer), a regex before zod.
       router.get("/v1/orders/:id", async (ctx) => {
+        const id = pathParamsWithoutQuery(ctx, () => uuidPathParam(ctx.params, "id", byIdParams));
         const waiting = consistencyWait(ctx, consistency);
         if (waiting !== null) await waiting;
-        const id = uuidPathParam(ctx.params, "id", byIdParams);
         const version = deps.activeVersions.get(ORDERS);
         const answer = await readPrepared({
           redis: deps.redis,

@@ -87,6 +87,13 @@ describe.skipIf(skip)(skip ? `product queries: skipped, ${!databaseAvailable ? d
     expect(bad.status).toBe(400);
     expect(bad.json.errors).toEqual([{ path: "params.id", message: "must be a UUID" }]);
     expect((await getJson(`${h.server.url}/v1/products/by-sku/-bad`)).status).toBe(400);
+    // These reads take no query: an unknown parameter is listed with any path issue.
+    const query = await getJson(`${h.server.url}/v1/products/${ids[0]!}?limit=abc&x=1`);
+    expect(query.status).toBe(400);
+    expect(query.json.errors).toEqual([{ path: "query.limit", message: "Unknown field" }, { path: "query.x", message: "Unknown field" }]);
+    const both = await getJson(`${h.server.url}/v1/products/not-a-uuid?x=1`);
+    expect(both.json.errors).toEqual([{ path: "params.id", message: "must be a UUID" }, { path: "query.x", message: "Unknown field" }]);
+    expect((await getJson(`${h.server.url}/v1/products/by-sku/NOPE-1?x=1`)).status).toBe(400);
   });
 
   it("gzips bodies over 1 KiB with the precomputed gzip (Redis and PostgreSQL), br on the fly, identity otherwise", async () => {

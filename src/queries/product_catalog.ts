@@ -20,7 +20,7 @@ import { readLexPage } from "./lex_page.ts";
 import { itemsBody, preparedSql, readPrepared } from "./prepared.ts";
 import { PRODUCT_SORTS, productListSql, type ProductSort } from "./product_list_sql.ts";
 import { queryDoc } from "./route_docs.ts";
-import { categorySchema, cursorParam, intParam, limitParam, skuSchema, uuidPathParam, uuidSchema } from "./schemas.ts";
+import { categorySchema, cursorParam, intParam, limitParam, skuSchema, pathParamsWithoutQuery, uuidPathParam, uuidSchema } from "./schemas.ts";
 import { viewOrTable } from "./view_source.ts";
 
 /** The projection these routes read. */
@@ -139,14 +139,15 @@ export function productCatalogRoutes(deps: QueryDeps): RouteModule {
   return {
     register(router) {
       router.get("/v1/products/by-sku/:sku", wait, async (ctx) => {
-        const { sku } = parseOrThrow(bySkuParams, ctx.params, "params");
+        const { sku } = pathParamsWithoutQuery(ctx, () => parseOrThrow(bySkuParams, ctx.params, "params"));
         await sendProduct(ctx, deps, "sku", sku);
       });
       // The hottest read: the consistency wait inline (one middleware fewer), a regex before zod.
       router.get("/v1/products/:id", async (ctx) => {
+        const id = pathParamsWithoutQuery(ctx, () => uuidPathParam(ctx.params, "id", byIdParams));
         const waiting = consistencyWait(ctx, consistency);
         if (waiting !== null) await waiting;
-        await sendProduct(ctx, deps, "id", uuidPathParam(ctx.params, "id", byIdParams));
+        await sendProduct(ctx, deps, "id", id);
       });
       router.get("/v1/products", wait, async (ctx) => sendList(ctx, deps));
       router.get("/v1/categories/:category/best-sellers", wait, async (ctx) => {

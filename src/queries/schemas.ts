@@ -4,7 +4,8 @@
  * parameter given twice is a 400 (it reads as an array, not a string).
  */
 import { z } from "zod";
-import { parseOrThrow } from "../shared/validation.ts";
+import { ValidationError, type Issue } from "../shared/errors.ts";
+import { collectIssues, parseOrThrow, unknownQueryIssues } from "../shared/validation.ts";
 
 /** A UUID path or query value, lower-cased (any 8-4-4-4-12 hex form is accepted). */
 export const uuidSchema = z.guid("must be a UUID").toLowerCase();
@@ -20,6 +21,20 @@ export function uuidPathParam(params: Record<string, string>, name: string, sche
   const value = params[name];
   if (value !== undefined && LOWER_UUID.test(value) && Object.keys(params).length === 1) return value;
   return parseOrThrow(schema, params, "params")[name] ?? "";
+}
+
+/**
+ * The path parameters of a read that takes no query (a read by id or sku): any query
+ * parameter is a 400 "Unknown field", listed with the path parameters' issues (as the
+ * list reads' strict query schemas do).
+ */
+export function pathParamsWithoutQuery<T>(ctx: { querystring: string; query: Readonly<Record<string, unknown>> }, read: () => T): T {
+  if (ctx.querystring === "") return read();
+  const issues: Issue[] = [];
+  const value = collectIssues(issues, read);
+  issues.push(...unknownQueryIssues(ctx.query));
+  if (issues.length > 0 || value === undefined) throw new ValidationError(issues);
+  return value;
 }
 
 /** A product category, as the commands accept it. */

@@ -23,3 +23,23 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, roo
   if (!result.success) throw new ValidationError(toIssues(result.error, root));
   return result.data;
 }
+
+/** One "Unknown field" issue per query parameter, for routes that take none. */
+export function unknownQueryIssues(query: Readonly<Record<string, unknown>>): Issue[] {
+  return Object.keys(query).map((name) => ({ path: `query.${name}`, message: "Unknown field" }));
+}
+
+/**
+ * Runs a check; its ValidationError's issues go into `issues` (and the result is undefined)
+ * so that a request's params, query, headers and body are all checked and a 400 lists every
+ * issue. Any other error is thrown.
+ */
+export function collectIssues<T>(issues: Issue[], check: () => T): T | undefined {
+  try {
+    return check();
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    issues.push(...error.issues);
+    return undefined;
+  }
+}

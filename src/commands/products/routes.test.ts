@@ -45,6 +45,16 @@ describe.skipIf(!databaseAvailable)(`product command routes (${databaseAvailable
     expect(noDetails.status).toBe(400);
     const zeroDelta = await h.post(`/v1/products/${crypto.randomUUID()}/stock`, { delta: 0 });
     expect(zeroDelta.status).toBe(400);
+    // Params, query, body and headers are all checked: one 400 lists the issues of each.
+    const everywhere = await h.post("/v1/products/NOT-A-UUID/price?dryRun=true", { priceCents: -1, bogus: 1 }, { "if-match": "abc", "idempotency-key": "é" });
+    expect(everywhere.status).toBe(400);
+    expect(((await everywhere.json()) as { errors: { path: string }[] }).errors.map((issue) => issue.path)).toEqual([
+      "params.id", "query.dryRun", "priceCents", "bogus", "headers.If-Match", "headers.Idempotency-Key",
+    ]);
+    // A command takes no query parameters: a create with one creates nothing.
+    const queried = await h.post("/v1/products?dryRun=true", productBody());
+    expect(queried.status).toBe(400);
+    expect(((await queried.json()) as { errors: { path: string }[] }).errors).toEqual([{ path: "query.dryRun", message: "Unknown field" }]);
     expect(await h.countEvents()).toBe(before);
   });
 
