@@ -103,6 +103,20 @@ describe.skipIf(!databaseAvailable)(`idempotency keys (${databaseAvailable ? "Po
     expect((await h.post("/v1/products", productBody({ sku }))).status).toBe(409);
   });
 
+  it("replays a recorded error with the same bytes", async () => {
+    const body = productBody();
+    expect((await h.post("/v1/products", body)).status).toBe(201);
+    const headers = key();
+    const taken = { ...body, id: crypto.randomUUID() };
+    const first = await h.post("/v1/products", taken, headers);
+    expect(first.status).toBe(409);
+    const firstText = await first.text();
+    const replay = await h.post("/v1/products", taken, headers);
+    expect(replay.status).toBe(409);
+    expect(replay.headers.get("idempotent-replayed")).toBe("true");
+    expect(await replay.text()).toBe(firstText);
+  });
+
   it("answers concurrent repeats of one keyed create with one 201 and one product", async () => {
     const headers = key();
     const body = productBody();

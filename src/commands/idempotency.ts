@@ -40,7 +40,8 @@ interface KeyRow {
   request_hash: string;
   status: number;
   resource_id: string | null;
-  body: unknown;
+  /** The answer's JSON text as first sent (null for an append's answer, rebuilt from its columns). */
+  body: string | null;
   version: string | null;
   position: string | null;
 }
@@ -70,7 +71,8 @@ function answerOf(row: KeyRow): StoredAnswer {
   const headers: Record<string, string> = { "Idempotent-Replayed": "true" };
   if (row.version !== null && row.status < 300) headers["ETag"] = `"${row.version}"`;
   if (row.status === 201 && row.resource_id !== null) headers["Location"] = locationFor(row.scope, row.resource_id);
-  if (row.body !== null) return { status: row.status, body: row.body, headers };
+  // Parsed from the text first sent: the keys keep their order, so the replay's bytes are the same.
+  if (row.body !== null) return { status: row.status, body: JSON.parse(row.body) as unknown, headers };
   const body = { id: row.resource_id, version: Number(row.version), position: row.position };
   return { status: row.status, body, headers };
 }
@@ -97,7 +99,7 @@ export async function lookupIdempotency(pool: Pool, request: IdempotentRequest):
 export async function recordNonAppend(pool: Pool, request: IdempotentRequest, result: NonAppendResult): Promise<boolean> {
   const inserted = await pool.query(
     `INSERT INTO idempotency_keys AS k (key, scope, request_hash, status, resource_id, body, version, position)
-       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
      ON CONFLICT (key) DO UPDATE
        SET scope = excluded.scope, request_hash = excluded.request_hash, status = excluded.status,
            resource_id = excluded.resource_id, body = excluded.body, stream_id = NULL,
