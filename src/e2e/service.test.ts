@@ -138,10 +138,18 @@ describe.skipIf(!available)(`service end to end (${available ? "PostgreSQL + Red
       "/v1/products", "/v1/products/{id}/price", "/v1/products/{id}/details", "/v1/products/{id}/stock", "/v1/products/{id}/discontinue",
       "/v1/orders", "/v1/orders/{id}/pay", "/v1/orders/{id}/ship", "/v1/orders/{id}/cancel",
       "/v1/products/{id}", "/v1/products/by-sku/{sku}", "/v1/categories/{category}/best-sellers", "/v1/orders/{id}",
-      "/v1/customers/{customerId}/orders", "/v1/stats/daily-sales", "/v1/projections", "/metrics", "/openapi.json",
+      "/v1/customers/{customerId}/orders", "/v1/stats/daily-sales", "/v1/projections", "/metrics", "/openapi.json", "/healthz", "/readyz",
     ]) {
       expect(doc.body.paths, path).toHaveProperty([path]);
     }
+    // Routes behind a scope document 401 and 403.
+    const responses = (path: string, method: string) => Object.keys((doc.body.paths[path]![method] as { responses: Record<string, unknown> }).responses);
+    expect(responses("/v1/projections", "get")).toEqual(expect.arrayContaining(["200", "401", "403"]));
+    expect(responses("/v1/products", "post")).toEqual(expect.arrayContaining(["201", "400", "401", "403", "409"]));
+    // Served like a read: ETag, 304, compressed when accepted.
+    const etag = doc.headers.get("etag");
+    expect(etag).toMatch(/^"/);
+    expect((await fetch(`${service.url}/openapi.json`, { headers: { "if-none-match": etag! } })).status).toBe(304);
   });
 
   it("starts a new read-model version with a clean Redis key space", async () => {

@@ -3,7 +3,18 @@
  * an injected check. Both are public.
  */
 import type Router from "@koa/router";
+import { z } from "zod";
 import { UnavailableError } from "../shared/errors.ts";
+import type { RouteDoc } from "./route_module.ts";
+
+/** OpenAPI descriptions of the health routes. */
+export const healthDocs: readonly RouteDoc[] = [
+  { method: "get", path: "/healthz", summary: "Liveness: 200 while the process runs", tags: ["operations"], responses: { 200: { description: "The process runs", schema: z.object({ status: z.literal("ok") }) } } },
+  {
+    method: "get", path: "/readyz", summary: "Readiness: the stores are reachable and migrations applied", tags: ["operations"],
+    responses: { 200: { description: "Ready", schema: z.object({ status: z.literal("ready") }) }, 503: { description: "A store is unreachable or migrations are not applied", headers: { "Retry-After": "Seconds to wait" } } },
+  },
+];
 
 /** Registers GET /healthz and GET /readyz on a router. */
 export function registerHealthRoutes(router: Router, ready: () => Promise<boolean>): void {

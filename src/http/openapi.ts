@@ -4,7 +4,9 @@
  * document cannot drift from the code.
  */
 import { z } from "zod";
-import type { RouteDoc, RouteModule } from "./route_module.ts";
+import { healthDocs } from "./health.ts";
+import { bodyEtag, sendPrepared } from "./conditional.ts";
+import type { ResponseDoc, RouteDoc, RouteModule } from "./route_module.ts";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -62,7 +64,12 @@ function operation(doc: RouteDoc): JsonSchema {
   if (doc.query) for (const p of objectProperties(doc.query)) parameters.push({ name: p.name, in: "query", required: p.required, schema: p.schema });
   for (const [name, description] of Object.entries(doc.headers ?? {})) parameters.push({ name, in: "header", required: false, description, schema: { type: "string" } });
   const responses: JsonSchema = {};
-  for (const [status, response] of Object.entries(doc.responses)) {
+  const documented: Record<number, ResponseDoc> = { ...doc.responses };
+  if (doc.scope) {
+    documented[401] ??= { description: "No or unknown bearer token", headers: { "WWW-Authenticate": "Bearer" } };
+    documented[403] ??= { description: `The token lacks the \`${doc.scope}\` scope` };
+  }
+  for (const [status, response] of Object.entries(documented)) {
     const code = Number(status);
     const headers = Object.fromEntries(Object.entries(response.headers ?? {}).map(([name, description]) => [name, { description, schema: { type: "string" } }]));
     const content =
@@ -84,6 +91,14 @@ function operation(doc: RouteDoc): JsonSchema {
   };
 }
 
+/** What holds for every route, beyond what each operation lists. */
+const GENERAL_NOTES = [
+  "Every path answers 405 (problem+json, `type` `not_found`: the contract's closed list has no method type) with an `Allow` header for a method it does not define, and 404 for a path no route has.",
+  "Commands and reads by id or sku take no query parameters; list reads take only those listed. An unknown query parameter is a 400 issue `query.<name>`, listed with every other issue of the request (params, query, headers, body).",
+  "A request body with a `Content-Encoding` other than `identity` answers 415.",
+  "`/metrics` (Prometheus text) is public like the health routes: it shows counts and timings, never data.",
+].join("\n\n");
+
 /** Builds the OpenAPI 3.1 document for the given route docs. */
 export function buildOpenApi(docs: readonly RouteDoc[], info: { title: string; version: string; description?: string }): JsonSchema {
   const paths: Record<string, Record<string, JsonSchema>> = {};
@@ -94,7 +109,7 @@ export function buildOpenApi(docs: readonly RouteDoc[], info: { title: string; v
   const problem = toSchema(problemSchema, "output");
   return {
     openapi: "3.1.0",
-    info,
+    info: { ...info, description: [info.description, GENERAL_NOTES].filter(Boolean).join("\n\n") },
     paths,
     components: {
       schemas: { ...Object.fromEntries(collectedDefs), Problem: problem },
@@ -105,16 +120,22 @@ export function buildOpenApi(docs: readonly RouteDoc[], info: { title: string; v
 
 /** A route module serving GET /openapi.json for the docs of the given modules (and its own). */
 export function openApiRoutes(modules: readonly RouteModule[], info: { title: string; version: string; description?: string }): RouteModule {
-  const ownDoc: RouteDoc = { method: "get", path: "/openapi.json", summary: "This OpenAPI document", tags: ["operations"], responses: { 200: { description: "OpenAPI 3.1 document" } } };
-  let body: string | null = null;
+  const ownDoc: RouteDoc = {
+    method: "get", path: "/openapi.json", summary: "This OpenAPI document", tags: ["operations"], headers: { "If-None-Match": "An ETag of this document: 304 when it matches" },
+    responses: { 200: { description: "OpenAPI 3.1 document (ETag; gzip or br when accepted)" }, 304: { description: "The document has not changed" } },
+  };
+  let body: Buffer | null = null;
+  let etag = "";
   return {
     docs: [ownDoc],
     register(router) {
-      router.get("/openapi.json", (ctx) => {
-        body ??= JSON.stringify(buildOpenApi([...modules.flatMap((module) => module.docs), ownDoc], info));
-        ctx.type = "application/json";
-        ctx.set("Cache-Control", "no-cache");
-        ctx.body = body;
+      router.get("/openapi.json", async (ctx) => {
+        if (body === null) {
+          body = Buffer.from(JSON.stringify(buildOpenApi([...modules.flatMap((module) => module.docs), ...healthDocs, ownDoc], info)));
+          etag = bodyEtag(body);
+        }
+        // Like a read: ETag, If-None-Match → 304, compressed when the client accepts it.
+        await sendPrepared(ctx, { etag, body });
       });
     },
   };
