@@ -31,7 +31,16 @@ const APPLY_ATTEMPTS = 3;
 
 async function submit(deps: PartitionRunnerDeps, task: PartitionTask): Promise<TaskResult> {
   const transfer = task.events.buffer as ArrayBuffer;
-  return (await deps.piscina.run(task, { transferList: [transfer] })) as TaskResult;
+  try {
+    return (await deps.piscina.run(task, { transferList: [transfer] })) as TaskResult;
+  } catch (error) {
+    // The worker thread died under the task (out of memory, an exit): piscina starts another.
+    // Nothing of the task committed (its transaction dies with the thread's connections), so
+    // it is tried again; a task that kills its thread every time ends like one that keeps
+    // failing: its events are applied one by one and the one that still does is parked.
+    if (deps.signal.aborted) throw error;
+    return { ok: false, kind: "apply", message: `worker thread failed: ${error instanceof Error ? error.message : String(error)}` };
+  }
 }
 
 /** True when PostgreSQL answers a trivial query within a couple of seconds. */

@@ -141,10 +141,14 @@ export class ProjectionLoop {
     const chains: Promise<void>[] = Array.from({ length: partitions }, () => Promise.resolve());
     const inflight = new Set<Promise<void>>();
     let failure: unknown = null;
+    // A batch that fails ends the read at once (not when the next batch arrives, which on a
+    // quiet log may be never): the run then fails and its leader retries.
+    const failed = new AbortController();
+    const reading = AbortSignal.any([signal, failed.signal]);
     const runnerDeps: PartitionRunnerDeps = { ...this.#deps, signal, onViewsFailed: () => this.#deps.onViewsFailed() };
     try {
       const after = comparePositions(this.#position, START) === 0 ? null : this.#position;
-      for await (const batch of store.subscribeAll({ after, batchSize, signal })) {
+      for await (const batch of store.subscribeAll({ after, batchSize, signal: reading })) {
         // Start the batch only while not paused and with room in flight, both checked at the
         // same moment: from here to `this.#tail = step` nothing awaits, so a pause() that
         // waited for the tail knows no batch can start behind its back.
@@ -187,9 +191,11 @@ export class ProjectionLoop {
           (error: unknown) => {
             inflight.delete(step);
             failure ??= error;
+            failed.abort(error);
           },
         );
       }
+      if (failure) throw failure;
       await this.#tail;
       await this.#marksWritten();
       if (this.#markFailure) throw this.#markFailure;
@@ -198,7 +204,7 @@ export class ProjectionLoop {
       await Promise.allSettled([...inflight]);
       await this.#marksWritten();
       this.#state = signal.aborted ? "stopped" : "failed";
-      if (!signal.aborted) throw error;
+      if (!signal.aborted) throw failure ?? error;
     }
   }
 

@@ -1,3 +1,6 @@
+import { existsSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodePayload } from "../../event_store/codec.ts";
@@ -139,6 +142,24 @@ describe.skipIf(skip !== null)(`projection runner${skip ? ` (${skip})` : ""}`, (
     expect(await projections.progress.waitFor(["test_counter"], last, 30_000)).toBe(true);
     await waitUntil(async () => (await projections.status()).items[0]?.status === "running", 10_000, "running again");
     expect((await readProjected(db.pool, counterProjection))["counters"]!["rf"]!["total"]).toBe(3);
+  });
+
+  it("retries a task whose worker thread died under it: nothing lost, nothing parked", { timeout: 30_000 }, async () => {
+    const marker = join(tmpdir(), `kills-worker-${crypto.randomUUID()}`);
+    writeFileSync(marker, "");
+    const last = await appendCounts(store, [
+      { key: "kw", group: "gk", amount: 5 },
+      { key: "kw", group: "gk", amount: 7, type: "KillsWorker", marker },
+      { key: "kw", group: "gk", amount: 11 },
+    ], 3);
+    await caughtUp(last);
+    expect(existsSync(marker)).toBe(false); // a worker thread did exit on it
+    const rows = await readProjected(db.pool, counterProjection);
+    expect(rows["counters"]!["kw"]!["total"]).toBe(23);
+    expect(rows["groups"]!["gk"]!["total"]).toBe(23);
+    const { items } = await projections.status();
+    expect(items[0]).toMatchObject({ status: "running", lagEvents: 0 });
+    expect((await db.pool.query("SELECT count(*)::int AS n FROM projection_parked WHERE projection = 'test_counter' AND event_id IN (SELECT event_id FROM events WHERE type = 'KillsWorker')")).rows[0].n).toBe(0);
   });
 
   it("parks an event that keeps failing and shows it in status", async () => {

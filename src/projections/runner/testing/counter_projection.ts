@@ -1,14 +1,17 @@
 /**
  * A small projection for the runner's tests: `Counted` events add to a counter row and to
  * its group row (so one event can touch rows in two partitions), `Removed` deletes a
- * counter, `Poisoned` throws in reduce. Views: each counter's total as a string key and a
+ * counter, `Poisoned` throws in reduce, `KillsWorker` counts like `Counted` but first ends
+ * the worker thread applying it when its marker file exists (deleting it: once; not pure,
+ * for the worker-death test only). Views: each counter's total as a string key and a
  * group leaderboard sorted set with absolute scores.
  */
+import { existsSync, unlinkSync } from "node:fs";
 import type { RecordedEvent } from "../../../event_store/types.ts";
 import { viewKey } from "../../../shared/read_models.ts";
 import { defineProjection, type Row, type RowRef, type ViewOp } from "../../define.ts";
 
-export const COUNTER_EVENTS = ["Counted", "Removed", "Poisoned"] as const;
+export const COUNTER_EVENTS = ["Counted", "Removed", "Poisoned", "KillsWorker"] as const;
 
 /** The data of a counter event. */
 export function counterData(event: RecordedEvent): { key: string; group: string; amount: number } {
@@ -56,6 +59,11 @@ export const counterProjection = defineProjection({
   reduce(ref: RowRef, row: Row | undefined, event: RecordedEvent): Row | undefined {
     const data = counterData(event);
     if (event.type === "Poisoned") throw new Error(`poisoned event for ${data.key}`);
+    const marker = (event.data as { marker?: string }).marker;
+    if (event.type === "KillsWorker" && marker !== undefined && existsSync(marker)) {
+      unlinkSync(marker);
+      process.exit(1); // in a worker thread: ends the thread, not the process
+    }
     if (ref.table === "groups") return { key: ref.key, total: Number(row?.["total"] ?? 0) + data.amount };
     if (event.type === "Removed") return undefined;
     return {

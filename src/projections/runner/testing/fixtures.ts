@@ -13,7 +13,9 @@ export interface Count {
   key: string;
   group: string;
   amount: number;
-  type?: "Counted" | "Removed" | "Poisoned";
+  type?: "Counted" | "Removed" | "Poisoned" | "KillsWorker";
+  /** KillsWorker: a file whose presence makes the applying worker thread exit (once: it is deleted first). */
+  marker?: string;
 }
 
 /** Appends counts, `perAppend` events per append call (one stream each); returns the last position. */
@@ -25,7 +27,7 @@ export async function appendCounts(store: EventStore, counts: readonly Count[], 
       `counter-${i / perAppend}-${crypto.randomUUID().slice(0, 6)}`,
       chunk.map((count, j) => ({
         type: count.type ?? "Counted",
-        data: { key: count.key, group: count.group, amount: count.amount },
+        data: { key: count.key, group: count.group, amount: count.amount, ...(count.marker ? { marker: count.marker } : {}) },
         metadata: { occurredAt: new Date(Date.UTC(2026, 0, 1) + i + j).toISOString(), correlationId: crypto.randomUUID(), causationId: null },
       })),
       { expectedVersion: "any" },
