@@ -31,7 +31,7 @@ projections: ${projectionModules.map((ref) => ref.name).join(", ")}`;
 
 /** Opens the database and the configured event store. */
 async function openStores(config: Config, storeOptions: PostgresStoreOptions = {}, backendNiceness?: number): Promise<{ database: OpenDatabase; store: EventStore; close(): Promise<void> }> {
-  const database = await openDatabase(config, { poolSize: 20, ...(backendNiceness ? { backendNiceness } : {}) });
+  const database = await openDatabase(config, { poolSize: 20, log: (line) => console.error(line), ...(backendNiceness ? { backendNiceness } : {}) });
   const store = config.eventstoreUrl
     ? createEventStoreDbStore({ connectionString: config.eventstoreUrl, pool: database.pool })
     : createPostgresStore(database.pool, { connectionString: database.url, ...storeOptions });
@@ -107,7 +107,7 @@ async function runStatus(config: Config): Promise<void> {
 }
 
 async function runMigrate(config: Config): Promise<void> {
-  const database = await openDatabase(config, { poolSize: 2 });
+  const database = await openDatabase(config, { poolSize: 2, log: (line) => console.error(line) });
   try {
     console.log(database.applied.length > 0 ? `applied: ${database.applied.join(", ")}` : "migrations: up to date");
   } finally {

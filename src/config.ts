@@ -17,6 +17,8 @@ export interface Config {
   host: string;
   /** null: start an embedded PostgreSQL with its data under `dataDir`. */
   databaseUrl: string | null;
+  /** How long start-up waits for the PostgreSQL at `databaseUrl` to accept connections (0: fail at once). */
+  databaseWaitMs: number;
   /** "auto": use redis://127.0.0.1:6379 when it answers; "off": no Redis views; else a URL. */
   redisUrl: string;
   eventstoreUrl: string | null;
@@ -66,6 +68,7 @@ const envSchema = z.object({
   PORT: intIn(0, 65535).default(3000),
   HOST: z.string().min(1).default("127.0.0.1"),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL").optional(),
+  DATABASE_WAIT_MS: intIn(0, 600_000).default(30_000),
   REDIS_URL: z
     .string()
     .refine((value) => value === "off" || /^rediss?:\/\//.test(value), "must be a redis:// URL or off")
@@ -98,6 +101,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL ?? null,
+    databaseWaitMs: e.DATABASE_WAIT_MS,
     redisUrl: e.REDIS_URL ?? "auto",
     eventstoreUrl: e.EVENTSTORE_URL ?? null,
     apiTokens: e.API_TOKENS ?? null,

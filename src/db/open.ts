@@ -5,7 +5,7 @@
 import type { Config } from "../config.ts";
 import { startEmbeddedPostgres } from "./embedded.ts";
 import { migrate } from "./migrate.ts";
-import { createPool, type Pool } from "./pool.ts";
+import { createPool, isConnectionError, type Pool } from "./pool.ts";
 
 export interface OpenDatabase {
   url: string;
@@ -16,9 +16,27 @@ export interface OpenDatabase {
   close(): Promise<void>;
 }
 
+/**
+ * Migrates, waiting up to `waitMs` for a PostgreSQL that does not accept connections yet (it
+ * starts beside the service, or restarts): retried every second, one log line per attempt.
+ */
+async function migrateWhenReachable(pool: Pool, waitMs: number, log?: (message: string) => void): Promise<string[]> {
+  const deadline = performance.now() + waitMs;
+  for (;;) {
+    try {
+      return await migrate(pool);
+    } catch (error) {
+      const left = deadline - performance.now();
+      if (!isConnectionError(error) || left <= 0) throw error;
+      log?.(`PostgreSQL is not reachable yet (${error instanceof Error ? error.message : String(error)}); retrying for up to ${Math.ceil(left / 1000)} s more`);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1000, left)));
+    }
+  }
+}
+
 /** Connects (starting the embedded server when DATABASE_URL is unset), then migrates. */
 export async function openDatabase(
-  config: Pick<Config, "databaseUrl" | "dataDir">,
+  config: Pick<Config, "databaseUrl" | "dataDir"> & Partial<Pick<Config, "databaseWaitMs">>,
   options: { poolSize?: number; log?: (message: string) => void; onPoolError?: (error: Error) => void; backendNiceness?: number } = {},
 ): Promise<OpenDatabase> {
   let url = config.databaseUrl;
@@ -31,7 +49,8 @@ export async function openDatabase(
   }
   const pool = createPool({ connectionString: url, max: options.poolSize ?? 30, ...(options.onPoolError ? { onError: options.onPoolError } : {}), ...(options.backendNiceness ? { backendNiceness: options.backendNiceness } : {}) });
   try {
-    const applied = await migrate(pool);
+    // The embedded server is up once started; an external one may still be starting.
+    const applied = await migrateWhenReachable(pool, config.databaseUrl ? (config.databaseWaitMs ?? 0) : 0, options.log);
     return {
       url,
       pool,
