@@ -63,6 +63,11 @@ export async function unlinkMatching(redis: Redis, patterns: readonly string[], 
   let deleted = 0;
   try {
     for (const pattern of patterns) {
+      // A pattern with no glob character names one key: no scan of the whole key space.
+      if (!/[*?[\\]/.test(pattern)) {
+        deleted += await plain.unlink(`${prefix}${pattern}`);
+        continue;
+      }
       let cursor = "0";
       do {
         const [next, found] = await plain.scan(cursor, "MATCH", `${prefix}${pattern}`, "COUNT", 10_000);
