@@ -44,8 +44,11 @@ async function fromRedis(lookup: BestSellersLookup): Promise<Buffer[] | null> {
 /** The table's best-sellers statement (`$1` category, `$2` limit), served by a partial index. */
 export function bestSellersSql(table: string): string {
   return (
-    `SELECT id::text AS id, sku, name, units_sold::text AS units_sold, revenue_cents::text AS revenue_cents FROM ${table} ` +
-    `WHERE category = $1 AND units_sold > 0 ORDER BY units_sold DESC, id LIMIT $2`
+    // Ordered by the table's columns (t.units_sold, a bigint), not the select list's text
+    // aliases of the same names: ORDER BY a bare name takes the output column, and text sorts
+    // 99 before 904 before 3023.
+    `SELECT t.id::text AS id, t.sku, t.name, t.units_sold::text AS units_sold, t.revenue_cents::text AS revenue_cents FROM ${table} AS t ` +
+    `WHERE t.category = $1 AND t.units_sold > 0 ORDER BY t.units_sold DESC, t.id LIMIT $2`
   );
 }
 

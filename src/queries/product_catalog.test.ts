@@ -25,7 +25,8 @@ describe.skipIf(skip)(skip ? `product queries: skipped, ${!databaseAvailable ? d
     ids.push(big);
     s.discontinue(T(9), ids[1]!);
     s.changeDetails(T(10), ids[3]!, { name: "Renamed" });
-    const sales: [number, number][] = [[0, 3], [1, 2], [3, 3], [4, 1], [5, 2], [8, 5]];
+    // 12 against single digits: a sort of the counts as text would put it last.
+    const sales: [number, number][] = [[0, 3], [1, 2], [3, 3], [4, 1], [5, 2], [8, 12]];
     for (const [i, quantity] of sales) s.pay(T(20 + i), s.placeOrder(T(11), crypto.randomUUID(), [[ids[i]!, quantity]]));
     const cancelled = s.placeOrder(T(12), crypto.randomUUID(), [[ids[2]!, 4]]);
     s.pay(T(30), cancelled);
