@@ -176,6 +176,19 @@ describe.skipIf(!available)(`service end to end (${available ? "PostgreSQL + Red
     const body = (await status.json()) as { items: Array<{ name: string }> };
     expect(body.items.map((item) => item.name).sort()).toEqual(["daily_sales", "orders", "product_catalog"]);
   });
+
+  it("refuses a replay request with a body that is not empty JSON, before starting anything", async () => {
+    const replay = (headers: Record<string, string>, body?: string, query = "") =>
+      fetch(`${service.url}/v1/projections/daily_sales/replay${query}`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, ...headers }, ...(body === undefined ? {} : { body }) });
+    expect((await replay({ "content-type": "text/plain" }, "hello")).status).toBe(415);
+    const invalid = await replay({ "content-type": "application/json" }, "not json");
+    expect(invalid.status).toBe(400);
+    const fields = await replay({ "content-type": "application/json" }, '{"x":1}', "?force=true");
+    expect(fields.status).toBe(400);
+    expect(((await fields.json()) as { errors: { path: string }[] }).errors.map((issue) => issue.path)).toEqual(["query.force", "x"]);
+    const status = (await (await fetch(`${service.url}/v1/projections`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { items: Array<{ name: string; rebuild: unknown }> };
+    expect(status.items.find((item) => item.name === "daily_sales")?.rebuild).toBeNull();
+  });
 });
 
 /** Polls a metrics endpoint until its text has the given line (10 s at most). */

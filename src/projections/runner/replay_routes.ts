@@ -1,6 +1,13 @@
 /** The operator route `POST /v1/projections/{name}/replay` (scope `operator`): starts a replay in the background. */
 import { z } from "zod";
+import { readJsonBody } from "../../http/body.ts";
 import type { RouteModule } from "../../http/route_module.ts";
+import { ValidationError, type Issue } from "../../shared/errors.ts";
+import { collectIssues, parseOrThrow, unknownQueryIssues } from "../../shared/validation.ts";
+
+/** The route takes no fields: an empty body (or `{}`). */
+const replayBody = z.strictObject({});
+const replayParams = z.object({ name: z.string() });
 
 const accepted = z.object({ name: z.string(), version: z.number().int(), status: z.literal("rebuilding") });
 export type ReplayAccepted = z.infer<typeof accepted>;
@@ -10,6 +17,15 @@ export function projectionReplayRoutes(start: (name: string) => Promise<ReplayAc
   return {
     register(router, context) {
       router.post("/v1/projections/:name/replay", context.requireScope("operator"), async (ctx) => {
+        // Like a command: JSON only (415), strict (400 listing every issue), before anything starts.
+        const issues: Issue[] = [...unknownQueryIssues(ctx.query)];
+        const body = await readJsonBody(ctx).catch((error: unknown) => {
+          if (!(error instanceof ValidationError)) throw error;
+          issues.push(...error.issues);
+          return undefined;
+        });
+        if (body !== undefined) collectIssues(issues, () => parseOrThrow(replayBody, body));
+        if (issues.length > 0) throw new ValidationError(issues);
         ctx.status = 202;
         ctx.body = await start(String(ctx.params["name"]));
       });
@@ -25,9 +41,12 @@ export function projectionReplayRoutes(start: (name: string) => Promise<ReplayAc
           "drops the old version after a grace period. Resumes an interrupted replay. Progress: GET /v1/projections (`rebuild`).",
         tags: ["operations"],
         scope: "operator",
-        params: z.object({ name: z.string() }),
+        params: replayParams,
+        body: replayBody,
         responses: {
           202: { description: "Replay started in the background", schema: accepted },
+          400: { description: "A body with fields, not JSON, or a query parameter (every issue listed)" },
+          415: { description: "A body that is not application/json" },
           404: { description: "Unknown projection" },
           409: { description: "A replay of this projection is already running" },
         },
