@@ -73,6 +73,8 @@ export class ProjectionLoop {
   #gate: Promise<void> = Promise.resolve();
   #openGate: (() => void) | null = null;
   #holds = 0;
+  /** True while a batch waits at the closed gate to start. */
+  #batchWaiting = false;
   /** The latest watermark not written yet, the write in flight, and a write that failed for good. */
   #mark: { through: Position; consumed: number } | null = null;
   #marking: Promise<void> | null = null;
@@ -153,8 +155,11 @@ export class ProjectionLoop {
         // same moment: from here to `this.#tail = step` nothing awaits, so a pause() that
         // waited for the tail knows no batch can start behind its back.
         while (this.#openGate !== null || inflight.size >= this.#deps.maxInFlight) {
-          if (this.#openGate !== null) await this.#gate;
-          else await Promise.race(inflight);
+          if (this.#openGate !== null) {
+            this.#batchWaiting = true;
+            await this.#gate;
+            this.#batchWaiting = false;
+          } else await Promise.race(inflight);
         }
         if (signal.aborted) break;
         if (failure) throw failure;
@@ -267,6 +272,11 @@ export class ProjectionLoop {
    * Holds nest: the batches start again when the last one is released.
    */
   async hold(): Promise<() => void> {
+    // Turns: a batch that waited at the gate starts before the gate closes again. A restore
+    // holds page after page; without this, its next hold closed the gate before the waiting
+    // batch's continuation ran, and the live loop applied nothing until the restore ended
+    // (tens of seconds for 100,000 rows: reads with X-Consistent-With answered 503 meanwhile).
+    if (this.#openGate === null && this.#batchWaiting) await new Promise((resolve) => setImmediate(resolve));
     this.#holds++;
     if (!this.#openGate) this.#gate = new Promise((resolve) => (this.#openGate = resolve));
     // Until the tail stays the same: a batch that was starting when the gate closed is waited for too.
