@@ -27,7 +27,10 @@ export function projectionStatusRoutes(status: () => Promise<{ items: Projection
         method: "get",
         path: "/v1/projections",
         summary: "Projection status",
-        description: "Serving version, low watermark, head position, lag and parked events of every projection.",
+        description:
+          "Serving version, low watermark, head position, lag and parked events of every projection. `status` is `rebuilding` while a " +
+          "replay of it runs (in any process); a `rebuild` object with another status is a replay that stopped before switching over " +
+          "(its process ended): it does not run until a replay of that projection is started again, which resumes it.",
         tags: ["operations"],
         scope: "operator",
         responses: { 200: { description: "Status of every projection", schema: z.object({ items: z.array(statusItem) }) } },
