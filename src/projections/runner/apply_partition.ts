@@ -26,6 +26,7 @@ export interface PartitionWork {
   partitions: number;
   /** Checkpoint to record when done (at or after every event's position). */
   through: Position;
+  /** The events, in log order. applyPartition replaces the list with an empty one once it has folded them (they are let go early). */
   events: readonly RecordedEvent[];
   /** Write Redis views (default true). False while views are deferred: they are restored from the rows later. */
   views?: boolean;
@@ -260,6 +261,33 @@ export function modelOf(definition: ProjectionDefinition, table: string): TableM
   return model;
 }
 
+/** Folds the new events (a suffix from `skipped` on: events are in log order) and finalizes the rows: what to write. */
+function prepareWrites(
+  definition: ProjectionDefinition,
+  work: PartitionWork,
+  checkpoints: ReadonlyMap<number, Position>,
+  touched: readonly Touched[],
+  rows: ReadonlyMap<string, ReadonlyMap<string, Row>>,
+  skipped: number,
+): { upserts: Map<string, Row[]>; deletes: Map<string, string[]>; viewOps: ViewOp[]; rowsWritten: number } {
+  const states = fold(definition, checkpoints, work.events.slice(skipped), touched.slice(skipped), rows);
+  const upserts = new Map<string, Row[]>();
+  const deletes = new Map<string, string[]>();
+  const viewOps: ViewOp[] = [];
+  let rowsWritten = 0;
+  for (const state of states) {
+    const model = modelOf(definition, state.ref.table);
+    const after = state.current === undefined ? undefined : (definition.finalize?.(state.ref.table, state.current) ?? state.current);
+    if (after === undefined && state.before === undefined) continue;
+    if (after !== undefined && state.before !== undefined && sameRow(model, after, state.before)) continue;
+    rowsWritten++;
+    if (after === undefined) listIn(deletes, model.table).push(state.ref.key);
+    else listIn(upserts, model.table).push(after);
+    if (definition.views && work.views !== false) for (const op of definition.views(state.ref.table, state.ref.key, after, state.before, work.version)) viewOps.push(op);
+  }
+  return { upserts, deletes, viewOps, rowsWritten };
+}
+
 /** Applies a partition's events exactly once (see the module comment). */
 export async function applyPartition(deps: { pool: Pool; redis: Redis | null }, definition: ProjectionDefinition, work: PartitionWork): Promise<PartitionOutcome> {
   const client = await deps.pool.connect();
@@ -267,8 +295,9 @@ export async function applyPartition(deps: { pool: Pool; redis: Redis | null }, 
   try {
     // Three round trips: BEGIN + lock the checkpoints + load the rows; write the rows (Redis
     // views meanwhile); set the checkpoints + COMMIT.
-    const touched = touchedRows(definition, work);
-    const { checkpoints, rows } = await beginLockAndLoad(client, definition, work, touchedKeys(touched));
+    let touched: Touched[] | null = touchedRows(definition, work);
+    let loaded: Awaited<ReturnType<typeof beginLockAndLoad>> | null = await beginLockAndLoad(client, definition, work, touchedKeys(touched));
+    const { checkpoints } = loaded;
     // An event is new when some owned partition's checkpoint is before it (per row, fold decides).
     let oldest = work.through;
     for (const checkpoint of checkpoints.values()) if (comparePositions(checkpoint, oldest) < 0) oldest = checkpoint;
@@ -278,23 +307,14 @@ export async function applyPartition(deps: { pool: Pool; redis: Redis | null }, 
       await client.query("COMMIT");
       return { applied: 0, skipped, rowsWritten: 0, viewsFailed: false };
     }
-    // Events are in log order: the new ones are a suffix.
-    const events = work.events.slice(skipped);
-    const states = fold(definition, checkpoints, events, touched.slice(skipped), rows);
-    const upserts = new Map<string, Row[]>();
-    const deletes = new Map<string, string[]>();
-    const viewOps: ViewOp[] = [];
-    let rowsWritten = 0;
-    for (const state of states) {
-      const model = modelOf(definition, state.ref.table);
-      const after = state.current === undefined ? undefined : (definition.finalize?.(state.ref.table, state.current) ?? state.current);
-      if (after === undefined && state.before === undefined) continue;
-      if (after !== undefined && state.before !== undefined && sameRow(model, after, state.before)) continue;
-      rowsWritten++;
-      if (after === undefined) listIn(deletes, model.table).push(state.ref.key);
-      else listIn(upserts, model.table).push(after);
-      if (definition.views && work.views !== false) for (const op of definition.views(state.ref.table, state.ref.key, after, state.before, work.version)) viewOps.push(op);
-    }
+    const applied = work.events.length - skipped;
+    const { upserts, deletes, viewOps, rowsWritten } = prepareWrites(definition, work, checkpoints, touched, loaded.rows, skipped);
+    // The decoded events and the loaded rows are not needed past this point: let them go before
+    // the round trips left, instead of keeping them through every young-generation collection
+    // meanwhile (the survivors, not the garbage, set what those collections cost).
+    work.events = [];
+    touched = null;
+    loaded = null;
     // Views are written while the rows are (both before COMMIT, so a crash in between rewrites the same bytes).
     const views = deps.redis && viewOps.length > 0 ? writeViews(deps.redis, viewOps) : null;
     viewsWritten = views !== null;
@@ -312,7 +332,7 @@ export async function applyPartition(deps: { pool: Pool; redis: Redis | null }, 
     for (const [partition, checkpoint] of checkpoints) if (comparePositions(work.through, checkpoint) > 0) advanced.set(partition, work.through);
     const markDirty = viewsFailed ? [`UPDATE projections SET views_dirty = true WHERE name = ${client.escapeLiteral(definition.name)} AND version = ${work.version}`] : [];
     await setCheckpointsAndCommit(client, definition.name, work.version, advanced, markDirty);
-    return { applied: events.length, skipped, rowsWritten, viewsFailed };
+    return { applied, skipped, rowsWritten, viewsFailed };
   } catch (error) {
     await client.query("ROLLBACK").catch(() => undefined);
     // Views written for rows that did not commit: unless the task is retried to success (which
