@@ -3,7 +3,7 @@ import { createPostgresStore } from "../event_store/postgres.ts";
 import type { EventStore, RecordedEvent } from "../event_store/types.ts";
 import type { OrderCancelled, OrderPaid, OrderPlaced, ProductCreated } from "../shared/events.ts";
 import { createTestDatabase, databaseAvailable, databaseSkipReason, type TestDatabase } from "../testing/db.ts";
-import { seed, seedEventCount, seedSizeForEvents } from "./seed.ts";
+import { seed, SeedConflictError, seedEventCount, seedSizeForEvents } from "./seed.ts";
 
 const SIZE = { products: 40, orders: 300, customers: 60, seed: 7 };
 
@@ -51,6 +51,19 @@ describe.skipIf(!databaseAvailable)(`seed (${databaseAvailable ? "PostgreSQL" : 
 
   afterAll(async () => {
     await Promise.all([first?.drop(), second?.drop()]);
+  });
+
+  it("refuses to seed a store that already holds its skus, appending nothing", async () => {
+    const store = createPostgresStore(first.pool);
+    try {
+      const before = await first.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events");
+      // Another --seed makes other product ids but the same skus.
+      await expect(seed(store, { ...SIZE, seed: 8, concurrency: 4 })).rejects.toBeInstanceOf(SeedConflictError);
+      const after = await first.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events");
+      expect(after.rows[0]!.n).toBe(before.rows[0]!.n);
+    } finally {
+      await store.close();
+    }
   });
 
   it("appends the count it reports, close to the estimate", () => {

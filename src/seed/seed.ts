@@ -12,6 +12,9 @@ import { DAY_MS, EXPECTED_EVENTS_PER_PRODUCT, planCatalog, type Catalog } from "
 import { EXPECTED_EVENTS_PER_ORDER, planOrders } from "./orders.ts";
 import { createRandom } from "./prng.ts";
 
+/** The store already holds part of what a seed would append. */
+export class SeedConflictError extends Error {}
+
 export interface SeedSize {
   products: number;
   orders: number;
@@ -75,6 +78,16 @@ export async function seed(store: EventStore, options: SeedOptions): Promise<{ e
   };
   const iso = (ms: number): string => new Date(ms).toISOString();
   const concurrency = options.concurrency ?? 16;
+
+  // A catalog with a sku already in the store (a seed run before, any --seed: the skus are
+  // made from the category and the product's number) would fail partway, after appending
+  // part of the history: refuse before appending anything.
+  for (let i = 0; i < catalog.products.length; i += 1000) {
+    const taken = [...(await store.readStreams(catalog.products.slice(i, i + 1000).map((product) => streams.sku(product.sku)))).entries()].filter(([, read]) => read.version > 0);
+    if (taken.length > 0) {
+      throw new SeedConflictError(`the store already holds products with the seed's skus (${taken[0]![0]} and ${taken.length - 1} more in the first check): seed into an empty database`);
+    }
+  }
 
   // Products first (sku reservation, then the product's whole history in one append), so
   // every product precedes the orders that name it in the global order.
