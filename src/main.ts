@@ -232,6 +232,14 @@ async function main(): Promise<void> {
     process.removeAllListeners(signal);
     process.on(signal, () => shutdown(signal));
   }
+  // A wrapper that started this process (npm, a shell, tsx's CLI) and is killed with SIGKILL
+  // cannot pass the signal on: this process would go on serving without it, holding its port
+  // and its projections' leadership, and a restart would find both taken. When the parent is
+  // gone (this process was reparented) it shuts down as on SIGTERM: the port is let go at once.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) shutdown("parent process gone");
+  }, 100).unref();
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
