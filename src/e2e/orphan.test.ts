@@ -28,7 +28,7 @@ describe.skipIf(!databaseAvailable)(`service under a killed wrapper (${databaseA
   afterAll(async () => db?.drop());
 
   it("stops by itself when the process that started it is SIGKILLed", { timeout: 60_000 }, async () => {
-    const env = { ...process.env, DATABASE_URL: db.url, REDIS_URL: "off", PORT: "0", HOST: "127.0.0.1", API_TOKENS: "orphan-token:commands+operator", LOG_LEVEL: "info", PROJECTION_WORKERS: "1" };
+    const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: db.url, REDIS_URL: "off", PORT: "0", HOST: "127.0.0.1", API_TOKENS: "orphan-token:commands+operator", LOG_LEVEL: "info", PROJECTION_WORKERS: "1" };
     delete env["EVENTSTORE_URL"];
     // `; :` keeps the shell as the parent (no exec of the last command); it prints the child's pid.
     const wrapper = spawn("sh", ["-c", `${JSON.stringify(process.execPath)} --import tsx src/main.ts & echo "pid $!"; wait; :`], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
