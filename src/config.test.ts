@@ -7,6 +7,12 @@ describe("configuration", () => {
     expect(loadConfig({ VIEW_CACHE_MB: "0", REDIS_KEY_PREFIX: "shop-a:" })).toMatchObject({ viewCacheMb: 0, redisKeyPrefix: "shop-a:" });
   });
 
+  it("defaults the PostgreSQL start-up wait to 30 s and the main pool to 30 connections", () => {
+    expect(loadConfig({})).toMatchObject({ databaseWaitMs: 30_000, databasePoolMax: 30 });
+    expect(loadConfig({ DATABASE_WAIT_MS: "0", DATABASE_POOL_MAX: "8" })).toMatchObject({ databaseWaitMs: 0, databasePoolMax: 8 });
+    expect(() => loadConfig({ DATABASE_POOL_MAX: "1" })).toThrow(/^Invalid configuration: DATABASE_POOL_MAX /);
+  });
+
   it("stops on a bad value with one line naming the variable", () => {
     expect(() => loadConfig({ REDIS_KEY_PREFIX: "has space" })).toThrow(ConfigError);
     expect(() => loadConfig({ REDIS_KEY_PREFIX: "has space" })).toThrow(/^Invalid configuration: REDIS_KEY_PREFIX /);

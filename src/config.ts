@@ -19,6 +19,8 @@ export interface Config {
   databaseUrl: string | null;
   /** How long start-up waits for the PostgreSQL at `databaseUrl` to accept connections (0: fail at once). */
   databaseWaitMs: number;
+  /** Most connections of the service's main PostgreSQL pool (commands, queries, status). */
+  databasePoolMax: number;
   /** "auto": use redis://127.0.0.1:6379 when it answers; "off": no Redis views; else a URL. */
   redisUrl: string;
   eventstoreUrl: string | null;
@@ -69,6 +71,7 @@ const envSchema = z.object({
   HOST: z.string().min(1).default("127.0.0.1"),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL").optional(),
   DATABASE_WAIT_MS: intIn(0, 600_000).default(30_000),
+  DATABASE_POOL_MAX: intIn(2, 1000).default(30),
   REDIS_URL: z
     .string()
     .refine((value) => value === "off" || /^rediss?:\/\//.test(value), "must be a redis:// URL or off")
@@ -102,6 +105,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: e.HOST,
     databaseUrl: e.DATABASE_URL ?? null,
     databaseWaitMs: e.DATABASE_WAIT_MS,
+    databasePoolMax: e.DATABASE_POOL_MAX,
     redisUrl: e.REDIS_URL ?? "auto",
     eventstoreUrl: e.EVENTSTORE_URL ?? null,
     apiTokens: e.API_TOKENS ?? null,
