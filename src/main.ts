@@ -2,6 +2,7 @@
  * Composition root: reads the configuration once, wires the stores, and starts the roles
  * (HTTP API, projection runner). `npm start` runs this file.
  */
+import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { Redis } from "ioredis";
 import { pino, type Logger } from "pino";
@@ -233,14 +234,29 @@ async function main(): Promise<void> {
     process.removeAllListeners(signal);
     process.on(signal, () => shutdown(signal));
   }
-  // A wrapper that started this process (npm, a shell, tsx's CLI) and is killed with SIGKILL
-  // cannot pass the signal on: this process would go on serving without it, holding its port
-  // and its projections' leadership, and a restart would find both taken. When the parent is
-  // gone (this process was reparented) it shuts down as on SIGTERM: the port is let go at once.
+  // A wrapper that started this process (npm, npx, tsx's CLI) and is killed with SIGKILL cannot
+  // pass the signal on: this process would go on serving without it, holding its port and its
+  // projections' leadership, and a restart would find both taken. Such wrappers live exactly
+  // as long as their child, so when one is gone (this process was reparented) it shuts down
+  // as on SIGTERM: the port is let go at once. Other parents (a shell or launcher that may
+  // leave a server running on purpose, a supervisor) are not watched.
   const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parent) shutdown("parent process gone");
-  }, 100).unref();
+  if (isWrapper(parent)) {
+    setInterval(() => {
+      if (process.ppid !== parent) shutdown("parent process gone");
+    }, 100).unref();
+  }
+}
+
+/** Whether a process is npm, npx or tsx's CLI (read from /proc; false where there is none). */
+export function isWrapper(pid: number): boolean {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    // npm sets its title ("npm start", "npm exec ..."); tsx's CLI runs as node .../tsx/dist/cli.mjs.
+    return argv.some((arg) => /^(\S*\/)?(npm|npx|tsx)( .*)?$|npm-cli\.js$|npx-cli\.js$|tsx\/dist\/cli\.[cm]?js$/.test(arg));
+  } catch {
+    return false;
+  }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
