@@ -249,7 +249,7 @@ async function main(): Promise<void> {
 }
 
 /** Whether a process is npm, npx or tsx's CLI (read from /proc; false where there is none). */
-export function isWrapper(pid: number): boolean {
+function isWrapper(pid: number): boolean {
   try {
     const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
     // npm sets its title ("npm start", "npm exec ..."); tsx's CLI runs as node .../tsx/dist/cli.mjs.

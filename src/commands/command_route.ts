@@ -8,7 +8,7 @@ import type { Context, Middleware } from "koa";
 import type { z } from "zod";
 import type { Pool } from "../db/pool.ts";
 import type { EventMetadata, EventStore, IdempotencyRecord } from "../event_store/types.ts";
-import { readJsonBody } from "../http/body.ts";
+import { readJsonBodyInto } from "../http/body.ts";
 import { problemFor } from "../http/error_middleware.ts";
 import { requestIdOf } from "../http/request_id.ts";
 import { AppError, ConflictError, DuplicateIdempotencyKeyError, ValidationError, type Issue } from "../shared/errors.ts";
@@ -82,16 +82,8 @@ export function commandHandler<PS extends z.ZodType, BS extends z.ZodType>(env: 
     const issues: Issue[] = [];
     const params = collectIssues(issues, () => parseOrThrow(spec.params, rawParams, "params"));
     issues.push(...unknownQueryIssues(ctx.query));
-    let rawBody: unknown;
-    let bodyRead = true;
-    try {
-      rawBody = await readJsonBody(ctx);
-    } catch (error) {
-      if (!(error instanceof ValidationError)) throw error;
-      issues.push(...error.issues);
-      bodyRead = false;
-    }
-    const body = bodyRead ? collectIssues(issues, () => parseOrThrow(spec.body, rawBody)) : undefined;
+    const rawBody = await readJsonBodyInto(ctx, issues);
+    const body = rawBody === undefined ? undefined : collectIssues(issues, () => parseOrThrow(spec.body, rawBody));
     const ifMatch = collectIssues(issues, () => parseIfMatch(ctx.get("If-Match")));
     const key = collectIssues(issues, () => parseIdempotencyKey(ctx.headers["idempotency-key"] as string | undefined));
     if (issues.length > 0 || params === undefined || body === undefined || ifMatch === undefined || key === undefined) throw new ValidationError(issues);

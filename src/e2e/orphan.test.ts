@@ -6,10 +6,10 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, databaseAvailable, databaseSkipReason, type TestDatabase } from "../testing/db.ts";
+import { listeningUrl } from "../testing/service_process.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -34,20 +34,11 @@ describe.skipIf(!databaseAvailable)(`service under a killed wrapper (${databaseA
     const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: db.url, REDIS_URL: "off", PORT: "0", HOST: "127.0.0.1", API_TOKENS: "orphan-token:commands+operator", LOG_LEVEL: "info", PROJECTION_WORKERS: "1" };
     delete env["EVENTSTORE_URL"];
     const wrapper = spawn(command, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("the service did not start")), 50_000);
-      createInterface({ input: wrapper.stdout! }).on("line", (line) => {
-        try {
-          const entry = JSON.parse(line) as { msg?: string; url?: string };
-          if (entry.msg === "service listening" && entry.url) {
-            clearTimeout(timer);
-            resolve(entry.url);
-          }
-        } catch {
-          // not a log line
-        }
-      });
-    });
+    let timer: NodeJS.Timeout | undefined;
+    const url = await Promise.race([
+      listeningUrl(wrapper.stdout!),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("the service did not start")), 50_000))),
+    ]).finally(() => clearTimeout(timer));
     const children = execFileSync("pgrep", ["-P", String(wrapper.pid)]).toString().trim().split("\n").map(Number);
     expect(children).toHaveLength(1);
     return { wrapper, server: children[0]!, url };

@@ -8,9 +8,10 @@
  * NOTIFYs are paced: after one, the next waits until NOTIFY_MIN_INTERVAL_MS have passed since
  * the previous was sent (the first after a quiet spell goes at once). Under a stream of
  * appends the coalescing alone still sent about one NOTIFY per append call (its round trip
- * is about as long as an append's); each is a round trip and a commit for PostgreSQL, which
- * cost 5–9% of PostgreSQL's and the service's CPU per placed order. Other processes' readers
- * learn of new events up to that interval later; this process's readers are woken at once.
+ * is about as long as an append's); each is a round trip and a commit for PostgreSQL (with
+ * NOTIFY off, PostgreSQL's CPU per placed order was 267–274 µs against 292–297). Other
+ * processes' readers learn of new events up to that interval later; this process's readers
+ * are woken at once.
  */
 import pg from "pg";
 

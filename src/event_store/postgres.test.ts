@@ -29,6 +29,19 @@ async function openAppend(url: string, stream: string): Promise<{ commit(): Prom
   };
 }
 
+/** Subscribes from `after` until a batch has events that `wanted` picks; resolves with those (the subscription ends). */
+async function firstMatching(store: PostgresEventStore, after: Position | null, batchSize: number, wanted: (event: RecordedEvent) => boolean): Promise<RecordedEvent[]> {
+  const controller = new AbortController();
+  for await (const batch of store.subscribeAll({ after, batchSize, signal: controller.signal })) {
+    const matching = batch.filter(wanted);
+    if (matching.length > 0) {
+      controller.abort();
+      return matching;
+    }
+  }
+  return [];
+}
+
 /**
  * Reads forward until `count` events arrived. Transactions elsewhere on the server (other
  * test files run in parallel) hold the xmin horizon back for a moment, so one read may
@@ -177,17 +190,7 @@ describe.skipIf(!databaseAvailable)(`PostgreSQL event store (${databaseAvailable
     try {
       const start = await committedEnd();
       const stream = `notify-${crypto.randomUUID()}`;
-      const controller = new AbortController();
-      const got = (async () => {
-        for await (const batch of other.subscribeAll({ after: start, batchSize: 10, signal: controller.signal })) {
-          const mine = batch.filter((e) => e.streamId === stream);
-          if (mine.length > 0) {
-            controller.abort();
-            return mine;
-          }
-        }
-        return [];
-      })();
+      const got = firstMatching(other, start, 10, (e) => e.streamId === stream);
       await new Promise((resolve) => setTimeout(resolve, 100)); // let it reach its idle wait
       await store.append(stream, [event("Ping")], { expectedVersion: "no_stream" });
       const batch = await got; // would hang for 60 s without the notification
@@ -212,16 +215,7 @@ describe.skipIf(!databaseAvailable)(`PostgreSQL event store (${databaseAvailable
     try {
       const start = await committedEnd();
       const stream = `paced-${crypto.randomUUID()}`;
-      const controller = new AbortController();
-      const last = (async () => {
-        for await (const batch of other.subscribeAll({ after: start, batchSize: 1000, signal: controller.signal })) {
-          if (batch.some((e) => e.streamId === stream && e.streamVersion === 60)) {
-            controller.abort();
-            return true;
-          }
-        }
-        return false;
-      })();
+      const last = firstMatching(other, start, 1000, (e) => e.streamId === stream && e.streamVersion === 60).then((found) => found.length > 0);
       await new Promise((resolve) => setTimeout(resolve, 100)); // the other store at its idle wait
       const begin = performance.now();
       for (let version = 0; version < 60; version++) {

@@ -9,7 +9,7 @@
 import type Koa from "koa";
 import type { Context } from "koa";
 import getRawBody from "raw-body";
-import { AppError, PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from "../shared/errors.ts";
+import { AppError, PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError, type Issue } from "../shared/errors.ts";
 
 /** The largest accepted request body in bytes. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -121,5 +121,20 @@ export async function readJsonBody(ctx: Context, limit = MAX_BODY_BYTES): Promis
     return JSON.parse(text) as unknown;
   } catch {
     throw new ValidationError([{ path: "(body)", message: "Body is not valid JSON" }]);
+  }
+}
+
+/**
+ * readJsonBody for a handler that lists every issue of a request: a body that is not valid
+ * JSON adds its issue to `issues` and gives undefined (a readable body is never undefined:
+ * an empty one reads as {}); 413, 415 and the like are thrown.
+ */
+export async function readJsonBodyInto(ctx: Context, issues: Issue[]): Promise<unknown> {
+  try {
+    return await readJsonBody(ctx);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    issues.push(...error.issues);
+    return undefined;
   }
 }

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
@@ -19,6 +20,21 @@ export interface ServiceProcess {
   exited: Promise<number | null>;
   /** Sends a signal and waits for the exit (SIGKILL by default). */
   kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Resolves with the URL of the service's "service listening" log line on `stdout`; `onLine` sees every line. */
+export function listeningUrl(stdout: Readable, onLine: (line: string) => void = () => undefined): Promise<string> {
+  return new Promise((resolve) => {
+    createInterface({ input: stdout }).on("line", (line) => {
+      onLine(line);
+      try {
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === "service listening" && entry.url) resolve(entry.url);
+      } catch {
+        // not a log line
+      }
+    });
+  });
 }
 
 /**
@@ -53,17 +69,9 @@ export async function startServiceProcess(options: { databaseUrl?: string; redis
       child.kill("SIGKILL");
       reject(new Error(`no "service listening" within ${timeoutMs} ms:\n${logs.join("\n")}`));
     }, timeoutMs);
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      keep(line);
-      try {
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === "service listening" && entry.url) {
-          clearTimeout(timer);
-          resolve(entry.url);
-        }
-      } catch {
-        // not a log line
-      }
+    void listeningUrl(child.stdout!, keep).then((found) => {
+      clearTimeout(timer);
+      resolve(found);
     });
     void exited.then((code) => {
       clearTimeout(timer);

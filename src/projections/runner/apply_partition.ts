@@ -184,19 +184,21 @@ function touchedKeys(touched: readonly Touched[]): Map<string, Set<string>> {
 }
 
 /**
- * Folds the new events into the rows they apply to (a row's partition checkpoint is before
- * the event), starting from the rows as loaded; returns each touched row's state.
+ * Folds the events from `from` on into the rows they apply to (a row's partition checkpoint
+ * is before the event), starting from the rows as loaded; returns each touched row's state.
  */
 function fold(
   definition: ProjectionDefinition,
   checkpoints: ReadonlyMap<number, Position>,
   events: readonly RecordedEvent[],
   touched: readonly Touched[],
+  from: number,
   rows: ReadonlyMap<string, ReadonlyMap<string, Row>>,
 ): RowState[] {
   const states: RowState[] = [];
   const byTable = new Map<string, Map<string, RowState>>();
-  events.forEach((event, i) => {
+  for (let i = from; i < events.length; i++) {
+    const event = events[i]!;
     const { refs, partitions } = touched[i]!;
     for (let j = 0; j < refs.length; j++) {
       const checkpoint = checkpoints.get(partitions[j]!);
@@ -216,7 +218,7 @@ function fold(
       }
       state.current = definition.reduce(ref, state.current, event);
     }
-  });
+  }
   return states;
 }
 
@@ -270,7 +272,7 @@ function prepareWrites(
   rows: ReadonlyMap<string, ReadonlyMap<string, Row>>,
   skipped: number,
 ): { upserts: Map<string, Row[]>; deletes: Map<string, string[]>; viewOps: ViewOp[]; rowsWritten: number } {
-  const states = fold(definition, checkpoints, work.events.slice(skipped), touched.slice(skipped), rows);
+  const states = fold(definition, checkpoints, work.events, touched, skipped, rows);
   const upserts = new Map<string, Row[]>();
   const deletes = new Map<string, string[]>();
   const viewOps: ViewOp[] = [];

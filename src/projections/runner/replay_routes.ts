@@ -1,6 +1,6 @@
 /** The operator route `POST /v1/projections/{name}/replay` (scope `operator`): starts a replay in the background. */
 import { z } from "zod";
-import { readJsonBody } from "../../http/body.ts";
+import { readJsonBodyInto } from "../../http/body.ts";
 import type { RouteModule } from "../../http/route_module.ts";
 import { ValidationError, type Issue } from "../../shared/errors.ts";
 import { collectIssues, parseOrThrow, unknownQueryIssues } from "../../shared/validation.ts";
@@ -19,11 +19,7 @@ export function projectionReplayRoutes(start: (name: string) => Promise<ReplayAc
       router.post("/v1/projections/:name/replay", context.requireScope("operator"), async (ctx) => {
         // Like a command: JSON only (415), strict (400 listing every issue), before anything starts.
         const issues: Issue[] = [...unknownQueryIssues(ctx.query)];
-        const body = await readJsonBody(ctx).catch((error: unknown) => {
-          if (!(error instanceof ValidationError)) throw error;
-          issues.push(...error.issues);
-          return undefined;
-        });
+        const body = await readJsonBodyInto(ctx, issues);
         if (body !== undefined) collectIssues(issues, () => parseOrThrow(replayBody, body));
         if (issues.length > 0) throw new ValidationError(issues);
         ctx.status = 202;
