@@ -14,6 +14,7 @@ import type { Pool } from "../../db/pool.ts";
 import type { EventStore } from "../../event_store/types.ts";
 import { sentinelKey } from "../../shared/read_models.ts";
 import { backoffMs, sleep } from "./backoff.ts";
+import type { BulkBuilder } from "./bulk_builder.ts";
 import { leadProjection, type ViewsState } from "./leader_session.ts";
 import type { ActiveVersionTable, ProgressTracker } from "./progress.ts";
 import { ProjectionLoop } from "./projection_loop.ts";
@@ -26,6 +27,8 @@ export interface LeadDeps {
   logger: Logger;
   store: EventStore;
   piscina: Piscina;
+  /** Bulk builds for a projection far behind at start; null: batches only. */
+  bulk: BulkBuilder | null;
   redis: Redis | null;
   progress: ProgressTracker;
   activeVersions: ActiveVersionTable;
@@ -89,6 +92,7 @@ export async function leadFamily(deps: LeadDeps, family: ProjectionFamily, leade
         const views: ViewsState = { dirty: false };
         const loop = new ProjectionLoop(serving.definition, serving.module, {
           piscina: deps.piscina,
+          ...(deps.bulk ? { bulk: deps.bulk } : {}),
           pool,
           logger,
           store: deps.store,

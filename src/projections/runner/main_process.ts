@@ -2,7 +2,8 @@
  * Standalone runner process: starts only the projections, from DATABASE_URL and REDIS_URL
  * ("off" or unset: no Redis views). PROJECTION_MODULES (JSON array of ProjectionModuleRef)
  * names the projections, REDIS_KEY_PREFIX prefixes every Redis key, PROJECTION_WORKERS
- * sizes the worker pool, PROJECTION_BATCH_SIZE the batches. Used by the crash tests.
+ * sizes the worker pool, PROJECTION_BATCH_SIZE the batches, PROJECTION_BULK (JSON BulkTuning)
+ * the bulk builds. Used by the crash tests.
  * An entry point, so it reads the environment itself.
  */
 import { pino } from "pino";
@@ -10,6 +11,7 @@ import { createPool } from "../../db/pool.ts";
 import { createPostgresStore } from "../../event_store/postgres.ts";
 import type { ProjectionModuleRef } from "../define.ts";
 import { boundHeapGrowth } from "../../runtime/heap_growth.ts";
+import type { BulkTuning } from "./bulk_builder.ts";
 import { startProjections } from "./start.ts";
 
 boundHeapGrowth();
@@ -31,6 +33,7 @@ const projections = await startProjections({
   projections: modules,
   workers: Number(env["PROJECTION_WORKERS"] ?? 2),
   batchSize: Number(env["PROJECTION_BATCH_SIZE"] ?? 1000),
+  ...(env["PROJECTION_BULK"] ? { bulk: JSON.parse(env["PROJECTION_BULK"]) as BulkTuning } : {}),
   logger,
 });
 logger.info({ projections: modules.map((module) => module.name) }, "projection runner started");

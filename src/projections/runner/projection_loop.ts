@@ -16,6 +16,7 @@ import { comparePositions, START, type Position } from "../../shared/position.ts
 import type { ProjectionDefinition, ProjectionModuleRef } from "../define.ts";
 import { isConnectionError } from "../../db/pool.ts";
 import { backoffMs, sleep } from "./backoff.ts";
+import { visibleEventsAfter, type BulkBuilder } from "./bulk_builder.ts";
 import { partitionCount, partitionGroups } from "./partition.ts";
 import { runPartitions, type PartitionRunnerDeps } from "./partition_runner.ts";
 import { SideEffects } from "./side_effects.ts";
@@ -44,6 +45,13 @@ export interface LoopDeps extends Omit<PartitionRunnerDeps, "signal" | "onViewsF
    * the rows once (bulk build of a new projection over a long history).
    */
   views?: "write" | "defer" | "defer-while-fresh";
+  /**
+   * Bulk builds (PostgreSQL stores): a loop at least `bulk.minEvents` behind the head at
+   * start first builds up to that head in bulk (see bulk_builder.ts), writing Redis views
+   * unless they are deferred ("defer"), then goes on with batches. Not used in live mode by
+   * a definition with side effects (they fire per batch).
+   */
+  bulk?: BulkBuilder;
   /** Called once when a "defer-while-fresh" loop starts writing views again. */
   onViewsDeferredEnd?(): void;
   /**
@@ -83,6 +91,8 @@ export class ProjectionLoop {
   #deferral: "always" | "backlog" | null = null;
   /** The head when a "backlog" deferral began: it ends there at the latest. */
   #backlogHead: Position = START;
+  /** True while a bulk build runs (tasks are none, views are the build's). */
+  #building = false;
 
   constructor(definition: ProjectionDefinition, module: ProjectionModuleRef, deps: LoopDeps) {
     this.definition = definition;
@@ -105,7 +115,7 @@ export class ProjectionLoop {
 
   /** True while tasks skip Redis views (they must not be checked or restored meanwhile). */
   get deferringViews(): boolean {
-    return this.#deferral !== null;
+    return this.#deferral !== null || this.#building;
   }
 
   /**
@@ -133,6 +143,11 @@ export class ProjectionLoop {
     const stored = await readProgress(this.#deps.pool, definition.name, version);
     this.#position = stored.position;
     this.#consumed = this.#read = this.#resumedFrom = stored.consumed;
+    if (await this.#bulkWanted()) await this.#buildInBulk(signal);
+    if (signal.aborted) {
+      this.#state = "stopped";
+      return;
+    }
     this.#deferral = await this.#viewsDeferral();
     // A bulk build reads larger batches: fewer, larger transactions, and rows that many
     // events touch (a product's sales counters) are written once per batch.
@@ -210,6 +225,62 @@ export class ProjectionLoop {
       await this.#marksWritten();
       this.#state = signal.aborted ? "stopped" : "failed";
       if (!signal.aborted) throw failure ?? error;
+    }
+  }
+
+  /** True when this run should first build in bulk: a builder is given, side effects allow it, and the backlog is long. */
+  async #bulkWanted(): Promise<boolean> {
+    const bulk = this.#deps.bulk;
+    if (!bulk || this.#deps.store.kind !== "postgres") return false;
+    if (this.#deps.live !== false && this.definition.sideEffects) return false;
+    return (await visibleEventsAfter(this.#deps.pool, this.#position, bulk.minEvents)) >= bulk.minEvents;
+  }
+
+  /**
+   * Builds up to the current head in bulk. Progress is the build's (it writes the
+   * checkpoints and the watermark with each flush); pause() and hold() wait for the build.
+   * A build that fails for a reason other than a lost connection leaves the rest to the
+   * batches (they apply event by event where needed and park what keeps failing).
+   */
+  async #buildInBulk(signal: AbortSignal): Promise<void> {
+    const bulk = this.#deps.bulk!;
+    const head = await this.#deps.store.headPosition();
+    if (head === null) return;
+    const views = this.definition.views !== undefined && this.#deps.views !== "defer";
+    const fresh = await this.#fresh(this.#position);
+    this.#building = true;
+    const build = bulk.run({
+      module: this.module,
+      version: this.version,
+      through: head,
+      views,
+      viewsFresh: fresh,
+      signal,
+      onProgress: (position, consumed) => {
+        this.#position = position;
+        this.#consumed = this.#read = consumed;
+        this.#deps.onProgress(position);
+      },
+    });
+    this.#tail = build.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      const outcome = await build;
+      this.#position = outcome.position;
+      this.#consumed = this.#read = outcome.consumed;
+      if (outcome.viewsFailed) this.#deps.onViewsFailed();
+      this.#deps.logger.info({ projection: this.definition.name, version: this.version, events: outcome.events, rows: outcome.rowsWritten, flushes: outcome.flushes }, "bulk build reached its head");
+    } catch (error) {
+      if (signal.aborted || isConnectionError(error)) throw error;
+      // Re-read where the build's last flush left the version, and go on with batches from there.
+      const stored = await readProgress(this.#deps.pool, this.definition.name, this.version);
+      this.#position = stored.position;
+      this.#consumed = this.#read = stored.consumed;
+      this.#deps.logger.warn({ projection: this.definition.name, version: this.version, error: (error as Error).message }, "bulk build failed; going on with batches");
+    } finally {
+      this.#building = false;
     }
   }
 

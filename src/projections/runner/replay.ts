@@ -28,6 +28,8 @@ import { createIndexes } from "./schema.ts";
 import { groupDefinitions, resolveServing, type ProjectionFamily } from "./versions.ts";
 import { restoreViews } from "./views_restore.ts";
 import { createWorkerPool } from "./worker_pool.ts";
+import { createBulkBuilder, type BulkBuilder, type BulkTuning } from "./bulk_builder.ts";
+import type { ProjectionWorkerData } from "../../../workers/projection_worker.ts";
 
 /** What every entry point of the projection engine works on: the stores and the projection modules. */
 export interface RunnerContext {
@@ -60,6 +62,10 @@ export interface ReplayOptions extends RunnerContext {
   piscina?: Piscina;
   /** Batches in flight at once (default: twice the workers, at least 2). */
   maxInFlight?: number;
+  /** Bulk builds shared with other replays of this process (runReplays); not destroyed here. Default: one of its own on PostgreSQL stores. */
+  bulk?: BulkBuilder | null;
+  /** How its bulk builds run (default: from BULK_MIN_EVENTS events on, flush sizes of build.ts). */
+  bulkTuning?: BulkTuning;
 }
 
 export interface ReplayResult {
@@ -86,12 +92,22 @@ const DEFAULT_GRACE_MS = 60_000;
 /** Scheduling niceness of a replay's worker threads (and of the CLI process running one). */
 export const REPLAY_NICENESS = 10;
 
-/** A worker pool for replays: `workers` threads at the replay niceness. */
-function replayPool(options: Omit<ReplayOptions, "name">): Piscina {
+/** What a replay's worker threads are given: its stores, at the replay niceness. */
+function replayWorkerData(options: Omit<ReplayOptions, "name">): ProjectionWorkerData {
   const niceness = options.niceness ?? REPLAY_NICENESS;
   // The rebuild's PostgreSQL backends yield to live work too, where they can be reniced.
-  const data = { databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, redisKeyPrefix: options.redisKeyPrefix ?? "", niceness, backendNiceness: niceness };
-  return createWorkerPool({ threads: Math.max(1, options.workers), data });
+  return { databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, redisKeyPrefix: options.redisKeyPrefix ?? "", niceness, backendNiceness: niceness };
+}
+
+/** A worker pool for replays: `workers` threads at the replay niceness. */
+function replayPool(options: Omit<ReplayOptions, "name">): Piscina {
+  return createWorkerPool({ threads: Math.max(1, options.workers), data: replayWorkerData(options) });
+}
+
+/** Bulk builds for replays (PostgreSQL stores only): up to `threads` at once, at the replay niceness. */
+function replayBulk(options: Omit<ReplayOptions, "name">, threads: number): BulkBuilder | null {
+  if (options.store.kind !== "postgres") return null;
+  return createBulkBuilder({ threads: Math.max(1, threads), data: replayWorkerData(options), ...(options.bulkTuning ? { tuning: options.bulkTuning } : {}) });
 }
 
 /**
@@ -114,9 +130,11 @@ export async function runReplays(options: Omit<ReplayOptions, "name" | "piscina"
   const out = options.out;
   const plain: NodeJS.WritableStream | undefined = out && ({ write: (chunk: string) => out.write(chunk) } as unknown as NodeJS.WritableStream);
   const piscina = replayPool(options);
+  // One build per replay at once: they read the log each, and share the cores.
+  const bulk = replayBulk(options, names.length);
   const handles: ReplayHandle[] = [];
   try {
-    for (const name of names) handles.push(await beginReplay({ ...options, name, signal, piscina, ...(plain ? { out: plain } : {}) }));
+    for (const name of names) handles.push(await beginReplay({ ...options, name, signal, piscina, bulk, ...(plain ? { out: plain } : {}) }));
     const settled = await Promise.allSettled(
       handles.map((handle) =>
         handle.done.catch((error: unknown) => {
@@ -135,6 +153,7 @@ export async function runReplays(options: Omit<ReplayOptions, "name" | "piscina"
     throw error;
   } finally {
     await piscina.destroy();
+    await bulk?.destroy();
   }
 }
 
@@ -175,10 +194,13 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
   redis?.on("error", () => undefined);
   // The rebuild yields the CPU to live work: its threads run at niceness 10.
   const piscina = options.piscina ?? replayPool(options);
+  const bulk = options.bulk === undefined ? replayBulk(options, options.workers) : options.bulk;
   const stopLoop = new AbortController();
-  // The replay's Redis views need writing from the rows: none written yet (deferred during
-  // the load), or a later batch failed to write its own.
-  let viewsDirty = definition.views !== undefined;
+  // The replay's Redis views need writing from the rows: with bulk builds (which write them
+  // as they go) only when a run before this one may have left some ahead of its rows (it
+  // stopped between writing them and committing); without, all of them (deferred during the
+  // load). And whenever a later write failed.
+  let viewsDirty = definition.views !== undefined && (bulk === null || build.resumed);
   const outer = AbortSignal.any([lock.lost, ...(options.signal ? [options.signal] : [])]);
   const loop = new ProjectionLoop(definition, family.module, {
     piscina,
@@ -187,8 +209,9 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
     store,
     version,
     live: false,
-    // Views are written once, from the finished rows, just before the switch.
-    views: "defer",
+    // Without bulk builds, views are written once, from the finished rows, just before the switch.
+    views: bulk ? "write" : "defer",
+    ...(bulk ? { bulk } : {}),
     batchSize: options.batchSize ?? 10_000,
     maxInFlight: options.maxInFlight ?? Math.max(2, options.workers * 2),
     onProgress: () => undefined,
@@ -257,6 +280,7 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
     throw error;
   } finally {
     if (!options.piscina) await piscina.destroy();
+    if (options.bulk === undefined) await bulk?.destroy();
     await lock.release();
   }
   const result: ReplayResult = { version, previous, events: loop.consumed - resumedFrom, resumedFrom, seconds: (performance.now() - started) / 1000 };

@@ -28,7 +28,9 @@ describe.skipIf(skip !== null)(`replay resume${skip ? ` (${skip})` : ""}`, () =>
   it("a replay SIGKILLed midway resumes from its checkpoints and ends equal to a clean replay", { timeout: 90_000 }, async () => {
     await appendCounts(store, makeCounts(20_000, { keys: 2000, groups: 13, seed: 3 }), 500);
     await resolveServing(db.pool, groupDefinitions([counterProjection], [counterModule])[0]!);
-    const child = startRunnerProcess({ databaseUrl: db.url, redisUrl: redisHandle.url, redisKeyPrefix: redisHandle.prefix, modules: [counterModule], batchSize: 1000, replay: "test_counter" });
+    const child = startRunnerProcess({ databaseUrl: db.url, redisUrl: redisHandle.url, redisKeyPrefix: redisHandle.prefix, modules: [counterModule], batchSize: 1000, replay: "test_counter",
+      // A bulk build that flushes every 1,000 events (else it would reach 20,000 in one flush, before any kill).
+      bulk: { flushEvents: 1000, flushRows: 500 } });
     let lastDone = 0;
     const done = async (): Promise<number> => {
       const row = (await db.pool.query("SELECT events_done FROM projections WHERE name = 'test_counter' AND version = 2")).rows[0];

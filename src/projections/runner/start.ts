@@ -6,6 +6,7 @@
 import { Redis } from "ioredis";
 import type { ActiveVersions, ProgressWaiter } from "../../shared/read_models.ts";
 import type { RouteModule } from "../../http/route_module.ts";
+import { createBulkBuilder, type BulkTuning } from "./bulk_builder.ts";
 import { leadFamily } from "./lead_family.ts";
 import { runWhileLeader } from "./leadership.ts";
 import { loadDefinitions } from "./load_definition.ts";
@@ -35,6 +36,8 @@ export interface StartProjectionsOptions extends RunnerContext {
    * main thread's live heap to about half).
    */
   bulkBatchSize?: number;
+  /** Bulk builds of a projection far behind at start (default: BULK_MIN_EVENTS behind, flush sizes of build.ts). */
+  bulk?: BulkTuning;
   /** Batches in flight per projection (default 2). */
   maxInFlight?: number;
   /** Standby retry interval for leadership (default 1000 ms). */
@@ -81,10 +84,14 @@ export async function startProjections(options: StartProjectionsOptions): Promis
       new Redis(options.redisUrl, { keyPrefix: prefix, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000, retryStrategy: (times) => Math.min(times * 200, 1000) })
     : null;
   redis?.on("error", () => undefined);
-  const piscina = createWorkerPool({ threads: options.workers, data: { databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, redisKeyPrefix: prefix, niceness: LIVE_WORKER_NICENESS } });
+  const workerData = { databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, redisKeyPrefix: prefix, niceness: LIVE_WORKER_NICENESS };
+  const piscina = createWorkerPool({ threads: options.workers, data: workerData });
+  // Bulk builds (a projection far behind at start, e.g. a new one over a long history) run on
+  // threads of their own, started only while a build runs.
+  const bulk = store.kind === "postgres" ? createBulkBuilder({ threads: Math.min(families.length, options.workers + 1), data: workerData, ...(options.bulk ? { tuning: options.bulk } : {}) }) : null;
   const local = new Map<string, LocalState>();
   const viewsReady = new Map<string, () => boolean>();
-  const deps = { pool, logger, store, piscina, redis, progress, activeVersions, local, viewsReady, batchSize: options.batchSize ?? 2000, bulkBatchSize: options.bulkBatchSize ?? 10_000, maxInFlight: options.maxInFlight ?? 2, janitorMs: options.janitorMs ?? 1000 };
+  const deps = { pool, logger, store, piscina, bulk, redis, progress, activeVersions, local, viewsReady, batchSize: options.batchSize ?? 2000, bulkBatchSize: options.bulkBatchSize ?? 10_000, maxInFlight: options.maxInFlight ?? 2, janitorMs: options.janitorMs ?? 1000 };
 
   const leaders = families.map((family) =>
     runWhileLeader({
@@ -134,6 +141,7 @@ export async function startProjections(options: StartProjectionsOptions): Promis
       stopping.abort(new Error("projections stopping"));
       await Promise.allSettled([...leaders, listener, ...replays]);
       await piscina.destroy();
+      await bulk?.destroy();
       redis?.disconnect();
     },
   };

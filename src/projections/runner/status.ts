@@ -31,7 +31,14 @@ export interface ProjectionStatusItem {
 export type LocalState = "leading" | "failed" | "standby" | "stopped";
 
 const CAUGHT_UP_LAG = 1000;
-const LAG_CAP = 1_000_000;
+/**
+ * Lags are counted exactly up to this many events; a longer one is estimated from the log's
+ * sequence numbers (events are numbered as they are inserted: the difference over-counts only
+ * appends that were rolled back). Counting a lag of 1,000,000 walks that many index entries
+ * (about 100 ms of PostgreSQL per status call): an operator's dashboard polling the status
+ * every half second took a third of PostgreSQL's CPU during a catch-up.
+ */
+export const EXACT_LAG = 10_000;
 
 /** The newest committed event in the PostgreSQL store, visible to readers yet or not. */
 async function committedHead(pool: Pool): Promise<Position | null> {
@@ -47,10 +54,12 @@ async function lagBetween(pool: Pool, store: EventStore, position: Position, hea
   if (store.kind === "postgres") {
     const result = await pool.query<{ lag: string }>(
       `SELECT count(*) AS lag FROM (SELECT 1 FROM events WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
-         AND (transaction_id, global_position) <= ($3::xid8, $4::bigint) LIMIT ${LAG_CAP}) AS pending`,
+         AND (transaction_id, global_position) <= ($3::xid8, $4::bigint) LIMIT ${EXACT_LAG}) AS pending`,
       [position.commit.toString(), position.prepare.toString(), head.commit.toString(), head.prepare.toString()],
     );
-    return Number(result.rows[0]?.lag ?? 0);
+    const counted = Number(result.rows[0]?.lag ?? 0);
+    if (counted < EXACT_LAG) return counted;
+    return Math.max(counted, Number(head.prepare - position.prepare));
   }
   return (await store.readAll(comparePositions(position, START) === 0 ? null : position, 10_000)).length;
 }
@@ -70,8 +79,7 @@ async function lagsBehind(pool: Pool, store: EventStore, positions: readonly Pos
   let aboveLag = 0;
   for (const { position, index } of order) {
     if (above !== null && comparePositions(position, above) < 0) {
-      // Past the cap every lower position is capped too: nothing more to count.
-      if (aboveLag < LAG_CAP) aboveLag = Math.min(LAG_CAP, aboveLag + (await lagBetween(pool, store, position, above)));
+      aboveLag += await lagBetween(pool, store, position, above);
       above = position;
     }
     lags[index] = aboveLag;

@@ -22,6 +22,14 @@ const WORKER_YOUNG_MB = 48;
 export const TASKS_PER_WORKER = 4;
 
 const WORKER_URL = new URL("../../../workers/projection_worker.ts", import.meta.url);
+const BULK_WORKER_URL = new URL("../../../workers/bulk_build_worker.ts", import.meta.url);
+
+/**
+ * Old- and young-generation limits of a bulk build's thread, in MiB: it holds the rows of
+ * about two flush periods and allocates fast (decoded events, folded rows, prepared views).
+ */
+const BULK_HEAP_MB = 384;
+const BULK_YOUNG_MB = 64;
 
 /**
  * The parent's module-loading flags (`--import tsx` and the like). V8 and per-process flags
@@ -57,6 +65,24 @@ export function createWorkerPool(options: { threads: number; data: ProjectionWor
     concurrentTasksPerWorker: TASKS_PER_WORKER,
     // A bounded heap per worker thread: V8 collects before it grows past this (peak RSS).
     resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: WORKER_YOUNG_MB },
+    workerData: options.data,
+    execArgv: workerExecArgv(),
+  });
+}
+
+/**
+ * A pool for bulk builds (workers/bulk_build_worker.ts): one long task per thread, threads
+ * started on demand and gone soon after the last build, so an idle service holds none.
+ */
+export function createBulkBuildPool(options: { threads: number; data: ProjectionWorkerData }): Piscina {
+  return new Piscina({
+    filename: BULK_WORKER_URL.href,
+    name: "buildTask",
+    minThreads: 0,
+    maxThreads: Math.max(1, options.threads),
+    idleTimeout: 1000,
+    concurrentTasksPerWorker: 1,
+    resourceLimits: { maxOldGenerationSizeMb: BULK_HEAP_MB, maxYoungGenerationSizeMb: BULK_YOUNG_MB },
     workerData: options.data,
     execArgv: workerExecArgv(),
   });

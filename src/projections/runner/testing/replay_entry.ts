@@ -1,12 +1,14 @@
 /**
  * Test support entry: runs one replay in a child process (so a test can SIGKILL it
  * midway). DATABASE_URL, REDIS_URL ("off": none), REDIS_KEY_PREFIX, PROJECTION_MODULES
- * (JSON), REPLAY_NAME, REPLAY_BATCH_SIZE. An entry point, so it reads the environment.
+ * (JSON), REPLAY_NAME, REPLAY_BATCH_SIZE, PROJECTION_BULK (JSON BulkTuning). An entry point, so
+ * it reads the environment.
  */
 import { pino } from "pino";
 import { createPool } from "../../../db/pool.ts";
 import { createPostgresStore } from "../../../event_store/postgres.ts";
 import type { ProjectionModuleRef } from "../../define.ts";
+import type { BulkTuning } from "../bulk_builder.ts";
 import { runReplay } from "../replay.ts";
 
 const env = process.env;
@@ -23,6 +25,7 @@ const result = await runReplay({
   name: env["REPLAY_NAME"]!,
   workers: 1,
   batchSize: Number(env["REPLAY_BATCH_SIZE"] ?? 1000),
+  ...(env["PROJECTION_BULK"] ? { bulkTuning: JSON.parse(env["PROJECTION_BULK"]) as BulkTuning } : {}),
   dropOld: "leave",
   // Normal priority: these tests are about stopping and resuming, and niced workers in a
   // child can be starved for a minute by a busy test suite (seen in the full suite).

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { ProjectionModuleRef } from "../../define.ts";
+import type { BulkTuning } from "../bulk_builder.ts";
 
 const MAIN = fileURLToPath(new URL("../main_process.ts", import.meta.url));
 const REPLAY = fileURLToPath(new URL("./replay_entry.ts", import.meta.url));
@@ -20,7 +21,7 @@ export interface RunnerProcess {
 }
 
 /** Starts a projection runner process (or, with `replay`, a replay of that projection) on the given database and Redis prefix. */
-export function startRunnerProcess(options: { databaseUrl: string; redisUrl: string | null; redisKeyPrefix: string; modules: ProjectionModuleRef[]; batchSize?: number; replay?: string }): RunnerProcess {
+export function startRunnerProcess(options: { databaseUrl: string; redisUrl: string | null; redisKeyPrefix: string; modules: ProjectionModuleRef[]; batchSize?: number; replay?: string; bulk?: BulkTuning }): RunnerProcess {
   const child = spawn(process.execPath, ["--import", "tsx", options.replay ? REPLAY : MAIN], {
     cwd: ROOT,
     env: {
@@ -33,6 +34,7 @@ export function startRunnerProcess(options: { databaseUrl: string; redisUrl: str
       PROJECTION_MODULES: JSON.stringify(options.modules),
       PROJECTION_WORKERS: "2",
       PROJECTION_BATCH_SIZE: String(options.batchSize ?? 500),
+      PROJECTION_BULK: options.bulk ? JSON.stringify(options.bulk) : "",
       LOG_LEVEL: "info",
     },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,0 +1,195 @@
+/**
+ * One flush of a bulk build: the rows folded since the last flush, finalized and written in
+ * one transaction with every partition's checkpoint and the version's watermark, so a
+ * crash leaves all of it or none (the build resumes from the last flush). New rows go in
+ * with binary COPY, changed ones with one multi-row upsert, deleted ones with one DELETE.
+ * Their Redis views are written meanwhile and waited for before COMMIT (absolute values,
+ * as a worker task writes them; a crash in between rewrites the same bytes).
+ */
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { from as copyFrom } from "pg-copy-streams";
+import type { PoolClient } from "../../db/pool.ts";
+import { comparePositions, encodePosition, maxPosition, parsePosition, START, type Position } from "../../shared/position.ts";
+import type { ProjectionDefinition, Row, TableModel, ViewOp } from "../define.ts";
+import { tableName } from "../define.ts";
+import { deleteRows, ident, sameRow, upsertRows } from "../runner/row_io.ts";
+import { PROGRESS_CHANNEL } from "../runner/watermark.ts";
+import { CopyBinaryWriter } from "./copy_binary.ts";
+import type { RespWriter } from "./resp_writer.ts";
+import type { CachedRow } from "./row_cache.ts";
+
+export interface FlushTarget {
+  client: PoolClient;
+  /** Where views go; null: none are written (no Redis, or they failed earlier in the build). */
+  redis: RespWriter | null;
+  definition: ProjectionDefinition;
+  version: number;
+  /** The version's checkpoint per partition as the build left it: anything else means another writer (lost leadership). */
+  checkpoints: Position[];
+  /** The version's Redis key space held nothing of this build's new rows (cleared when it started): removals for them are skipped. */
+  viewsFresh: boolean;
+}
+
+export interface FlushResult {
+  /** Per row (parallel to the rows flushed): what the table holds now. */
+  stored: (Row | undefined)[];
+  rowsWritten: number;
+  viewsFailed: boolean;
+}
+
+/** Thrown when a partition checkpoint moved under the build: another process writes this version. */
+export class CheckpointMovedError extends Error {}
+
+/** Redis commands per pipeline chunk. */
+const VIEW_OPS_PER_PIPELINE = 4000;
+/** Rows whose views move members (a stored row changed) go in MULTI/EXEC groups of this many rows: readers never see half a move. */
+const MOVES_PER_TRANSACTION = 200;
+
+const REMOVALS = new Set<ViewOp["op"]>(["del", "zrem", "hdel"]);
+
+/** Writes view operations (moves in MULTI groups) and waits for every reply; false when any failed. */
+async function writeViewBatches(redis: RespWriter, batches: readonly { ops: ViewOp[]; atomic: boolean }[]): Promise<boolean> {
+  try {
+    for (const { ops, atomic } of batches) if (ops.length > 0) await redis.write(ops, atomic);
+    await redis.flush();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Groups a flush's view operations into pipelines: additions in large plain ones, moves in small MULTI groups. */
+class ViewBatcher {
+  readonly batches: { ops: ViewOp[]; atomic: boolean }[] = [];
+  #plain: ViewOp[] = [];
+  #moves: ViewOp[] = [];
+  #moveRows = 0;
+
+  add(ops: readonly ViewOp[], move: boolean, skipRemovals: boolean): void {
+    if (move) {
+      for (const op of ops) this.#moves.push(op);
+      if (++this.#moveRows >= MOVES_PER_TRANSACTION) this.#cut(true);
+      return;
+    }
+    for (const op of ops) if (!skipRemovals || !REMOVALS.has(op.op)) this.#plain.push(op);
+    if (this.#plain.length >= VIEW_OPS_PER_PIPELINE) this.#cut(false);
+  }
+
+  #cut(atomic: boolean): void {
+    if (atomic) {
+      this.batches.push({ ops: this.#moves, atomic: true });
+      this.#moves = [];
+      this.#moveRows = 0;
+    } else {
+      this.batches.push({ ops: this.#plain, atomic: false });
+      this.#plain = [];
+    }
+  }
+
+  finish(): { ops: ViewOp[]; atomic: boolean }[] {
+    if (this.#plain.length > 0) this.#cut(false);
+    if (this.#moves.length > 0) this.#cut(true);
+    return this.batches;
+  }
+}
+
+/** COPYs encoded rows into a table. */
+async function copyInto(client: PoolClient, model: TableModel, version: number, writer: CopyBinaryWriter): Promise<void> {
+  const sql = `COPY ${ident(tableName(model.table, version))} FROM STDIN (FORMAT binary)`;
+  await pipeline(Readable.from([writer.end()]), client.query(copyFrom(sql)));
+}
+
+/** Locks every partition checkpoint of the version and checks that none moved since the build last wrote them. */
+async function lockCheckpoints(client: PoolClient, target: FlushTarget): Promise<void> {
+  const { definition, version, checkpoints } = target;
+  const rows = await client.query<{ partition: number; position: string }>(
+    "SELECT partition, position FROM projection_checkpoints WHERE projection = $1 AND version = $2 ORDER BY partition FOR UPDATE",
+    [definition.name, version],
+  );
+  const found = new Map(rows.rows.map((row) => [row.partition, parsePosition(row.position) ?? START]));
+  checkpoints.forEach((expected, partition) => {
+    const position = found.get(partition);
+    if (position === undefined || comparePositions(position, expected) !== 0) {
+      throw new CheckpointMovedError(`checkpoint of ${definition.name} v${version} partition ${partition} moved under the bulk build (another writer)`);
+    }
+  });
+}
+
+/**
+ * Finalizes and writes the rows, moves every partition checkpoint and the watermark to
+ * `through` (`consumed` events of the log up to it), all in one transaction.
+ */
+export async function flushRows(target: FlushTarget, rows: readonly CachedRow[], through: Position, consumed: number): Promise<FlushResult> {
+  const { client, definition, version } = target;
+  const stored: (Row | undefined)[] = new Array(rows.length);
+  const copies = new Map<string, { model: TableModel; writer: CopyBinaryWriter }>();
+  const upserts = new Map<string, { model: TableModel; rows: Row[] }>();
+  const deletes = new Map<string, { model: TableModel; keys: string[] }>();
+  const views = target.redis && definition.views ? new ViewBatcher() : null;
+  const models = new Map(definition.tables.map((model) => [model.table, model]));
+  let rowsWritten = 0;
+  rows.forEach((entry, i) => {
+    const { table, key } = entry.ref;
+    const model = models.get(table);
+    if (!model) throw new Error(`Projection ${definition.name} touches unknown table ${table}`);
+    const after = entry.current === undefined ? undefined : (definition.finalize?.(table, entry.current) ?? entry.current);
+    const before = entry.stored;
+    if (after === undefined && before === undefined) return;
+    if (after !== undefined && before !== undefined && sameRow(model, after, before)) {
+      stored[i] = before;
+      return;
+    }
+    stored[i] = after;
+    rowsWritten++;
+    if (after === undefined) {
+      let list = deletes.get(table);
+      if (!list) deletes.set(table, (list = { model, keys: [] }));
+      list.keys.push(key);
+    } else if (before === undefined) {
+      let copy = copies.get(table);
+      if (!copy) copies.set(table, (copy = { model, writer: new CopyBinaryWriter(model) }));
+      copy.writer.add(after);
+    } else {
+      let list = upserts.get(table);
+      if (!list) upserts.set(table, (list = { model, rows: [] }));
+      list.rows.push(after);
+    }
+    if (views) views.add(definition.views!(table, key, after, before, version), before !== undefined, target.viewsFresh && before === undefined);
+  });
+  await client.query("BEGIN");
+  try {
+    // PostgreSQL writes the rows while the views go out; both before COMMIT.
+    const rowWrites = (async (): Promise<void> => {
+      await lockCheckpoints(client, target);
+      for (const { model, writer } of copies.values()) await copyInto(client, model, version, writer);
+      for (const { model, rows: changed } of upserts.values()) await upsertRows(client, model, version, changed);
+      for (const { model, keys } of deletes.values()) await deleteRows(client, model, version, keys);
+    })();
+    rowWrites.catch(() => undefined);
+    const viewsWritten = views && target.redis ? writeViewBatches(target.redis, views.finish()) : null;
+    await rowWrites;
+    const viewsFailed = viewsWritten === null ? false : !(await viewsWritten);
+    if (viewsFailed) target.redis?.close();
+    const wire = encodePosition(through);
+    // Each partition to `through`, or left where it is when already past it (a live loop's partition
+    // can be ahead of the watermark the build started from).
+    const next = target.checkpoints.map((checkpoint) => maxPosition(checkpoint, through));
+    await client.query(
+      `UPDATE projection_checkpoints AS c SET position = v.position FROM unnest($3::int[], $4::text[]) AS v(partition, position)
+        WHERE c.projection = $1 AND c.version = $2 AND c.partition = v.partition`,
+      [definition.name, version, next.map((_, partition) => partition), next.map(encodePosition)],
+    );
+    await client.query(
+      `WITH updated AS (UPDATE projections SET position = $3, events_done = $5, updated_at = now(), views_dirty = views_dirty OR $6 WHERE name = $1 AND version = $2)
+       SELECT pg_notify($4, $1 || ' ' || $2::text || ' ' || $3)`,
+      [definition.name, version, wire, PROGRESS_CHANNEL, consumed, viewsFailed],
+    );
+    await client.query("COMMIT");
+    next.forEach((position, partition) => (target.checkpoints[partition] = position));
+    return { stored, rowsWritten, viewsFailed };
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  }
+}

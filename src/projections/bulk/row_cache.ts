@@ -1,0 +1,211 @@
+/**
+ * The rows a bulk build works on, kept across its chunks: each touched row's state as
+ * stored (`stored`) and as folded so far (`current`). A row is loaded from PostgreSQL once
+ * (then folded from memory for as long as it stays), written once per flush however many
+ * events touched it, and let go when a flush finds it untouched since the one before.
+ *
+ * Folding is the definition's own touches/reduce, per row in log order, exactly as a
+ * worker task folds, and skips what a row's partition checkpoint already covers.
+ */
+import type { RecordedEvent } from "../../event_store/types.ts";
+import { comparePositions, type Position } from "../../shared/position.ts";
+import type { ProjectionDefinition, Row, RowRef } from "../define.ts";
+import { partitionOf } from "../runner/partition.ts";
+import { KeyFilter } from "./key_filter.ts";
+
+export interface CachedRow {
+  ref: RowRef;
+  /** The row as the table holds it now (undefined: no row). */
+  stored: Row | undefined;
+  /** The row as folded so far (undefined: none, or deleted). */
+  current: Row | undefined;
+  /** Folded since the last flush. */
+  dirty: boolean;
+  /** The flush period in which an event last touched it. */
+  touched: number;
+  /** Events folded into it while cached (how hot it is). */
+  hits: number;
+}
+
+/** Rows kept from one flush to the next at most (the hottest ones). */
+export const MAX_CACHED_ROWS = 10_000;
+
+export class RowCache {
+  readonly #definition: ProjectionDefinition;
+  readonly #partitions: number;
+  readonly #checkpoints: readonly Position[];
+  /** Events after this position are past every partition's checkpoint (no per-row check needed). */
+  readonly #allAfter: Position;
+  readonly #tables = new Map<string, Map<string, CachedRow>>();
+  /** Tables that were empty when the build started: keys written and let go since, per table (else null: look every key up). */
+  readonly #written: Map<string, KeyFilter> | null;
+  #dirty: CachedRow[] = [];
+  #period = 0;
+  #size = 0;
+
+  /**
+   * `checkpoints[p]`: partition p's checkpoint when the build started. `emptyTables`: the
+   * tables held no row then (only this build writes them), so an unknown key is a new row.
+   */
+  readonly #maxRows: number;
+
+  constructor(definition: ProjectionDefinition, options: { partitions: number; checkpoints: readonly Position[]; emptyTables: boolean; maxRows?: number }) {
+    this.#maxRows = options.maxRows ?? MAX_CACHED_ROWS;
+    this.#definition = definition;
+    this.#partitions = options.partitions;
+    this.#checkpoints = options.checkpoints;
+    let max = options.checkpoints[0]!;
+    for (const checkpoint of options.checkpoints) if (comparePositions(checkpoint, max) > 0) max = checkpoint;
+    this.#allAfter = max;
+    this.#written = options.emptyTables ? new Map(definition.tables.map((model) => [model.table, new KeyFilter()])) : null;
+  }
+
+  /** Rows held. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Rows folded since the last flush. */
+  get dirtyCount(): number {
+    return this.#dirty.length;
+  }
+
+  #table(table: string): Map<string, CachedRow> {
+    let rows = this.#tables.get(table);
+    if (!rows) {
+      rows = new Map();
+      this.#tables.set(table, rows);
+    }
+    return rows;
+  }
+
+  /** The distinct rows an event touches (an event naming a row twice lists it once). */
+  #refs(event: RecordedEvent): RowRef[] {
+    const refs = this.#definition.touches(event);
+    if (refs.length < 2) return refs;
+    const unique: RowRef[] = [];
+    for (const ref of refs) if (!unique.some((seen) => seen.key === ref.key && seen.table === ref.table)) unique.push(ref);
+    return unique;
+  }
+
+  /**
+   * The keys, per table, that these events touch and that must be read from PostgreSQL
+   * first; keys known to have no row get their (empty) place here at once.
+   */
+  missing(events: readonly RecordedEvent[]): Map<string, string[]> {
+    const wanted = new Map<string, string[]>();
+    for (const event of events) {
+      for (const ref of this.#refs(event)) {
+        const rows = this.#table(ref.table);
+        const cached = rows.get(ref.key);
+        if (cached) {
+          // In use from now on: a flush finishing meanwhile must not let go of it.
+          cached.touched = this.#period;
+          continue;
+        }
+        const written = this.#written?.get(ref.table);
+        if (this.#written !== null && !written?.mayContain(ref.key)) {
+          this.#place(rows, ref, undefined);
+          continue;
+        }
+        let keys = wanted.get(ref.table);
+        if (!keys) {
+          keys = [];
+          wanted.set(ref.table, keys);
+        }
+        // A placeholder until the load answers, so the key is asked for once.
+        this.#place(rows, ref, undefined);
+        keys.push(ref.key);
+      }
+    }
+    return wanted;
+  }
+
+  /** Records what a load of `missing()` keys found (rows by key; keys without a row stay empty). */
+  loaded(table: string, rows: ReadonlyMap<string, Row>): void {
+    const cached = this.#table(table);
+    for (const [key, row] of rows) {
+      const entry = cached.get(key);
+      if (entry && !entry.dirty) {
+        entry.stored = row;
+        entry.current = row;
+      }
+    }
+  }
+
+  #place(rows: Map<string, CachedRow>, ref: RowRef, row: Row | undefined): CachedRow {
+    const entry: CachedRow = { ref: { table: ref.table, key: ref.key }, stored: row, current: row, dirty: false, touched: this.#period, hits: 0 };
+    rows.set(ref.key, entry);
+    this.#size++;
+    return entry;
+  }
+
+  /** Folds the events (log order) into their rows; every touched row must be present (see missing/loaded). */
+  fold(events: readonly RecordedEvent[]): void {
+    const definition = this.#definition;
+    for (const event of events) {
+      const checked = comparePositions(event.position, this.#allAfter) <= 0;
+      for (const ref of this.#refs(event)) {
+        if (checked && comparePositions(event.position, this.#checkpoints[partitionOf(ref, this.#partitions)]!) <= 0) continue;
+        const entry = this.#table(ref.table).get(ref.key);
+        if (!entry) throw new Error(`row ${ref.table}/${ref.key} was not loaded before folding`);
+        if (!entry.dirty) {
+          entry.dirty = true;
+          this.#dirty.push(entry);
+        }
+        entry.touched = this.#period;
+        entry.hits++;
+        entry.current = definition.reduce(ref, entry.current, event);
+      }
+    }
+  }
+
+  /**
+   * The rows folded since the last flush, and the start of the next period: the caller writes
+   * them (from their state now), then calls flushed(). Events may be folded into them
+   * meanwhile: they are then dirty again, for the next flush.
+   */
+  takeDirty(): CachedRow[] {
+    const dirty = this.#dirty;
+    this.#dirty = [];
+    for (const entry of dirty) entry.dirty = false;
+    this.#period++;
+    return dirty;
+  }
+
+  /**
+   * After a flush committed: each written row's stored state is what was written (`written`
+   * parallel to `rows`; undefined: deleted). Lets go of every row no event touched in the
+   * period flushed or since.
+   */
+  flushed(rows: readonly CachedRow[], written: readonly (Row | undefined)[]): void {
+    rows.forEach((entry, i) => {
+      entry.stored = written[i];
+      // Folded again since the flush took it: its current state is newer than what was written.
+      if (!entry.dirty) entry.current = written[i];
+    });
+    // The period flushed is the one before the current; let go of what it did not touch
+    // (and the current one has not either), then, while over the budget, of the coldest rows
+    // (fewest events folded) that are not waiting for the next flush.
+    const flushedPeriod = this.#period - 1;
+    const candidates: CachedRow[] = [];
+    for (const cached of this.#tables.values()) {
+      for (const entry of cached.values()) {
+        // Rows of the period in progress (folded, or about to be) stay.
+        if (entry.dirty || entry.touched > flushedPeriod) continue;
+        if (entry.touched === flushedPeriod) candidates.push(entry);
+        else this.#evict(entry);
+      }
+    }
+    if (this.#size > this.#maxRows) {
+      candidates.sort((a, b) => a.hits - b.hits);
+      for (let i = 0; i < candidates.length && this.#size > this.#maxRows; i++) this.#evict(candidates[i]!);
+    }
+  }
+
+  #evict(entry: CachedRow): void {
+    this.#tables.get(entry.ref.table)?.delete(entry.ref.key);
+    this.#size--;
+    if (entry.stored !== undefined) this.#written?.get(entry.ref.table)?.add(entry.ref.key);
+  }
+}
