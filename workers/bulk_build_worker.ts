@@ -8,11 +8,13 @@ import type { MessagePort } from "node:worker_threads";
 import { workerData } from "node:worker_threads";
 import pg from "pg";
 import { lowerBackendPriority } from "../src/db/backend_priority.ts";
-import { createPool, SESSION_DEFAULTS, type Pool } from "../src/db/pool.ts";
+import { createPool, isConnectionError, SESSION_DEFAULTS, type Pool } from "../src/db/pool.ts";
 import { LOG_READ_SETTINGS } from "../src/event_store/postgres.ts";
 import type { ProjectionModuleRef } from "../src/projections/define.ts";
 import { runBuild, type BuildRequest, type BuildResult } from "../src/projections/bulk/build.ts";
+import { CheckpointMovedError, FlushViewsAheadError } from "../src/projections/bulk/flush.ts";
 import { RespWriter } from "../src/projections/bulk/resp_writer.ts";
+import { sentinelKey } from "../src/shared/read_models.ts";
 import { loadDefinition } from "../src/projections/runner/load_definition.ts";
 import { lowerThreadPriority } from "../src/projections/runner/worker_pool.ts";
 import type { ProjectionWorkerData } from "./projection_worker.ts";
@@ -23,7 +25,15 @@ export interface BuildTask extends BuildRequest {
   port: MessagePort;
 }
 
-export type BuildProgressMessage = { position: string; consumed: number };
+export type BuildProgressMessage = { position: string; consumed: number } | { viewsFailed: true };
+
+/**
+ * What a build task answers. Errors are classified here: their class and code do not survive
+ * the trip to the main thread. "moved": another process writes the version (leadership was
+ * lost); "connection": the store could not be reached; "failed": anything else (the build
+ * leaves the rest to batches). `viewsAhead`: views went out for rows that did not commit.
+ */
+export type BuildTaskResult = { ok: true; result: BuildResult } | { ok: false; kind: "moved" | "connection" | "failed"; message: string; viewsAhead: boolean };
 
 const data = workerData as ProjectionWorkerData;
 if (data.niceness) lowerThreadPriority(data.niceness);
@@ -61,8 +71,24 @@ async function connectReader(): Promise<pg.Client> {
   return client;
 }
 
-/** Runs one build task; resolves with where the build left the version. */
-export async function buildTask(task: BuildTask): Promise<BuildResult> {
+/** Removes the version's sentinel (best effort): its views stopped being written, readers of collections must ask PostgreSQL. */
+async function withdrawSentinel(projection: string, version: number): Promise<void> {
+  if (!data.redisUrl) return;
+  try {
+    const writer = await RespWriter.connect(data.redisUrl, data.redisKeyPrefix, 2000);
+    try {
+      await writer.write([{ op: "del", key: sentinelKey(projection, version) }]);
+      await writer.flush();
+    } finally {
+      writer.close();
+    }
+  } catch {
+    // Redis down: the sentinel goes with the restore that follows.
+  }
+}
+
+/** Runs one build task; answers where the build left the version, or why it failed. */
+export async function buildTask(task: BuildTask): Promise<BuildTaskResult> {
   const { port, module, ...request } = task;
   let stopped = false;
   port.on("message", (message) => {
@@ -71,15 +97,24 @@ export async function buildTask(task: BuildTask): Promise<BuildResult> {
   try {
     const definition = await loadDefinition(module);
     const redisUrl = data.redisUrl;
-    return await runBuild(
+    const result = await runBuild(
       { pool: await connections(), connectReader, connectViews: redisUrl ? () => RespWriter.connect(redisUrl, data.redisKeyPrefix) : null },
       definition,
       request,
       {
         progress: (position, consumed) => port.postMessage({ position, consumed } satisfies BuildProgressMessage),
         stopped: () => stopped,
+        viewsFailed: () => {
+          port.postMessage({ viewsFailed: true } satisfies BuildProgressMessage);
+          void withdrawSentinel(definition.name, request.version);
+        },
       },
     );
+    return { ok: true, result };
+  } catch (error) {
+    const cause = error instanceof FlushViewsAheadError ? error.cause : error;
+    const kind = cause instanceof CheckpointMovedError ? "moved" : isConnectionError(cause) ? "connection" : "failed";
+    return { ok: false, kind, message: error instanceof Error ? error.message : String(error), viewsAhead: error instanceof FlushViewsAheadError };
   } finally {
     port.close();
   }

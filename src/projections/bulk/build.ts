@@ -55,6 +55,8 @@ export interface BuildHooks {
   progress(position: string, consumed: number): void;
   /** True once the build should stop (checked between chunks). */
   stopped(): boolean;
+  /** Views stopped being written (Redis failed or unreachable): readers must not trust them until they are restored. */
+  viewsFailed(): void;
 }
 
 export interface BuildDeps {
@@ -68,7 +70,7 @@ export interface BuildDeps {
 
 /** Log events between flushes, and rows folded between flushes, whichever comes first. */
 export const FLUSH_EVENTS = 100_000;
-export const FLUSH_ROWS = 10_000;
+export const FLUSH_ROWS = 5000;
 /** Log events read, looked up and folded at a time. */
 const CHUNK_EVENTS = 5000;
 
@@ -138,6 +140,7 @@ export async function runBuild(deps: BuildDeps, definition: ProjectionDefinition
         // Redis unreachable: no views this build; they are restored from the rows afterwards.
         result.viewsFailed = true;
         await client.query("UPDATE projections SET views_dirty = true WHERE name = $1 AND version = $2", [definition.name, request.version]);
+        hooks.viewsFailed();
       }
     }
     const target: FlushTarget = {
@@ -171,6 +174,7 @@ export async function runBuild(deps: BuildDeps, definition: ProjectionDefinition
           // Views missed writes: no more of them this build; they are restored from the rows afterwards.
           result.viewsFailed = true;
           target.redis = null;
+          hooks.viewsFailed();
         }
         hooks.progress(result.position, upTo);
       })();

@@ -121,6 +121,26 @@ export function fieldUuid(field: Buffer): string {
 }
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+/** ISO 8601 with a zone (Z or ±hh[:]mm) and up to microseconds: what the projections write (their text form is refused otherwise, as a row the encoder cannot vouch for). */
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(Z|[+-]\d{2}(?::?\d{2})?)$/;
+const INTEGER = /^-?\d{1,10}$/;
+
+/** Microseconds since PostgreSQL's epoch of an ISO timestamp with a zone, or null when it is not one (or not a real date). */
+export function timestampMicros(text: string): bigint | null {
+  const match = TIMESTAMP.exec(text);
+  if (!match) return null;
+  const [, y, mo, d, h, mi, sec, fraction = "", zone] = match;
+  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec));
+  const date = new Date(ms);
+  // Out-of-range parts roll over in Date.UTC (Feb 30 -> Mar 1); PostgreSQL refuses them.
+  if (date.getUTCDate() !== Number(d) || date.getUTCMonth() !== Number(mo) - 1 || Number(h) > 23 || Number(mi) > 59 || Number(sec) > 59) return null;
+  let offsetMinutes = 0;
+  if (zone !== "Z") {
+    const digits = zone!.slice(1).replace(":", "");
+    offsetMinutes = (zone!.startsWith("-") ? -1 : 1) * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2) || 0));
+  }
+  return BigInt(ms - offsetMinutes * 60_000 - PG_EPOCH_MS) * 1000n + BigInt(fraction.padEnd(6, "0"));
+}
 /** Microseconds between the Unix epoch and PostgreSQL's (2000-01-01). */
 const PG_EPOCH_MS = 946_684_800_000;
 const DAY_MS = 86_400_000;
@@ -213,7 +233,8 @@ export class CopyBinaryWriter {
         return;
       }
       case "jsonb": {
-        const text = typeof value === "string" ? value : Buffer.isBuffer(value) ? value.toString("utf8") : JSON.stringify(value);
+        // As row_io sends it: text as it is, anything else as its JSON.
+        const text = typeof value === "string" ? value : JSON.stringify(value);
         const length = Buffer.byteLength(text, "utf8");
         this.#length(length + 1);
         this.#buffer[this.#offset++] = 1; // jsonb binary format version
@@ -228,7 +249,7 @@ export class CopyBinaryWriter {
         return;
       }
       case "int": {
-        const number = typeof value === "number" ? value : Number(value);
+        const number = typeof value === "number" ? value : typeof value === "string" && INTEGER.test(value) ? Number(value) : Number.NaN;
         if (!Number.isInteger(number) || number < -2147483648 || number > 2147483647) return this.#fail(type, value, name);
         this.#length(4);
         this.#buffer.writeInt32BE(number, this.#offset);
@@ -242,23 +263,24 @@ export class CopyBinaryWriter {
           big = BigInt(value);
         } else if (typeof value === "string" && /^-?\d{1,19}$/.test(value)) big = BigInt(value);
         else return this.#fail(type, value, name);
+        if (big > 9223372036854775807n || big < -9223372036854775808n) return this.#fail(type, value, name);
         this.#length(8);
         this.#buffer.writeBigInt64BE(big, this.#offset);
         this.#offset += 8;
         return;
       }
       case "timestamptz": {
-        const ms = value instanceof Date ? value.getTime() : typeof value === "string" ? Date.parse(value) : Number.NaN;
-        if (Number.isNaN(ms)) return this.#fail(type, value, name);
+        const micros = value instanceof Date ? BigInt(value.getTime() - PG_EPOCH_MS) * 1000n : typeof value === "string" ? timestampMicros(value) : null;
+        if (micros === null) return this.#fail(type, value, name);
         this.#length(8);
-        this.#buffer.writeBigInt64BE(BigInt(ms - PG_EPOCH_MS) * 1000n, this.#offset);
+        this.#buffer.writeBigInt64BE(micros, this.#offset);
         this.#offset += 8;
         return;
       }
       case "date": {
         if (typeof value !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(value)) return this.#fail(type, value, name);
         const ms = Date.parse(`${value}T00:00:00.000Z`);
-        if (Number.isNaN(ms)) return this.#fail(type, value, name);
+        if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== value) return this.#fail(type, value, name);
         this.#length(4);
         this.#buffer.writeInt32BE((ms - PG_EPOCH_MS) / DAY_MS, this.#offset);
         this.#offset += 4;

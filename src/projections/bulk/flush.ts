@@ -41,6 +41,13 @@ export interface FlushResult {
 /** Thrown when a partition checkpoint moved under the build: another process writes this version. */
 export class CheckpointMovedError extends Error {}
 
+/** A flush failed after sending views for rows that did not commit: the version's views must be restored from its rows. */
+export class FlushViewsAheadError extends Error {
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+}
+
 /** Redis commands per pipeline chunk. */
 const VIEW_OPS_PER_PIPELINE = 4000;
 /** Rows whose views move members (a stored row changed) go in MULTI/EXEC groups of this many rows: readers never see half a move. */
@@ -94,10 +101,24 @@ class ViewBatcher {
   }
 }
 
-/** COPYs encoded rows into a table. */
-async function copyInto(client: PoolClient, model: TableModel, version: number, writer: CopyBinaryWriter): Promise<void> {
-  const sql = `COPY ${ident(tableName(model.table, version))} FROM STDIN (FORMAT binary)`;
-  await pipeline(Readable.from([writer.end()]), client.query(copyFrom(sql)));
+/** Bytes of COPY data encoded at a time: rows are encoded as PostgreSQL takes them, not all at once. */
+const COPY_CHUNK_BYTES = 256 * 1024;
+
+/** The binary COPY stream of rows, encoded chunk by chunk as it is read. */
+function* copyChunks(model: TableModel, rows: readonly Row[]): Generator<Buffer> {
+  const writer = new CopyBinaryWriter(model, COPY_CHUNK_BYTES + (COPY_CHUNK_BYTES >> 2));
+  for (const row of rows) {
+    writer.add(row);
+    if (writer.bytes >= COPY_CHUNK_BYTES) yield writer.take();
+  }
+  yield writer.end();
+}
+
+/** COPYs rows into a table (binary, every column named). */
+async function copyInto(client: PoolClient, model: TableModel, version: number, rows: readonly Row[]): Promise<void> {
+  const columns = model.columns.map((column) => ident(column.name)).join(", ");
+  const sql = `COPY ${ident(tableName(model.table, version))} (${columns}) FROM STDIN (FORMAT binary)`;
+  await pipeline(Readable.from(copyChunks(model, rows), { objectMode: false }), client.query(copyFrom(sql)));
 }
 
 /** Locks every partition checkpoint of the version and checks that none moved since the build last wrote them. */
@@ -123,7 +144,7 @@ async function lockCheckpoints(client: PoolClient, target: FlushTarget): Promise
 export async function flushRows(target: FlushTarget, rows: readonly CachedRow[], through: Position, consumed: number): Promise<FlushResult> {
   const { client, definition, version } = target;
   const stored: (Row | undefined)[] = new Array(rows.length);
-  const copies = new Map<string, { model: TableModel; writer: CopyBinaryWriter }>();
+  const copies = new Map<string, { model: TableModel; rows: Row[] }>();
   const upserts = new Map<string, { model: TableModel; rows: Row[] }>();
   const deletes = new Map<string, { model: TableModel; keys: string[] }>();
   const views = target.redis && definition.views ? new ViewBatcher() : null;
@@ -148,8 +169,8 @@ export async function flushRows(target: FlushTarget, rows: readonly CachedRow[],
       list.keys.push(key);
     } else if (before === undefined) {
       let copy = copies.get(table);
-      if (!copy) copies.set(table, (copy = { model, writer: new CopyBinaryWriter(model) }));
-      copy.writer.add(after);
+      if (!copy) copies.set(table, (copy = { model, rows: [] }));
+      copy.rows.push(after);
     } else {
       let list = upserts.get(table);
       if (!list) upserts.set(table, (list = { model, rows: [] }));
@@ -157,18 +178,26 @@ export async function flushRows(target: FlushTarget, rows: readonly CachedRow[],
     }
     if (views) views.add(definition.views!(table, key, after, before, version), before !== undefined, target.viewsFresh && before === undefined);
   });
+  let viewsSent = false;
   await client.query("BEGIN");
   try {
-    // PostgreSQL writes the rows while the views go out; both before COMMIT.
+    // The checkpoints first: a builder that lost the version to another writer sends nothing.
+    await lockCheckpoints(client, target);
+    // Then PostgreSQL writes the rows while the views go out; both before COMMIT.
     const rowWrites = (async (): Promise<void> => {
-      await lockCheckpoints(client, target);
-      for (const { model, writer } of copies.values()) await copyInto(client, model, version, writer);
+      for (const { model, rows: added } of copies.values()) await copyInto(client, model, version, added);
       for (const { model, rows: changed } of upserts.values()) await upsertRows(client, model, version, changed);
       for (const { model, keys } of deletes.values()) await deleteRows(client, model, version, keys);
     })();
     rowWrites.catch(() => undefined);
+    viewsSent = views !== null && target.redis !== null;
     const viewsWritten = views && target.redis ? writeViewBatches(target.redis, views.finish()) : null;
-    await rowWrites;
+    viewsWritten?.catch(() => undefined);
+    try {
+      await rowWrites;
+    } finally {
+      await viewsWritten;
+    }
     const viewsFailed = viewsWritten === null ? false : !(await viewsWritten);
     if (viewsFailed) target.redis?.close();
     const wire = encodePosition(through);
@@ -190,6 +219,14 @@ export async function flushRows(target: FlushTarget, rows: readonly CachedRow[],
     return { stored, rowsWritten, viewsFailed };
   } catch (error) {
     await client.query("ROLLBACK").catch(() => undefined);
+    // Views went out for rows that did not commit: have them restored from the rows (best
+    // effort: with the store down the flag cannot be set, and the leader restores anyway after a failed run).
+    if (viewsSent) {
+      await client
+        .query("UPDATE projections SET views_dirty = true WHERE name = $1 AND version = $2", [definition.name, version])
+        .catch(() => undefined);
+      throw new FlushViewsAheadError(error);
+    }
     throw error;
   }
 }

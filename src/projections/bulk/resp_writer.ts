@@ -17,6 +17,8 @@ import type { ViewOp } from "../define.ts";
 const WRITE_CHUNK = 256 * 1024;
 /** Commands written and not yet answered at most (then writing waits for replies). */
 const MAX_UNANSWERED = 20_000;
+/** Longest wait for Redis to take bytes or answer (then the connection is given up): a Redis that stops answering must not hold a flush, and its open transaction, forever. */
+const STALL_MS = 10_000;
 
 export class RespError extends Error {}
 
@@ -50,43 +52,46 @@ export class RespWriter {
   #waiters: (() => void)[] = [];
   #closed = false;
 
-  private constructor(socket: net.Socket, prefix: string) {
+  readonly #stallMs: number;
+
+  private constructor(socket: net.Socket, prefix: string, stallMs: number) {
     this.#socket = socket;
     this.#prefix = prefix;
+    this.#stallMs = stallMs;
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.#read(chunk));
     const fail = (error: Error): void => {
       this.#failure ??= error;
       this.#closed = true;
       this.#wake();
+      socket.destroy();
     };
     socket.on("error", fail);
     socket.on("close", () => fail(new RespError("Redis connection closed")));
   }
 
-  /** Connects (AUTH and SELECT as the URL says); keys of every command get `prefix`. */
-  static async connect(url: string, prefix: string, timeoutMs = 5000): Promise<RespWriter> {
+  /** Connects (AUTH and SELECT as the URL says, within the same timeout); keys of every command get `prefix`. */
+  static async connect(url: string, prefix: string, timeoutMs = 5000, stallMs = STALL_MS): Promise<RespWriter> {
     const where = target(url);
     const socket = where.tls ? tls.connect({ host: where.host, port: where.port, servername: where.host }) : net.connect({ host: where.host, port: where.port });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new RespError("Redis connect timeout"));
-      }, timeoutMs);
-      socket.once(where.tls ? "secureConnect" : "connect", () => {
-        clearTimeout(timer);
-        resolve();
+    const timer = setTimeout(() => socket.destroy(new RespError("Redis connect timeout")), timeoutMs);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once(where.tls ? "secureConnect" : "connect", () => resolve());
+        socket.once("error", reject);
+        socket.once("close", () => reject(new RespError("Redis connection closed")));
       });
-      socket.once("error", (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-    });
-    const writer = new RespWriter(socket, prefix);
-    if (where.password) writer.#command(where.username ? ["AUTH", where.username, where.password] : ["AUTH", where.password]);
-    if (where.db !== 0) writer.#command(["SELECT", String(where.db)]);
-    await writer.flush();
-    return writer;
+      const writer = new RespWriter(socket, prefix, stallMs);
+      if (where.password) writer.#command(where.username ? ["AUTH", where.username, where.password] : ["AUTH", where.password]);
+      if (where.db !== 0) writer.#command(["SELECT", String(where.db)]);
+      await writer.flush();
+      return writer;
+    } catch (error) {
+      socket.destroy();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** False once the connection failed or closed: make a new writer. */
@@ -129,16 +134,36 @@ export class RespWriter {
     if (this.#offset >= WRITE_CHUNK) await this.#send();
   }
 
-  /** Sends what is buffered and waits for every reply; rejects when any command failed (the first error). */
+  /** Sends what is buffered and waits for every reply; rejects when any command failed (the first error) or Redis stalled. */
   async flush(): Promise<void> {
     await this.#send();
-    while (this.#inFlight > 0 && this.#failure === null) await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    while (this.#inFlight > 0 && this.#failure === null) await this.#progress();
     if (this.#failure) throw this.#failure;
+  }
+
+  /** Resolves at the next reply, drain or failure; gives the connection up when none comes for STALL_MS. */
+  async #progress(waitForDrain = false): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#failure ??= new RespError(`Redis did not answer for ${this.#stallMs} ms`);
+        this.close();
+        resolve();
+      }, this.#stallMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#socket.off("drain", done);
+        resolve();
+      };
+      this.#waiters.push(done);
+      if (waitForDrain) this.#socket.once("drain", done);
+    });
   }
 
   close(): void {
     this.#closed = true;
+    this.#failure ??= new RespError("closed");
     this.#socket.destroy();
+    this.#wake();
   }
 
   #command(args: readonly (string | Buffer)[]): void {
@@ -196,15 +221,16 @@ export class RespWriter {
     if (this.#failure) throw this.#failure;
     if (this.#offset === 0) return;
     // Bounded: wait for replies while too much is unanswered.
-    while (this.#inFlight > MAX_UNANSWERED && this.#failure === null) {
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
-    }
+    while (this.#inFlight > MAX_UNANSWERED && this.#failure === null) await this.#progress();
     if (this.#failure) throw this.#failure;
     const bytes = Buffer.from(this.#buffer.subarray(0, this.#offset));
     this.#offset = 0;
     this.#inFlight += this.#buffered;
     this.#buffered = 0;
-    if (!this.#socket.write(bytes)) await new Promise<void>((resolve) => this.#socket.once("drain", resolve));
+    if (!this.#socket.write(bytes)) {
+      while (this.#socket.writableNeedDrain && this.#failure === null) await this.#progress(true);
+      if (this.#failure) throw this.#failure;
+    }
   }
 
   #read(chunk: Buffer): void {

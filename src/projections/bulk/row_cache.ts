@@ -28,7 +28,7 @@ export interface CachedRow {
 }
 
 /** Rows kept from one flush to the next at most (the hottest ones). */
-export const MAX_CACHED_ROWS = 10_000;
+export const MAX_CACHED_ROWS = 5000;
 
 export class RowCache {
   readonly #definition: ProjectionDefinition;

@@ -10,9 +10,9 @@ import type { Piscina } from "piscina";
 import type { Pool } from "../../db/pool.ts";
 import { encodePosition, parsePosition, type Position } from "../../shared/position.ts";
 import type { ProjectionModuleRef } from "../define.ts";
-import type { BuildResult } from "../bulk/build.ts";
-import type { BuildProgressMessage, BuildTask } from "../../../workers/bulk_build_worker.ts";
+import type { BuildProgressMessage, BuildTask, BuildTaskResult } from "../../../workers/bulk_build_worker.ts";
 import type { ProjectionWorkerData } from "../../../workers/projection_worker.ts";
+import { liftHeapGrowthCap } from "../../runtime/heap_growth.ts";
 import { createBulkBuildPool } from "./worker_pool.ts";
 
 /** A loop at least this many events behind the head builds in bulk first. */
@@ -34,6 +34,19 @@ export interface BulkRun {
   viewsFresh: boolean;
   signal: AbortSignal;
   onProgress(position: Position, consumed: number): void;
+  /** Views stopped being written during the build (they need restoring from the rows). */
+  onViewsFailed(): void;
+}
+
+/** A build that failed: `kind` as the worker classified it (see BuildTaskResult); `viewsAhead`: views went out for rows that did not commit. */
+export class BulkBuildError extends Error {
+  readonly kind: "moved" | "connection" | "failed";
+  readonly viewsAhead: boolean;
+  constructor(kind: "moved" | "connection" | "failed", message: string, viewsAhead: boolean) {
+    super(message);
+    this.kind = kind;
+    this.viewsAhead = viewsAhead;
+  }
 }
 
 export interface BulkOutcome {
@@ -63,6 +76,7 @@ export function createBulkBuilder(options: { threads: number; data: ProjectionWo
       piscina ??= createBulkBuildPool({ threads: options.threads, data: options.data });
       const channel = new MessageChannel();
       channel.port1.on("message", (message: BuildProgressMessage) => {
+        if ("viewsFailed" in message) return request.onViewsFailed();
         const position = parsePosition(message.position);
         if (position) request.onProgress(position, message.consumed);
       });
@@ -78,8 +92,12 @@ export function createBulkBuilder(options: { threads: number; data: ProjectionWo
         ...flushes,
         port: channel.port2,
       };
+      // V8 sizes heaps by its own heuristic while builds run (see liftHeapGrowthCap).
+      const release = liftHeapGrowthCap();
       try {
-        const result = (await piscina.run(task, { transferList: [channel.port2] })) as BuildResult;
+        const answer = (await piscina.run(task, { transferList: [channel.port2] })) as BuildTaskResult;
+        if (!answer.ok) throw new BulkBuildError(answer.kind, answer.message, answer.viewsAhead);
+        const result = answer.result;
         return {
           position: parsePosition(result.position)!,
           consumed: result.consumed,
@@ -89,6 +107,7 @@ export function createBulkBuilder(options: { threads: number; data: ProjectionWo
           viewsFailed: result.viewsFailed,
         };
       } finally {
+        release();
         request.signal.removeEventListener("abort", stop);
         channel.port1.close();
       }

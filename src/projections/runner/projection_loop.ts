@@ -16,7 +16,7 @@ import { comparePositions, START, type Position } from "../../shared/position.ts
 import type { ProjectionDefinition, ProjectionModuleRef } from "../define.ts";
 import { isConnectionError } from "../../db/pool.ts";
 import { backoffMs, sleep } from "./backoff.ts";
-import { visibleEventsAfter, type BulkBuilder } from "./bulk_builder.ts";
+import { BulkBuildError, visibleEventsAfter, type BulkBuilder } from "./bulk_builder.ts";
 import { partitionCount, partitionGroups } from "./partition.ts";
 import { runPartitions, type PartitionRunnerDeps } from "./partition_runner.ts";
 import { SideEffects } from "./side_effects.ts";
@@ -93,6 +93,8 @@ export class ProjectionLoop {
   #backlogHead: Position = START;
   /** True while a bulk build runs (tasks are none, views are the build's). */
   #building = false;
+  /** The version's Redis key space was cleared by this loop's owner while the version had applied nothing. */
+  #viewsCleared = false;
 
   constructor(definition: ProjectionDefinition, module: ProjectionModuleRef, deps: LoopDeps) {
     this.definition = definition;
@@ -244,41 +246,59 @@ export class ProjectionLoop {
    */
   async #buildInBulk(signal: AbortSignal): Promise<void> {
     const bulk = this.#deps.bulk!;
-    const head = await this.#deps.store.headPosition();
-    if (head === null) return;
-    const views = this.definition.views !== undefined && this.#deps.views !== "defer";
-    const fresh = await this.#fresh(this.#position);
+    // From here on the leader's watchdog starts no restore (deferringViews).
     this.#building = true;
-    const build = bulk.run({
-      module: this.module,
-      version: this.version,
-      through: head,
-      views,
-      viewsFresh: fresh,
-      signal,
-      onProgress: (position, consumed) => {
-        this.#position = position;
-        this.#consumed = this.#read = consumed;
-        this.#deps.onProgress(position);
-      },
-    });
-    this.#tail = build.then(
-      () => undefined,
-      () => undefined,
-    );
     try {
-      const outcome = await build;
-      this.#position = outcome.position;
-      this.#consumed = this.#read = outcome.consumed;
-      if (outcome.viewsFailed) this.#deps.onViewsFailed();
-      this.#deps.logger.info({ projection: this.definition.name, version: this.version, events: outcome.events, rows: outcome.rowsWritten, flushes: outcome.flushes }, "bulk build reached its head");
-    } catch (error) {
-      if (signal.aborted || isConnectionError(error)) throw error;
-      // Re-read where the build's last flush left the version, and go on with batches from there.
-      const stored = await readProgress(this.#deps.pool, this.definition.name, this.version);
-      this.#position = stored.position;
-      this.#consumed = this.#read = stored.consumed;
-      this.#deps.logger.warn({ projection: this.definition.name, version: this.version, error: (error as Error).message }, "bulk build failed; going on with batches");
+      const head = await this.#deps.store.headPosition();
+      if (head === null) return;
+      const views = this.definition.views !== undefined && this.#deps.views !== "defer";
+      // Removals of views a fresh version never wrote are skipped, when its key space is known clear.
+      const viewsFresh = views && this.#viewsCleared && (await this.#fresh(this.#position));
+      // A restore that began before the build holds the loop page by page: start between two
+      // pages, as a batch does; its next page then waits for the whole build (the tail).
+      while (this.#openGate !== null) {
+        this.#batchWaiting = true;
+        await this.#gate;
+        this.#batchWaiting = false;
+      }
+      const build = bulk.run({
+        module: this.module,
+        version: this.version,
+        through: head,
+        views,
+        viewsFresh,
+        signal,
+        onProgress: (position, consumed) => {
+          this.#position = position;
+          this.#consumed = this.#read = consumed;
+          this.#deps.onProgress(position);
+        },
+        onViewsFailed: () => this.#deps.onViewsFailed(),
+      });
+      this.#tail = build.then(
+        () => undefined,
+        () => undefined,
+      );
+      try {
+        const outcome = await build;
+        this.#position = outcome.position;
+        this.#consumed = this.#read = outcome.consumed;
+        this.#deps.logger.info(
+          { projection: this.definition.name, version: this.version, events: outcome.events, rows: outcome.rowsWritten, flushes: outcome.flushes },
+          "bulk build reached its head",
+        );
+      } catch (error) {
+        // Views may have gone out for rows that did not commit (known, or a thread that died: unknown).
+        if (views && !(error instanceof BulkBuildError && !error.viewsAhead)) this.#deps.onViewsFailed();
+        // Stopping, the store unreachable (retried by the leader), or the version written by
+        // another process (leadership lost): the run ends here.
+        if (signal.aborted || (error instanceof BulkBuildError && error.kind !== "failed") || isConnectionError(error)) throw error;
+        // Anything else: go on with batches from where the build's last flush left the version.
+        const stored = await readProgress(this.#deps.pool, this.definition.name, this.version);
+        this.#position = stored.position;
+        this.#consumed = this.#read = stored.consumed;
+        this.#deps.logger.warn({ projection: this.definition.name, version: this.version, error: (error as Error).message }, "bulk build failed; going on with batches");
+      }
     } finally {
       this.#building = false;
     }
@@ -321,7 +341,17 @@ export class ProjectionLoop {
    */
   async clearStaleViews(redis: Redis | null): Promise<void> {
     if (!redis || !this.definition.views) return;
-    if (await this.#fresh()) await dropVersionKeys(redis, this.definition.name, this.version).catch(() => undefined);
+    if (await this.#fresh()) {
+      await dropVersionKeys(redis, this.definition.name, this.version).then(
+        () => (this.#viewsCleared = true),
+        () => undefined,
+      );
+    }
+  }
+
+  /** Tells the loop its version's Redis key space was cleared while the version had applied nothing (a replay's new version). */
+  markViewsCleared(): void {
+    this.#viewsCleared = true;
   }
 
   /** Holds new batches and waits until every batch in flight has committed and its watermark is written; returns the resume function. */

@@ -219,7 +219,10 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
   });
   if (redis && definition.views && !build.resumed) {
     // A new physical version owns its key space: clear what an earlier database may have left there.
-    await dropVersionKeys(redis, definition.name, version).catch(() => undefined);
+    await dropVersionKeys(redis, definition.name, version).then(
+      () => loop.markViewsCleared(),
+      () => undefined,
+    );
   }
   const running = loop.run(AbortSignal.any([stopLoop.signal, outer]));
   running.catch(() => undefined);

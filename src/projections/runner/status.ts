@@ -53,8 +53,10 @@ async function lagBetween(pool: Pool, store: EventStore, position: Position, hea
   if (!head || comparePositions(position, head) >= 0) return 0;
   if (store.kind === "postgres") {
     const result = await pool.query<{ lag: string }>(
+      // In log order: the planner has no estimate for an xid8 range and, without the order, took a
+      // sequential scan that reads the whole log when the stretch is near its end (134 ms a call at 1M events; 5 ms by the index).
       `SELECT count(*) AS lag FROM (SELECT 1 FROM events WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
-         AND (transaction_id, global_position) <= ($3::xid8, $4::bigint) LIMIT ${EXACT_LAG}) AS pending`,
+         AND (transaction_id, global_position) <= ($3::xid8, $4::bigint) ORDER BY transaction_id, global_position LIMIT ${EXACT_LAG}) AS pending`,
       [position.commit.toString(), position.prepare.toString(), head.commit.toString(), head.prepare.toString()],
     );
     const counted = Number(result.rows[0]?.lag ?? 0);
