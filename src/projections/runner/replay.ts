@@ -26,7 +26,7 @@ import { ProgressLine } from "./replay_progress.ts";
 import { dropVersion, dropVersionKeys } from "./retire.ts";
 import { createIndexes } from "./schema.ts";
 import { groupDefinitions, resolveServing, type ProjectionFamily } from "./versions.ts";
-import { restoreViews } from "./views_restore.ts";
+import { closeViewsSession, openViewsSession, restoreViews } from "./views_restore.ts";
 import { createWorkerPool } from "./worker_pool.ts";
 import { createBulkBuilder, type BulkBuilder, type BulkTuning } from "./bulk_builder.ts";
 import type { ProjectionWorkerData } from "../../../workers/projection_worker.ts";
@@ -130,8 +130,8 @@ export async function runReplays(options: Omit<ReplayOptions, "name" | "piscina"
   const out = options.out;
   const plain: NodeJS.WritableStream | undefined = out && ({ write: (chunk: string) => out.write(chunk) } as unknown as NodeJS.WritableStream);
   const piscina = replayPool(options);
-  // One build per replay at once: they read the log each, and share the cores.
-  const bulk = replayBulk(options, names.length);
+  // Builds one at a time on 2 cores (each keeps ~1.6 busy with PostgreSQL and Redis), as the service does.
+  const bulk = replayBulk(options, Math.floor(options.workers / 2));
   const handles: ReplayHandle[] = [];
   try {
     for (const name of names) handles.push(await beginReplay({ ...options, name, signal, piscina, bulk, ...(plain ? { out: plain } : {}) }));
@@ -194,7 +194,7 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
   redis?.on("error", () => undefined);
   // The rebuild yields the CPU to live work: its threads run at niceness 10.
   const piscina = options.piscina ?? replayPool(options);
-  const bulk = options.bulk === undefined ? replayBulk(options, options.workers) : options.bulk;
+  const bulk = options.bulk === undefined ? replayBulk(options, 1) : options.bulk;
   const stopLoop = new AbortController();
   // The replay's Redis views need writing from the rows: with bulk builds (which write them
   // as they go) only when a run before this one may have left some ahead of its rows (it
@@ -217,12 +217,18 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
     onProgress: () => undefined,
     onViewsFailed: () => (viewsDirty = true),
   });
+  // A bulk build writes the views as it goes, into a key space cleared first: a session over
+  // all of it, completed (sentinel "1") before the switch if Redis kept everything written.
+  let viewsSession: string | null = null;
   if (redis && definition.views && !build.resumed) {
     // A new physical version owns its key space: clear what an earlier database may have left there.
-    await dropVersionKeys(redis, definition.name, version).then(
-      () => loop.markViewsCleared(),
-      () => undefined,
-    );
+    try {
+      await dropVersionKeys(redis, definition.name, version);
+      loop.markViewsCleared();
+      if (bulk) viewsSession = await openViewsSession(redis, definition, version);
+    } catch {
+      viewsDirty = definition.views !== undefined;
+    }
   }
   const running = loop.run(AbortSignal.any([stopLoop.signal, outer]));
   running.catch(() => undefined);
@@ -255,6 +261,11 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
       loop.stopDeferringViews();
       const resume = await loop.pause();
       try {
+        if (!viewsDirty && redis && viewsSession !== null) {
+          // Complete unless Redis lost data meanwhile; then restored from the rows like any dirty views.
+          if (!(await closeViewsSession(redis, definition, version, viewsSession).catch(() => false))) viewsDirty = true;
+          viewsSession = null;
+        }
         if (viewsDirty && redis) {
           try {
             await restoreViews(pool, redis, definition, version);

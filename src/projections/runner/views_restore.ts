@@ -121,15 +121,28 @@ export async function restoreViews(pool: Pool, redis: Redis, definition: Project
   }
 }
 
-async function restoreViewsNow(pool: Pool, redis: Redis, definition: ProjectionDefinition, version: number, hold?: HoldWriters): Promise<number> {
-  const sentinel = sentinelKey(definition.name, version);
+/**
+ * Starts writing a version's views as a whole (a restore, or a replay's bulk build into a key
+ * space it cleared): the sentinel holds a fresh token, and readers of collections ask
+ * PostgreSQL until closeViewsSession turns it into "1". Returns the token.
+ */
+export async function openViewsSession(redis: Redis, definition: ProjectionDefinition, version: number): Promise<string> {
   const token = `restoring:${crypto.randomUUID()}`;
-  await redis.set(sentinel, token);
+  await redis.set(sentinelKey(definition.name, version), token);
+  return token;
+}
+
+/** Marks the version's views complete if the session's token survived (Redis kept everything written since); false when it did not. */
+export async function closeViewsSession(redis: Redis, definition: ProjectionDefinition, version: number, token: string): Promise<boolean> {
+  return (await redis.eval(COMPLETE, 1, sentinelKey(definition.name, version), token)) !== null;
+}
+
+async function restoreViewsNow(pool: Pool, redis: Redis, definition: ProjectionDefinition, version: number, hold?: HoldWriters): Promise<number> {
+  const token = await openViewsSession(redis, definition, version);
   // Collections cleared after the sentinel stopped saying "complete": their readers ask PostgreSQL until the end.
   await unlinkMatching(redis, definition.viewCollections?.(version) ?? []);
   let rows = 0;
   for (const model of definition.tables) rows += await restoreTable(pool, redis, definition, version, model, hold);
-  const completed = await redis.eval(COMPLETE, 1, sentinel, token);
-  if (completed === null) throw new RestoreInterruptedError(`Redis lost data while the views of ${definition.name} v${version} were restored`);
+  if (!(await closeViewsSession(redis, definition, version, token))) throw new RestoreInterruptedError(`Redis lost data while the views of ${definition.name} v${version} were restored`);
   return rows;
 }
