@@ -3,8 +3,8 @@
  * live progress bar (plain lines when stdout is not a TTY or when several run at once). Ctrl-C stops it; running the
  * command again resumes from its checkpoints.
  */
-import { lowerProcessPriority } from "./projections/runner/worker_pool.ts";
-import { REPLAY_NICENESS, runReplays, type ReplayOptions, type ReplayResult } from "./projections/runner/replay.ts";
+import { runReplays, type ReplayOptions, type ReplayResult } from "./projections/runner/replay.ts";
+import { lowerProcessPriority, REPLAY_NICENESS } from "./runtime/priority.ts";
 
 /** Runs the replays the CLI asked for (several: in one pass, see runReplays), wiring SIGINT/SIGTERM to a clean stop; resolves with the results in order. */
 export async function replayCommand(options: Omit<ReplayOptions, "signal" | "out" | "name" | "piscina"> & { names: readonly string[]; out?: NodeJS.WritableStream }): Promise<ReplayResult[]> {

@@ -16,7 +16,7 @@ import { CheckpointMovedError, FlushViewsAheadError } from "../src/projections/b
 import { RespWriter } from "../src/projections/bulk/resp_writer.ts";
 import { sentinelKey } from "../src/shared/read_models.ts";
 import { loadDefinition } from "../src/projections/runner/load_definition.ts";
-import { lowerThreadPriority } from "../src/projections/runner/worker_pool.ts";
+import { lowerThreadPriority } from "../src/runtime/priority.ts";
 import type { ProjectionWorkerData } from "./projection_worker.ts";
 
 export interface BuildTask extends BuildRequest {

@@ -8,7 +8,8 @@ import { createPool, isConnectionError, type Pool } from "../src/db/pool.ts";
 import { parsePosition } from "../src/shared/position.ts";
 import { applyPartition, ViewsAheadError } from "../src/projections/runner/apply_partition.ts";
 import { loadDefinition } from "../src/projections/runner/load_definition.ts";
-import { lowerThreadPriority, TASKS_PER_WORKER } from "../src/projections/runner/worker_pool.ts";
+import { TASKS_PER_WORKER } from "../src/projections/runner/worker_pool.ts";
+import { lowerThreadPriority } from "../src/runtime/priority.ts";
 import { decodeEvents, type PartitionTask, type TaskResult } from "../src/projections/runner/task.ts";
 
 export interface ProjectionWorkerData {

@@ -28,6 +28,7 @@ import { createIndexes } from "./schema.ts";
 import { groupDefinitions, resolveServing, type ProjectionFamily } from "./versions.ts";
 import { closeViewsSession, openViewsSession, restoreViews } from "./views_restore.ts";
 import { createWorkerPool } from "./worker_pool.ts";
+import { REPLAY_NICENESS } from "../../runtime/priority.ts";
 import { createBulkBuilder, type BulkBuilder, type BulkTuning } from "./bulk_builder.ts";
 import type { ProjectionWorkerData } from "../../../workers/projection_worker.ts";
 
@@ -89,8 +90,6 @@ export interface ReplayHandle {
 
 const DEFAULT_GRACE_MS = 60_000;
 
-/** Scheduling niceness of a replay's worker threads (and of the CLI process running one). */
-export const REPLAY_NICENESS = 10;
 
 /** What a replay's worker threads are given: its stores, at the replay niceness. */
 function replayWorkerData(options: Omit<ReplayOptions, "name">): ProjectionWorkerData {

@@ -3,8 +3,6 @@
  * TypeScript entry through tsx's loader when the parent did not already start with it.
  */
 import { createRequire } from "node:module";
-import { readdirSync } from "node:fs";
-import { setPriority } from "node:os";
 import { pathToFileURL } from "node:url";
 import { Piscina } from "piscina";
 import type { ProjectionWorkerData } from "../../../workers/projection_worker.ts";
@@ -86,36 +84,4 @@ export function createBulkBuildPool(options: { threads: number; data: Projection
     workerData: options.data,
     execArgv: workerExecArgv(),
   });
-}
-
-/** Lowers the calling thread's scheduling priority (on Linux, pid 0 is the calling thread only); a no-op where not permitted. */
-export function lowerThreadPriority(niceness: number): void {
-  try {
-    setPriority(0, niceness);
-  } catch {
-    // Not permitted here: run at normal priority.
-  }
-}
-
-/**
- * Lowers the scheduling priority of every thread of this process: on Linux a priority is per
- * thread, and V8's garbage-collection helpers and libuv's pool run beside the main thread
- * (threads started later inherit it from the thread that starts them). Elsewhere, or where
- * /proc is not readable, the calling thread only. A thread not permitted is left as it is.
- */
-export function lowerProcessPriority(niceness: number): void {
-  let threads: string[];
-  try {
-    threads = readdirSync("/proc/self/task");
-  } catch {
-    lowerThreadPriority(niceness);
-    return;
-  }
-  for (const tid of threads) {
-    try {
-      setPriority(Number(tid), niceness);
-    } catch {
-      // Gone, or not permitted.
-    }
-  }
 }
