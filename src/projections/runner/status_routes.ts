@@ -30,7 +30,10 @@ export function projectionStatusRoutes(status: () => Promise<{ items: Projection
         description:
           "Serving version, low watermark, head position, lag and parked events of every projection. `status` is `rebuilding` while a " +
           "replay of it runs (in any process); a `rebuild` object with another status is a replay that stopped before switching over " +
-          "(its process ended): it does not run until a replay of that projection is started again, which resumes it.",
+          "(its process ended): it does not run until a replay of that projection is started again, which resumes it. `lagEvents` " +
+          "is exact up to 10,000 events; a longer lag is estimated from the log's sequence numbers (it can only over-count, by " +
+          "appends that were rolled back). A projection far behind (a new one over a long history, a replay) builds in bulk: its " +
+          "`position` and `rebuild.progress` then move once per flush (every 5,000 rows or 100,000 events) rather than per batch.",
         tags: ["operations"],
         scope: "operator",
         responses: { 200: { description: "Status of every projection", schema: z.object({ items: z.array(statusItem) }) } },

@@ -53,6 +53,9 @@ export async function writeViews(redis: Redis, ops: readonly ViewOp[]): Promise<
   }
 }
 
+/** Slots a SCAN step of unlinkMatching visits (and so, at most, keys it unlinks at once). */
+const UNLINK_STEP = 1000;
+
 /**
  * Unlinks every key matching the SCAN patterns and the exact `keys` (all given without the
  * client's key prefix), on one connection without the prefix; returns how many were removed.
@@ -70,7 +73,10 @@ export async function unlinkMatching(redis: Redis, patterns: readonly string[], 
       }
       let cursor = "0";
       do {
-        const [next, found] = await plain.scan(cursor, "MATCH", `${prefix}${pattern}`, "COUNT", 10_000);
+        // Small steps: Redis runs one command at a time, and a SCAN of 10,000 slots with an
+        // UNLINK of what it found held it for several ms each, beside live reads (dropping an
+        // old version after a replay walks millions of keys).
+        const [next, found] = await plain.scan(cursor, "MATCH", `${prefix}${pattern}`, "COUNT", UNLINK_STEP);
         cursor = next;
         if (found.length > 0) deleted += await plain.unlink(...found);
       } while (cursor !== "0");
