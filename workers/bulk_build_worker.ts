@@ -11,7 +11,7 @@ import { lowerBackendPriority } from "../src/db/backend_priority.ts";
 import { createPool, isConnectionError, SESSION_DEFAULTS, type Pool } from "../src/db/pool.ts";
 import { LOG_READ_SETTINGS } from "../src/event_store/postgres.ts";
 import type { ProjectionModuleRef } from "../src/projections/define.ts";
-import { runBuild, type BuildRequest, type BuildResult } from "../src/projections/bulk/build.ts";
+import { MAX_GROUP, runGroupBuild, type BuildMember, type BuildRequest, type BuildResult, type MemberOutcome } from "../src/projections/bulk/build.ts";
 import { CheckpointMovedError, FlushViewsAheadError } from "../src/projections/bulk/flush.ts";
 import { RespWriter } from "../src/projections/bulk/resp_writer.ts";
 import { sentinelKey } from "../src/shared/read_models.ts";
@@ -19,10 +19,16 @@ import { loadDefinition } from "../src/projections/runner/load_definition.ts";
 import { lowerThreadPriority } from "../src/runtime/priority.ts";
 import type { ProjectionWorkerData } from "./projection_worker.ts";
 
-export interface BuildTask extends BuildRequest {
+/** One projection of a build task: what to build, and its port (receives "stop"; gets progress after every flush). */
+export interface BuildTaskMember extends BuildRequest {
   module: ProjectionModuleRef;
-  /** Receives "stop"; gets `{ position, consumed }` after every flush. */
   port: MessagePort;
+}
+
+/** A build task: projections that start from the same position, built together up to `through` (wire form). */
+export interface BuildTask {
+  through: string;
+  members: BuildTaskMember[];
 }
 
 export type BuildProgressMessage = { position: string; consumed: number } | { viewsFailed: true };
@@ -35,19 +41,28 @@ export type BuildProgressMessage = { position: string; consumed: number } | { vi
  */
 export type BuildTaskResult = { ok: true; result: BuildResult } | { ok: false; kind: "moved" | "connection" | "failed"; message: string; viewsAhead: boolean };
 
+/** A failure as the main thread gets it. */
+function classify(error: unknown): BuildTaskResult {
+  const cause = error instanceof FlushViewsAheadError ? error.cause : error;
+  const kind = cause instanceof CheckpointMovedError ? "moved" : isConnectionError(cause) ? "connection" : "failed";
+  return { ok: false, kind, message: error instanceof Error ? error.message : String(error), viewsAhead: error instanceof FlushViewsAheadError };
+}
+
 const data = workerData as ProjectionWorkerData;
 if (data.niceness) lowerThreadPriority(data.niceness);
 let pool: Promise<Pool> | null = null;
+/** Connections of the thread: one per projection of a build (its flushes) and one for row lookups. */
+const POOL_SIZE = MAX_GROUP + 1;
 
 /**
- * The thread's pool: two connections (a flush, and lookups while one runs), opened and, for a
+ * The thread's pool (POOL_SIZE connections: each projection's flushes, and lookups while they run), opened and, for a
  * replay, reniced before first use (pg deprecates queueing the renice on a client the pool is
  * handing out).
  */
 function connections(): Promise<Pool> {
   pool ??= (async () => {
-    const created = createPool({ connectionString: data.databaseUrl, max: 2, applicationName: "projection-bulk-build", asyncCommit: true });
-    const clients = await Promise.all([created.connect(), created.connect()]);
+    const created = createPool({ connectionString: data.databaseUrl, max: POOL_SIZE, applicationName: "projection-bulk-build", asyncCommit: true });
+    const clients = await Promise.all(Array.from({ length: POOL_SIZE }, () => created.connect()));
     for (const client of clients) {
       if (data.backendNiceness) await lowerBackendPriority(client, data.backendNiceness).catch(() => undefined);
       client.release();
@@ -87,35 +102,55 @@ async function withdrawSentinel(projection: string, version: number): Promise<vo
   }
 }
 
-/** Runs one build task; answers where the build left the version, or why it failed. */
-export async function buildTask(task: BuildTask): Promise<BuildTaskResult> {
-  const { port, module, ...request } = task;
-  let stopped = false;
-  port.on("message", (message) => {
-    if (message === "stop") stopped = true;
+/** Runs one build task; answers, per member, where the build left its version or why it failed. */
+export async function buildTask(task: BuildTask): Promise<BuildTaskResult[]> {
+  const stops = task.members.map((member) => {
+    const flag = { stopped: false };
+    member.port.on("message", (message) => {
+      if (message === "stop") flag.stopped = true;
+    });
+    return flag;
   });
   try {
-    const definition = await loadDefinition(module);
+    const members: BuildMember[] = [];
+    const early: (BuildTaskResult | null)[] = [];
+    for (const [i, { module, port, ...request }] of task.members.entries()) {
+      try {
+        const definition = await loadDefinition(module);
+        members.push({
+          definition,
+          request,
+          hooks: {
+            progress: (position, consumed) => port.postMessage({ position, consumed } satisfies BuildProgressMessage),
+            stopped: () => stops[i]!.stopped,
+            viewsFailed: () => {
+              port.postMessage({ viewsFailed: true } satisfies BuildProgressMessage);
+              void withdrawSentinel(definition.name, request.version);
+            },
+          },
+        });
+        early.push(null);
+      } catch (error) {
+        early.push(classify(error));
+      }
+    }
     const redisUrl = data.redisUrl;
-    const result = await runBuild(
-      { pool: await connections(), connectReader, connectViews: redisUrl ? () => RespWriter.connect(redisUrl, data.redisKeyPrefix) : null },
-      definition,
-      request,
-      {
-        progress: (position, consumed) => port.postMessage({ position, consumed } satisfies BuildProgressMessage),
-        stopped: () => stopped,
-        viewsFailed: () => {
-          port.postMessage({ viewsFailed: true } satisfies BuildProgressMessage);
-          void withdrawSentinel(definition.name, request.version);
-        },
-      },
-    );
-    return { ok: true, result };
-  } catch (error) {
-    const cause = error instanceof FlushViewsAheadError ? error.cause : error;
-    const kind = cause instanceof CheckpointMovedError ? "moved" : isConnectionError(cause) ? "connection" : "failed";
-    return { ok: false, kind, message: error instanceof Error ? error.message : String(error), viewsAhead: error instanceof FlushViewsAheadError };
+    const deps = { pool: await connections(), connectReader, connectViews: redisUrl ? () => RespWriter.connect(redisUrl, data.redisKeyPrefix) : null };
+    let outcomes: MemberOutcome[];
+    try {
+      outcomes = await runGroupBuild(deps, task.through, members);
+    } catch (error) {
+      // The log could not be read (or a member could not start): every member failed with it.
+      const failed = classify(error);
+      return early.map((result) => result ?? failed);
+    }
+    let next = 0;
+    return early.map((result) => {
+      if (result) return result;
+      const outcome = outcomes[next++]!;
+      return outcome.ok ? outcome : classify(outcome.error);
+    });
   } finally {
-    port.close();
+    for (const member of task.members) member.port.close();
   }
 }

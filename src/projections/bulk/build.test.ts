@@ -75,6 +75,8 @@ describe.skipIf(skip !== null)(`bulk builds${skip ? ` (${skip})` : ""}`, () => {
     const built = logs.filter((line) => line["msg"] === "bulk build reached its head");
     expect(built.map((line) => line["projection"]).sort()).toEqual(projections.map((p) => p.name).sort());
     for (const line of built) expect(line["flushes"]).toBeGreaterThan(5);
+    // Asked for together, from the same position: one build of all three (one read of the log).
+    for (const line of built) expect(line["together"]).toBe(3);
     expect(logs.filter((line) => line["msg"] === "replay wrote its Redis views")).toEqual([]);
     expect(logs.filter((line) => line["msg"] === "bulk build failed; going on with batches")).toEqual([]);
     for (const definition of projections) {

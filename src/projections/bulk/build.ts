@@ -1,11 +1,15 @@
 /**
- * A bulk build: brings one projection version from its checkpoint to a settled head of the
+ * A bulk build: brings projection versions from their checkpoint to a settled head of the
  * log in one pass, in a worker thread. The log streams in by binary COPY (only the
- * projection's event types decoded), rows are folded in memory across chunks (RowCache)
- * and written once per flush, with the checkpoints and the watermark in the same
- * transaction (flush.ts). Against a batch per 10,000 events, each loading, finalizing and
- * writing every row it touches, a row many events touch (a product's sales) is finalized
- * and written once per flush, and a new row is written once, by COPY.
+ * projections' event types decoded, once for all of them), rows are folded in memory across
+ * chunks (RowCache) and written once per flush, with the checkpoints and the watermark in the
+ * same transaction (flush.ts). Against a batch per 10,000 events, each loading, finalizing and
+ * writing every row it touches, a row many events touch (a product's sales) is finalized and
+ * written once per flush, and a new row is written once, by COPY.
+ *
+ * Several projections that start from the same position build together (a group): one read of
+ * the log feeds each one's fold; each flushes on its own, and one that fails or is stopped
+ * leaves the others going.
  *
  * Memory is bounded by the flush period (events and rows between flushes) and by the rows
  * kept for the next period, not by the length of the log. Stopping abandons the period in
@@ -13,21 +17,20 @@
  */
 import type pg from "pg";
 import type { Pool, PoolClient } from "../../db/pool.ts";
+import type { RecordedEvent } from "../../event_store/types.ts";
 import { comparePositions, encodePosition, parsePosition, START, type Position } from "../../shared/position.ts";
 import type { ProjectionDefinition, Row } from "../define.ts";
 import { tableName } from "../define.ts";
 import { partitionCount } from "../runner/partition.ts";
 import { ident, keyType, rowFromDatabase, selectList } from "../runner/row_io.ts";
 import { flushRows, type FlushTarget } from "./flush.ts";
-import { readLogRange } from "./log_copy.ts";
+import { readLogRange, type LogChunk } from "./log_copy.ts";
 import type { RespWriter } from "./resp_writer.ts";
 import { MAX_CACHED_ROWS, RowCache } from "./row_cache.ts";
 
 export interface BuildRequest {
   /** Physical version written. */
   version: number;
-  /** The head to build up to (wire form); the build reads the log from the version's watermark to it. */
-  through: string;
   /** Write Redis views (false: none, e.g. no Redis). */
   views: boolean;
   /** The version's Redis key space was cleared when it started (nothing there for rows it never wrote). */
@@ -71,6 +74,8 @@ export interface BuildDeps {
 /** Log events between flushes, and rows folded between flushes, whichever comes first. */
 export const FLUSH_EVENTS = 100_000;
 export const FLUSH_ROWS = 5000;
+/** Projections built together at most (each holds a connection of its own for its flushes). */
+export const MAX_GROUP = 3;
 /** Log events read, looked up and folded at a time. */
 const CHUNK_EVENTS = 5000;
 
@@ -111,94 +116,237 @@ async function loadRows(client: Pool, definition: ProjectionDefinition, version:
   return rows;
 }
 
-/** Runs a build (see the module comment); resolves with where it left the version. */
-export async function runBuild(deps: BuildDeps, definition: ProjectionDefinition, request: BuildRequest, hooks: BuildHooks): Promise<BuildResult> {
-  const through = parsePosition(request.through);
-  if (!through) throw new Error(`not a position: ${request.through}`);
-  // Flushes on this connection; row lookups go through the pool (a flush may be in progress meanwhile).
-  const client = await deps.pool.connect();
-  let reader: pg.Client | null = null;
-  let views: RespWriter | null = null;
-  let flushing: Promise<void> | null = null;
-  try {
-    const progress = await client.query<{ position: string; events_done: string }>("SELECT position, events_done FROM projections WHERE name = $1 AND version = $2", [definition.name, request.version]);
-    const row = progress.rows[0];
-    if (!row) throw new Error(`projection ${definition.name} v${request.version} is not registered`);
-    const after = parsePosition(row.position) ?? START;
-    let consumed = Number(row.events_done);
-    const result: BuildResult = { position: encodePosition(after), consumed, events: 0, rowsWritten: 0, flushes: 0, viewsFailed: false };
-    if (comparePositions(after, through) >= 0) return result;
-    const checkpoints = await loadCheckpoints(client, definition, request.version, after);
-    const empty = await tablesEmpty(client, definition, request.version);
-    const cache = new RowCache(definition, { partitions: checkpoints.length, checkpoints: [...checkpoints], emptyTables: empty, maxRows: request.cachedRows ?? MAX_CACHED_ROWS });
-    const eventsPerFlush = request.flushEvents ?? FLUSH_EVENTS;
-    const rowsPerFlush = request.flushRows ?? FLUSH_ROWS;
-    if (request.views && deps.connectViews) {
-      try {
-        views = await deps.connectViews();
-      } catch {
-        // Redis unreachable: no views this build; they are restored from the rows afterwards.
-        result.viewsFailed = true;
-        await client.query("UPDATE projections SET views_dirty = true WHERE name = $1 AND version = $2", [definition.name, request.version]);
-        hooks.viewsFailed();
-      }
-    }
-    const target: FlushTarget = {
-      client,
-      redis: views,
-      definition,
-      version: request.version,
-      checkpoints,
-      viewsFresh: request.viewsFresh && empty,
-    };
-    let periodEvents = 0;
-    let last: Position | null = null;
-    // A flush writes the period just folded while the next one is read and folded: one in
-    // flight at a time, and the next starts only once it committed.
-    const flush = async (): Promise<void> => {
-      if (flushing) await flushing;
-      if (last === null) return;
-      const position = last;
-      const upTo = consumed;
-      const rows = cache.takeDirty();
-      periodEvents = 0;
-      last = null;
-      flushing = (async () => {
-        const outcome = await flushRows(target, rows, position, upTo);
-        cache.flushed(rows, outcome.stored);
-        result.rowsWritten += outcome.rowsWritten;
-        result.flushes++;
-        result.position = encodePosition(position);
-        result.consumed = upTo;
-        if (outcome.viewsFailed) {
-          // Views missed writes: no more of them this build; they are restored from the rows afterwards.
+/** One projection of a build: its rows, flushes and result. */
+class MemberBuild {
+  readonly definition: ProjectionDefinition;
+  readonly after: Position;
+  readonly result: BuildResult;
+  /** Set when it failed: the others go on; its own error is reported. */
+  error: unknown = null;
+  readonly #pool: Pool;
+  readonly #request: BuildRequest;
+  readonly #hooks: BuildHooks;
+  readonly #client: PoolClient;
+  readonly #cache: RowCache;
+  readonly #target: FlushTarget;
+  readonly #views: RespWriter | null;
+  #consumed: number;
+  #periodEvents = 0;
+  #last: Position | null = null;
+  #flushing: Promise<void> | null = null;
+
+  private constructor(init: {
+    pool: Pool; definition: ProjectionDefinition; request: BuildRequest; hooks: BuildHooks; client: PoolClient;
+    after: Position; consumed: number; cache: RowCache; target: FlushTarget; views: RespWriter | null; result: BuildResult;
+  }) {
+    this.#pool = init.pool;
+    this.definition = init.definition;
+    this.#request = init.request;
+    this.#hooks = init.hooks;
+    this.#client = init.client;
+    this.after = init.after;
+    this.#consumed = init.consumed;
+    this.#cache = init.cache;
+    this.#target = init.target;
+    this.#views = init.views;
+    this.result = init.result;
+  }
+
+  /** Reads where the version stands and prepares its rows (a connection of its own for its flushes). */
+  static async open(deps: BuildDeps, member: BuildMember): Promise<MemberBuild> {
+    const { definition, request, hooks } = member;
+    const client = await deps.pool.connect();
+    let views: RespWriter | null = null;
+    try {
+      const progress = await client.query<{ position: string; events_done: string }>("SELECT position, events_done FROM projections WHERE name = $1 AND version = $2", [definition.name, request.version]);
+      const row = progress.rows[0];
+      if (!row) throw new Error(`projection ${definition.name} v${request.version} is not registered`);
+      const after = parsePosition(row.position) ?? START;
+      const consumed = Number(row.events_done);
+      const result: BuildResult = { position: encodePosition(after), consumed, events: 0, rowsWritten: 0, flushes: 0, viewsFailed: false };
+      const checkpoints = await loadCheckpoints(client, definition, request.version, after);
+      const empty = await tablesEmpty(client, definition, request.version);
+      const cache = new RowCache(definition, { partitions: checkpoints.length, checkpoints: [...checkpoints], emptyTables: empty, maxRows: request.cachedRows ?? MAX_CACHED_ROWS });
+      if (request.views && deps.connectViews) {
+        try {
+          views = await deps.connectViews();
+        } catch {
+          // Redis unreachable: no views this build; they are restored from the rows afterwards.
           result.viewsFailed = true;
-          target.redis = null;
+          await client.query("UPDATE projections SET views_dirty = true WHERE name = $1 AND version = $2", [definition.name, request.version]);
           hooks.viewsFailed();
         }
-        hooks.progress(result.position, upTo);
-      })();
-      flushing.catch(() => undefined);
-    };
-    reader = await deps.connectReader();
-    for await (const chunk of readLogRange(reader, { after, through, types: definition.handles, chunkEvents: Math.min(CHUNK_EVENTS, eventsPerFlush) })) {
-      if (hooks.stopped()) break;
-      const missing = cache.missing(chunk.events);
-      for (const [table, keys] of missing) cache.loaded(table, await loadRows(deps.pool, definition, request.version, table, keys));
-      cache.fold(chunk.events);
-      result.events += chunk.events.length;
-      consumed += chunk.read;
-      periodEvents += chunk.read;
-      last = chunk.through;
-      if (periodEvents >= eventsPerFlush || cache.dirtyCount >= rowsPerFlush) await flush();
+      }
+      const target: FlushTarget = { client, redis: views, definition, version: request.version, checkpoints, viewsFresh: request.viewsFresh && empty };
+      return new MemberBuild({ pool: deps.pool, definition, request, hooks, client, after, consumed, cache, target, views, result });
+    } catch (error) {
+      client.release();
+      views?.close();
+      throw error;
     }
-    if (!hooks.stopped()) await flush();
-    if (flushing) await flushing;
-    return result;
-  } finally {
-    await (flushing as Promise<void> | null)?.catch(() => undefined);
-    client.release();
-    views?.close();
-    await reader?.end().catch(() => undefined);
   }
+
+  /** Log events between its flushes. */
+  get flushEvents(): number {
+    return this.#request.flushEvents ?? FLUSH_EVENTS;
+  }
+
+  /** True while it takes events: not failed, not stopped. */
+  get active(): boolean {
+    return this.error === null && !this.#hooks.stopped();
+  }
+
+  /** Folds a chunk's events of its types (`events`, log order) and flushes when a period is full. */
+  async take(chunk: LogChunk, events: readonly RecordedEvent[]): Promise<void> {
+    const cache = this.#cache;
+    const missing = cache.missing(events);
+    for (const [table, keys] of missing) cache.loaded(table, await loadRows(this.#pool, this.definition, this.#request.version, table, keys));
+    cache.fold(events);
+    this.result.events += events.length;
+    this.#consumed += chunk.read;
+    this.#periodEvents += chunk.read;
+    this.#last = chunk.through;
+    if (this.#periodEvents >= (this.#request.flushEvents ?? FLUSH_EVENTS) || cache.dirtyCount >= (this.#request.flushRows ?? FLUSH_ROWS)) await this.#flush();
+  }
+
+  /**
+   * Writes the period just folded while the next one is read and folded: one flush in flight
+   * at a time, and the next starts only once it committed.
+   */
+  async #flush(): Promise<void> {
+    if (this.#flushing) await this.#flushing;
+    if (this.#last === null) return;
+    const position = this.#last;
+    const upTo = this.#consumed;
+    const rows = this.#cache.takeDirty();
+    this.#periodEvents = 0;
+    this.#last = null;
+    const result = this.result;
+    const flushing = (async () => {
+      const outcome = await flushRows(this.#target, rows, position, upTo);
+      this.#cache.flushed(rows, outcome.stored);
+      result.rowsWritten += outcome.rowsWritten;
+      result.flushes++;
+      result.position = encodePosition(position);
+      result.consumed = upTo;
+      if (outcome.viewsFailed) {
+        // Views missed writes: no more of them this build; they are restored from the rows afterwards.
+        result.viewsFailed = true;
+        this.#target.redis = null;
+        this.#hooks.viewsFailed();
+      }
+      this.#hooks.progress(result.position, upTo);
+    })();
+    flushing.catch(() => undefined);
+    this.#flushing = flushing;
+  }
+
+  /** Flushes what is folded (unless stopped or failed) and waits for its flushes. */
+  async finish(): Promise<void> {
+    if (this.active) await this.#flush();
+    if (this.#flushing) await this.#flushing;
+  }
+
+  /** Records a failure (after its flush in flight settled). */
+  async fail(error: unknown): Promise<void> {
+    this.error ??= error;
+    await this.settle();
+  }
+
+  /** Waits for its flush in flight, if any, whatever its outcome. */
+  async settle(): Promise<void> {
+    await this.#flushing?.catch(() => undefined);
+  }
+
+  close(): void {
+    this.#client.release();
+    this.#views?.close();
+  }
+}
+
+/** A projection of a group build: its definition, what to build, and its hooks. */
+export interface BuildMember {
+  definition: ProjectionDefinition;
+  request: BuildRequest;
+  hooks: BuildHooks;
+}
+
+/** What a group build says of each member: its result, or why it failed. */
+export type MemberOutcome = { ok: true; result: BuildResult } | { ok: false; error: unknown };
+
+/**
+ * Runs a group build up to `through` (wire form; see the module comment). Members that stand
+ * at the same position share one read of the log (normally all: the main thread groups them
+ * so); a member already at or past `through` is done at once. Resolves with one outcome per
+ * member, in order; rejects only when the log cannot be read.
+ */
+export async function runGroupBuild(deps: BuildDeps, throughWire: string, members: readonly BuildMember[]): Promise<MemberOutcome[]> {
+  const through = parsePosition(throughWire);
+  if (!through) throw new Error(`not a position: ${throughWire}`);
+  const opened: MemberBuild[] = [];
+  const slots: (MemberBuild | { error: unknown })[] = [];
+  try {
+    for (const member of members) {
+      try {
+        const build = await MemberBuild.open(deps, member);
+        opened.push(build);
+        slots.push(build);
+      } catch (error) {
+        slots.push({ error });
+      }
+    }
+    // Those that start from the same position read the log together (normally all of them).
+    const groups = new Map<string, MemberBuild[]>();
+    for (const member of opened) {
+      if (comparePositions(member.after, through) >= 0) continue;
+      const key = encodePosition(member.after);
+      groups.set(key, [...(groups.get(key) ?? []), member]);
+    }
+    for (const building of groups.values()) await buildFrom(deps, building, through);
+    return slots.map((slot) => (slot instanceof MemberBuild ? (slot.error === null ? { ok: true, result: slot.result } : { ok: false, error: slot.error }) : { ok: false, error: slot.error }));
+  } finally {
+    for (const member of opened) {
+      await member.settle();
+      member.close();
+    }
+  }
+}
+
+/** Reads the log once from the members' common position to `through`, each folding and flushing its own events. */
+async function buildFrom(deps: BuildDeps, building: readonly MemberBuild[], through: Position): Promise<void> {
+  const after = building[0]!.after;
+  const types = new Set(building.flatMap((member) => [...member.definition.handles]));
+  const chunkEvents = Math.min(CHUNK_EVENTS, ...building.map((member) => member.flushEvents));
+  const reader = await deps.connectReader();
+  try {
+    for await (const chunk of readLogRange(reader, { after, through, types, chunkEvents })) {
+      const active = building.filter((member) => member.active);
+      if (active.length === 0) break;
+      for (const member of active) {
+        const handles = member.definition.handles;
+        const events = building.length === 1 ? chunk.events : chunk.events.filter((event) => handles.has(event.type));
+        try {
+          await member.take(chunk, events);
+        } catch (error) {
+          await member.fail(error);
+        }
+      }
+    }
+  } finally {
+    await reader.end().catch(() => undefined);
+  }
+  for (const member of building) {
+    try {
+      await member.finish();
+    } catch (error) {
+      await member.fail(error);
+    }
+  }
+}
+
+/** Runs a build of one projection up to `through` (wire form); resolves with where it left the version, rejects with its failure. */
+export async function runBuild(deps: BuildDeps, definition: ProjectionDefinition, request: BuildRequest & { through: string }, hooks: BuildHooks): Promise<BuildResult> {
+  const [outcome] = await runGroupBuild(deps, request.through, [{ definition, request, hooks }]);
+  if (!outcome!.ok) throw outcome!.error;
+  return outcome!.result;
 }

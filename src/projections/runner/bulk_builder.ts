@@ -8,7 +8,8 @@
 import { MessageChannel } from "node:worker_threads";
 import type { Piscina } from "piscina";
 import type { Pool } from "../../db/pool.ts";
-import { encodePosition, parsePosition, type Position } from "../../shared/position.ts";
+import { comparePositions, encodePosition, parsePosition, type Position } from "../../shared/position.ts";
+import { MAX_GROUP } from "../bulk/build.ts";
 import type { ProjectionModuleRef } from "../define.ts";
 import type { BuildProgressMessage, BuildTask, BuildTaskResult } from "../../../workers/bulk_build_worker.ts";
 import type { ProjectionWorkerData } from "../../../workers/projection_worker.ts";
@@ -29,6 +30,8 @@ export interface BulkTuning {
 export interface BulkRun {
   module: ProjectionModuleRef;
   version: number;
+  /** Where the version stands (its watermark): builds that start from the same position run together. */
+  after: Position;
   through: Position;
   views: boolean;
   viewsFresh: boolean;
@@ -56,6 +59,8 @@ export interface BulkOutcome {
   rowsWritten: number;
   flushes: number;
   viewsFailed: boolean;
+  /** Projections built in the same task (one read of the log for all). */
+  together: number;
 }
 
 export interface BulkBuilder {
@@ -66,14 +71,49 @@ export interface BulkBuilder {
   destroy(): Promise<void>;
 }
 
-/** A bulk builder on a pool of up to `threads` threads (started on demand). */
+/**
+ * How long a build waits for others that start from the same position before it runs: the
+ * loops of a process start together (a fresh database, a restart after an outage, `replay
+ * all`), and builds run together read and decode the log once for all of them.
+ */
+export const GROUP_WAIT_MS = 250;
+
+interface Pending {
+  request: BulkRun;
+  resolve(outcome: BulkOutcome): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * A bulk builder on a pool of up to `threads` threads (started on demand). Builds asked for
+ * within GROUP_WAIT_MS of each other that start from the same position run as one task (up to
+ * MAX_GROUP projections), one read of the log for all; the others wait for a thread.
+ */
 export function createBulkBuilder(options: { threads: number; data: ProjectionWorkerData; tuning?: BulkTuning }): BulkBuilder {
   let piscina: Piscina | null = null;
   const { minEvents, ...flushes } = options.tuning ?? {};
-  return {
-    minEvents: minEvents ?? BULK_MIN_EVENTS,
-    async run(request) {
-      piscina ??= createBulkBuildPool({ threads: options.threads, data: options.data });
+  const threads = Math.max(1, options.threads);
+  const queue: Pending[] = [];
+  let running = 0;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+
+  /** Starts groups while threads are free (a stopped build has left the queue already). */
+  const dispatch = (): void => {
+    while (running < threads && queue.length > 0) {
+      const from = encodePosition(queue[0]!.request.after);
+      const group = queue.filter((pending) => encodePosition(pending.request.after) === from).slice(0, MAX_GROUP);
+      for (const pending of group) queue.splice(queue.indexOf(pending), 1);
+      running++;
+      void runGroup(group).finally(() => {
+        running--;
+        dispatch();
+      });
+    }
+  };
+
+  const runGroup = async (group: Pending[]): Promise<void> => {
+    piscina ??= createBulkBuildPool({ threads, data: options.data });
+    const channels = group.map(({ request }) => {
       const channel = new MessageChannel();
       channel.port1.on("message", (message: BuildProgressMessage) => {
         if ("viewsFailed" in message) return request.onViewsFailed();
@@ -83,36 +123,72 @@ export function createBulkBuilder(options: { threads: number; data: ProjectionWo
       const stop = (): void => channel.port1.postMessage("stop");
       if (request.signal.aborted) stop();
       else request.signal.addEventListener("abort", stop, { once: true });
-      const task: BuildTask = {
-        module: request.module,
-        version: request.version,
-        through: encodePosition(request.through),
-        views: request.views,
-        viewsFresh: request.viewsFresh,
-        ...flushes,
-        port: channel.port2,
-      };
-      // V8 sizes heaps by its own heuristic while builds run (see liftHeapGrowthCap).
-      const release = liftHeapGrowthCap();
-      try {
-        const answer = (await piscina.run(task, { transferList: [channel.port2] })) as BuildTaskResult;
-        if (!answer.ok) throw new BulkBuildError(answer.kind, answer.message, answer.viewsAhead);
+      return { channel, stop };
+    });
+    let through = group[0]!.request.through;
+    for (const { request } of group) if (comparePositions(request.through, through) > 0) through = request.through;
+    const task: BuildTask = {
+      through: encodePosition(through),
+      members: group.map(({ request }, i) => ({ module: request.module, version: request.version, views: request.views, viewsFresh: request.viewsFresh, ...flushes, port: channels[i]!.channel.port2 })),
+    };
+    // V8 sizes heaps by its own heuristic while builds run (see liftHeapGrowthCap).
+    const release = liftHeapGrowthCap();
+    try {
+      const answers = (await piscina.run(task, { transferList: channels.map(({ channel }) => channel.port2) })) as BuildTaskResult[];
+      group.forEach((pending, i) => {
+        const answer = answers[i]!;
+        if (!answer.ok) return pending.reject(new BulkBuildError(answer.kind, answer.message, answer.viewsAhead));
         const result = answer.result;
-        return {
+        pending.resolve({
           position: parsePosition(result.position)!,
           consumed: result.consumed,
           events: result.events,
           rowsWritten: result.rowsWritten,
           flushes: result.flushes,
           viewsFailed: result.viewsFailed,
-        };
-      } finally {
-        release();
-        request.signal.removeEventListener("abort", stop);
-        channel.port1.close();
-      }
+          together: group.length,
+        });
+      });
+    } catch (error) {
+      // The thread died under the task: no member knows what it did.
+      for (const pending of group) pending.reject(error);
+    } finally {
+      release();
+      group.forEach(({ request }, i) => {
+        request.signal.removeEventListener("abort", channels[i]!.stop);
+        channels[i]!.channel.port1.close();
+      });
+    }
+  };
+
+  return {
+    minEvents: minEvents ?? BULK_MIN_EVENTS,
+    run(request) {
+      return new Promise<BulkOutcome>((resolve, reject) => {
+        queue.push({ request, resolve, reject });
+        // Stopped while it waits: it leaves the queue (its group may still form without it).
+        request.signal.addEventListener(
+          "abort",
+          () => {
+            const index = queue.findIndex((pending) => pending.request === request);
+            if (index >= 0) {
+              queue.splice(index, 1);
+              reject(request.signal.reason);
+            }
+          },
+          { once: true },
+        );
+        if (timer === null) {
+          timer = setTimeout(() => {
+            timer = null;
+            dispatch();
+          }, GROUP_WAIT_MS);
+        }
+      });
     },
     async destroy() {
+      if (timer !== null) clearTimeout(timer);
+      for (const pending of queue.splice(0, queue.length)) pending.reject(new Error("bulk builder destroyed"));
       await piscina?.destroy();
       piscina = null;
     },

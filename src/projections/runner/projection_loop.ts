@@ -264,6 +264,7 @@ export class ProjectionLoop {
       const build = bulk.run({
         module: this.module,
         version: this.version,
+        after: this.#position,
         through: head,
         views,
         viewsFresh,
@@ -284,7 +285,7 @@ export class ProjectionLoop {
         this.#position = outcome.position;
         this.#consumed = this.#read = outcome.consumed;
         this.#deps.logger.info(
-          { projection: this.definition.name, version: this.version, events: outcome.events, rows: outcome.rowsWritten, flushes: outcome.flushes },
+          { projection: this.definition.name, version: this.version, events: outcome.events, rows: outcome.rowsWritten, flushes: outcome.flushes, together: outcome.together },
           "bulk build reached its head",
         );
       } catch (error) {
