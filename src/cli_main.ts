@@ -4,7 +4,7 @@
  *   status             projections: version, status, position, lag, parked events
  *   seed [options]     append a realistic history (--events N | --products N --orders N --customers N, --seed N)
  *   replay <name...>   rebuild projections into their next versions while the current ones serve, then switch
- *                      (several names, or `all`: one after another in one run, one worker pool)
+ *                      (several names, or `all`: built together, one read of the log)
  */
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
@@ -26,7 +26,7 @@ const USAGE = `usage: npm run cli -- <command>
   seed [--events N] [--products N --orders N --customers N] [--seed N]
                                   append a realistic history (default ~100,000 events)
   replay <projection...> | all    rebuild projections into their next versions, then switch over
-                                  (several: one run, one worker pool)
+                                  (several: built together, one read of the log)
 projections: ${projectionModules.map((ref) => ref.name).join(", ")}`;
 
 /** Opens the database and the configured event store. */

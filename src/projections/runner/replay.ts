@@ -67,6 +67,8 @@ export interface ReplayOptions extends RunnerContext {
   bulk?: BulkBuilder | null;
   /** How its bulk builds run (default: from BULK_MIN_EVENTS events on, flush sizes of build.ts). */
   bulkTuning?: BulkTuning;
+  /** Reading the log waits for this (runReplays: until every replay is ready, so their bulk builds start together and share one read). */
+  startAfter?: Promise<void>;
 }
 
 export interface ReplayResult {
@@ -86,6 +88,8 @@ export interface ReplayHandle {
   resumed: boolean;
   /** Settles when the replay switched over (and dropped the old version when asked to wait). */
   done: Promise<ReplayResult>;
+  /** Resolves when the replay is ready to read the log (its keys cleared), or has ended. */
+  ready: Promise<void>;
 }
 
 const DEFAULT_GRACE_MS = 60_000;
@@ -132,8 +136,14 @@ export async function runReplays(options: Omit<ReplayOptions, "name" | "piscina"
   // Builds one at a time on 2 cores (each keeps ~1.6 busy with PostgreSQL and Redis), as the service does.
   const bulk = replayBulk(options, Math.floor(options.workers / 2));
   const handles: ReplayHandle[] = [];
+  // The replays read the log once all are ready (locks taken, versions prepared, keys cleared):
+  // their bulk builds are then asked for together and run as one (one read of the log).
+  let startAll!: () => void;
+  const startAfter = new Promise<void>((resolve) => (startAll = resolve));
   try {
-    for (const name of names) handles.push(await beginReplay({ ...options, name, signal, piscina, bulk, ...(plain ? { out: plain } : {}) }));
+    for (const name of names) handles.push(await beginReplay({ ...options, name, signal, piscina, bulk, startAfter, ...(plain ? { out: plain } : {}) }));
+    await Promise.all(handles.map((handle) => handle.ready));
+    startAll();
     const settled = await Promise.allSettled(
       handles.map((handle) =>
         handle.done.catch((error: unknown) => {
@@ -147,6 +157,7 @@ export async function runReplays(options: Omit<ReplayOptions, "name" | "piscina"
     return settled.map((outcome) => (outcome as PromiseFulfilledResult<ReplayResult>).value);
   } catch (error) {
     // One could not start (unknown name, already running elsewhere) or one failed: stop the rest.
+    startAll();
     stop.abort(error);
     await Promise.allSettled(handles.map((handle) => handle.done));
     throw error;
@@ -171,9 +182,12 @@ export async function beginReplay(options: ReplayOptions): Promise<ReplayHandle>
     throw error;
   }
   options.logger.info({ projection: family.name, version: build.version, resumed: build.resumed }, build.resumed ? "resuming replay" : "starting replay");
-  const done = execute(options, family, build, lock);
+  let markReady!: () => void;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  const done = execute(options, family, build, lock, markReady);
   done.catch(() => undefined);
-  return { name: family.name, version: build.version, resumed: build.resumed, done };
+  void done.finally(markReady).catch(() => undefined);
+  return { name: family.name, version: build.version, resumed: build.resumed, done, ready };
 }
 
 /** Replays a projection into its next version and switches over (see the module comment); resolves when done. */
@@ -181,7 +195,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplayResult> {
   return (await beginReplay(options)).done;
 }
 
-async function execute(options: ReplayOptions, family: ProjectionFamily, build: Build, lock: ReplayLock): Promise<ReplayResult> {
+async function execute(options: ReplayOptions, family: ProjectionFamily, build: Build, lock: ReplayLock, markReady: () => void): Promise<ReplayResult> {
   const { pool, store, logger } = options;
   const definition = family.current;
   const { version } = build;
@@ -228,6 +242,15 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
     } catch {
       viewsDirty = definition.views !== undefined;
     }
+  }
+  markReady();
+  if (options.startAfter) {
+    const start = options.startAfter;
+    await new Promise<void>((resolve) => {
+      if (outer.aborted) return resolve();
+      outer.addEventListener("abort", () => resolve(), { once: true });
+      void start.then(resolve);
+    });
   }
   const running = loop.run(AbortSignal.any([stopLoop.signal, outer]));
   running.catch(() => undefined);
