@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { openDatabase, type OpenDatabase } from "./db/open.ts";
 import { createEventStoreDbStore } from "./event_store/eventstoredb.ts";
-import { createPostgresStore, type PostgresStoreOptions } from "./event_store/postgres.ts";
+import { createPostgresStore } from "./event_store/postgres.ts";
 import type { EventStore } from "./event_store/types.ts";
 import { replayCommand } from "./cli_replay.ts";
 import { REPLAY_NICENESS } from "./runtime/priority.ts";
@@ -30,11 +30,11 @@ const USAGE = `usage: npm run cli -- <command>
 projections: ${projectionModules.map((ref) => ref.name).join(", ")}`;
 
 /** Opens the database and the configured event store. */
-async function openStores(config: Config, storeOptions: PostgresStoreOptions = {}, backendNiceness?: number): Promise<{ database: OpenDatabase; store: EventStore; close(): Promise<void> }> {
+async function openStores(config: Config, backendNiceness?: number): Promise<{ database: OpenDatabase; store: EventStore; close(): Promise<void> }> {
   const database = await openDatabase(config, { poolSize: 20, log: (line) => console.error(line), ...(backendNiceness ? { backendNiceness } : {}) });
   const store = config.eventstoreUrl
     ? createEventStoreDbStore({ connectionString: config.eventstoreUrl, pool: database.pool })
-    : createPostgresStore(database.pool, { connectionString: database.url, ...storeOptions });
+    : createPostgresStore(database.pool, { connectionString: database.url });
   return {
     database,
     store,
@@ -122,12 +122,9 @@ async function runReplayCommand(config: Config, args: readonly string[]): Promis
   if (names.length === 0 || unknown.length > 0) {
     throw new ConfigError(`replay needs projection names (or all)${unknown.length > 0 ? `; unknown: ${unknown.join(", ")}` : ""}: ${known.join(", ")}`);
   }
-  // Several replays move in lockstep: the window holds a few batches of each, and the fastest
-  // waits for the slowest as long as it makes progress at all (a live loop's 3 s would drop
-  // the slowest bulk reader whenever its batches in flight take longer, and each would then
-  // read and decode the whole log alone).
   // Its connections' backends yield to live work, as its threads do (index builds, the switch-over).
-  const stores = await openStores(config, names.length > 1 ? { recentEvents: 40_000, windowMaxWaitMs: 60_000 } : {}, REPLAY_NICENESS);
+  // (Several replays read the log together in one bulk build, not through the store's window.)
+  const stores = await openStores(config, REPLAY_NICENESS);
   try {
     const results = await replayCommand({
       pool: stores.database.pool,

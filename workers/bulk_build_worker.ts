@@ -1,8 +1,9 @@
 /**
- * Piscina entry: runs one bulk build (src/projections/bulk/build.ts) of one projection
- * version in this thread, reporting each flush on the task's MessagePort and stopping when
- * the port says "stop". The thread keeps a small pg pool and one ioredis connection for its
- * builds, made from workerData (the same settings as the projection workers').
+ * Piscina entry: runs one bulk build task (src/projections/bulk/build.ts: one or more
+ * projection versions, one read of the log) in this thread, reporting each member's flushes
+ * on its MessagePort and stopping a member when its port says "stop". The thread keeps a
+ * small pg pool for its builds, made from workerData (the same settings as the projection
+ * workers'); each build opens its log reader and Redis writer.
  */
 import type { MessagePort } from "node:worker_threads";
 import { workerData } from "node:worker_threads";
@@ -140,7 +141,7 @@ export async function buildTask(task: BuildTask): Promise<BuildTaskResult[]> {
     try {
       outcomes = await runGroupBuild(deps, task.through, members);
     } catch (error) {
-      // The log could not be read (or a member could not start): every member failed with it.
+      // The log could not be read: every member failed with it.
       const failed = classify(error);
       return early.map((result) => result ?? failed);
     }

@@ -39,7 +39,7 @@ function apply(percent: number): void {
  * called (nested calls count): for bulk builds, whose worker threads keep a large set of rows
  * alive from one flush to the next. Capped at 25%, a heap that holds 100 MiB of rows collects
  * every 25 MiB it promotes: a 1M-event build of the orders projection took 51.6 s of CPU
- * capped against 32.7 s uncapped. The cap comes back with the last release.
+ * capped against 34.3 s with the cap lifted. The cap comes back with the last release.
  */
 export function liftHeapGrowthCap(): () => void {
   if (lifted++ === 0 && current > 0) apply(0);

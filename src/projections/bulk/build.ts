@@ -22,7 +22,8 @@ import { comparePositions, encodePosition, parsePosition, START, type Position }
 import type { ProjectionDefinition, Row } from "../define.ts";
 import { tableName } from "../define.ts";
 import { partitionCount } from "../runner/partition.ts";
-import { ident, keyType, rowFromDatabase, selectList } from "../runner/row_io.ts";
+import { modelOf } from "../runner/apply_partition.ts";
+import { ident, keyType, rowsByKey, selectList } from "../runner/row_io.ts";
 import { flushRows, type FlushTarget } from "./flush.ts";
 import { readLogRange, type LogChunk } from "./log_copy.ts";
 import type { RespWriter } from "./resp_writer.ts";
@@ -101,19 +102,13 @@ async function tablesEmpty(client: PoolClient, definition: ProjectionDefinition,
 }
 
 /** Reads the rows with these keys (no lock: the build is the version's only writer). */
-async function loadRows(client: Pool, definition: ProjectionDefinition, version: number, table: string, keys: readonly string[]): Promise<Map<string, Row>> {
-  const model = definition.tables.find((candidate) => candidate.table === table);
-  if (!model) throw new Error(`Projection ${definition.name} touches unknown table ${table}`);
-  const result = await client.query<Record<string, unknown>>(
+async function loadRows(pool: Pool, definition: ProjectionDefinition, version: number, table: string, keys: readonly string[]): Promise<Map<string, Row>> {
+  const model = modelOf(definition, table);
+  const result = await pool.query<Record<string, unknown>>(
     `SELECT ${selectList(model)} FROM ${ident(tableName(table, version))} AS t WHERE t.${ident(model.key)} = ANY($1::${keyType(model)}[])`,
     [keys],
   );
-  const rows = new Map<string, Row>();
-  for (const raw of result.rows) {
-    const row = rowFromDatabase(model, raw);
-    rows.set(String(row[model.key]), row);
-  }
-  return rows;
+  return rowsByKey(model, result.rows);
 }
 
 /** One projection of a build: its rows, flushes and result. */
@@ -342,11 +337,4 @@ async function buildFrom(deps: BuildDeps, building: readonly MemberBuild[], thro
       await member.fail(error);
     }
   }
-}
-
-/** Runs a build of one projection up to `through` (wire form); resolves with where it left the version, rejects with its failure. */
-export async function runBuild(deps: BuildDeps, definition: ProjectionDefinition, request: BuildRequest & { through: string }, hooks: BuildHooks): Promise<BuildResult> {
-  const [outcome] = await runGroupBuild(deps, request.through, [{ definition, request, hooks }]);
-  if (!outcome!.ok) throw outcome!.error;
-  return outcome!.result;
 }

@@ -57,8 +57,7 @@ describe.skipIf(skip !== null)(`bulk build faults${skip ? ` (${skip})` : ""}`, (
       expect(view?.toString()).toBe((row["body"] as Buffer).toString());
     }
     const groups = await redisHandle.redis.zrange(viewKey("test_counter", 1, "groups"), 0, -1, "WITHSCORES");
-    const expectedGroups = Object.entries(expected["groups"]!).sort(([, a], [, b]) => Number(a["total"]) - Number(b["total"]) || 0);
-    expect(groups.length).toBe(expectedGroups.length * 2);
+    expect(groups.length).toBe(Object.keys(expected["groups"]!).length * 2);
   });
 });
 

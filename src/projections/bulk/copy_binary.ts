@@ -35,7 +35,7 @@ export class CopyBinaryReader {
   }
 
   push(chunk: Buffer): void {
-    let bytes = this.#pending === null ? chunk : Buffer.concat([this.#pending, chunk]);
+    const bytes = this.#pending === null ? chunk : Buffer.concat([this.#pending, chunk]);
     this.#pending = null;
     let offset = 0;
     if (!this.#headerRead) {
@@ -91,7 +91,6 @@ export class CopyBinaryReader {
       // Copied out: the rest of a large chunk must not keep the whole chunk alive.
       this.#pending = Buffer.from(bytes.subarray(offset));
     }
-    bytes = Buffer.alloc(0);
   }
 }
 

@@ -13,6 +13,7 @@ import type { PoolClient } from "../../db/pool.ts";
 import { comparePositions, encodePosition, maxPosition, parsePosition, START, type Position } from "../../shared/position.ts";
 import type { ProjectionDefinition, Row, TableModel, ViewOp } from "../define.ts";
 import { tableName } from "../define.ts";
+import { modelOf } from "../runner/apply_partition.ts";
 import { deleteRows, ident, sameRow, upsertRows } from "../runner/row_io.ts";
 import { PROGRESS_CHANNEL } from "../runner/watermark.ts";
 import { CopyBinaryWriter } from "./copy_binary.ts";
@@ -48,8 +49,6 @@ export class FlushViewsAheadError extends Error {
   }
 }
 
-/** Redis commands per pipeline chunk. */
-const VIEW_OPS_PER_PIPELINE = 4000;
 /** Rows whose views move members (a stored row changed) go in MULTI/EXEC groups of this many rows: readers never see half a move. */
 const MOVES_PER_TRANSACTION = 200;
 
@@ -66,38 +65,31 @@ async function writeViewBatches(redis: RespWriter, batches: readonly { ops: View
   }
 }
 
-/** Groups a flush's view operations into pipelines: additions in large plain ones, moves in small MULTI groups. */
+/** Groups a flush's view operations: additions in one plain run (the writer streams it), moves in small MULTI groups. */
 class ViewBatcher {
-  readonly batches: { ops: ViewOp[]; atomic: boolean }[] = [];
-  #plain: ViewOp[] = [];
-  #moves: ViewOp[] = [];
-  #moveRows = 0;
+  readonly #plain: ViewOp[] = [];
+  readonly #moves: ViewOp[][] = [];
+  #group: ViewOp[] = [];
+  #groupRows = 0;
 
   add(ops: readonly ViewOp[], move: boolean, skipRemovals: boolean): void {
-    if (move) {
-      for (const op of ops) this.#moves.push(op);
-      if (++this.#moveRows >= MOVES_PER_TRANSACTION) this.#cut(true);
+    if (!move) {
+      for (const op of ops) if (!skipRemovals || !REMOVALS.has(op.op)) this.#plain.push(op);
       return;
     }
-    for (const op of ops) if (!skipRemovals || !REMOVALS.has(op.op)) this.#plain.push(op);
-    if (this.#plain.length >= VIEW_OPS_PER_PIPELINE) this.#cut(false);
+    for (const op of ops) this.#group.push(op);
+    if (++this.#groupRows >= MOVES_PER_TRANSACTION) this.#cut();
   }
 
-  #cut(atomic: boolean): void {
-    if (atomic) {
-      this.batches.push({ ops: this.#moves, atomic: true });
-      this.#moves = [];
-      this.#moveRows = 0;
-    } else {
-      this.batches.push({ ops: this.#plain, atomic: false });
-      this.#plain = [];
-    }
+  #cut(): void {
+    this.#moves.push(this.#group);
+    this.#group = [];
+    this.#groupRows = 0;
   }
 
   finish(): { ops: ViewOp[]; atomic: boolean }[] {
-    if (this.#plain.length > 0) this.#cut(false);
-    if (this.#moves.length > 0) this.#cut(true);
-    return this.batches;
+    if (this.#group.length > 0) this.#cut();
+    return [{ ops: this.#plain, atomic: false }, ...this.#moves.map((ops) => ({ ops, atomic: true }))];
   }
 }
 
@@ -148,12 +140,10 @@ export async function flushRows(target: FlushTarget, rows: readonly CachedRow[],
   const upserts = new Map<string, { model: TableModel; rows: Row[] }>();
   const deletes = new Map<string, { model: TableModel; keys: string[] }>();
   const views = target.redis && definition.views ? new ViewBatcher() : null;
-  const models = new Map(definition.tables.map((model) => [model.table, model]));
   let rowsWritten = 0;
   rows.forEach((entry, i) => {
     const { table, key } = entry.ref;
-    const model = models.get(table);
-    if (!model) throw new Error(`Projection ${definition.name} touches unknown table ${table}`);
+    const model = modelOf(definition, table);
     const after = entry.current === undefined ? undefined : (definition.finalize?.(table, entry.current) ?? entry.current);
     const before = entry.stored;
     if (after === undefined && before === undefined) return;

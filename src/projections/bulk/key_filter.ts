@@ -7,7 +7,6 @@
 export class KeyFilter {
   readonly #bits: Uint32Array;
   readonly #mask: number;
-  #count = 0;
 
   /** `bits` is rounded up to a power of two (default 2^23 bits, 1 MiB: ~2% false "maybe" at 1M keys). */
   constructor(bits = 1 << 23) {
@@ -17,18 +16,12 @@ export class KeyFilter {
     this.#mask = size - 1;
   }
 
-  /** Keys added so far. */
-  get count(): number {
-    return this.#count;
-  }
-
   add(key: string): void {
     const [a, b] = hashes(key);
     for (let i = 0; i < PROBES; i++) {
       const bit = (a + i * b) & this.#mask;
       this.#bits[bit >>> 5]! |= 1 << (bit & 31);
     }
-    this.#count++;
   }
 
   /** False only when the key was never added. */

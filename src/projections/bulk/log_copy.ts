@@ -31,9 +31,8 @@ export interface LogRange {
   through: Position;
   /** Event types whose payloads are read and decoded. */
   types: ReadonlySet<string>;
-  /** Events (of any type) per chunk; default 5,000. */
-  chunkEvents?: number;
-  signal?: AbortSignal;
+  /** Events (of any type) per chunk. */
+  chunkEvents: number;
 }
 
 /** An xid8 or bigint literal of a position part (checked: only digits reach the SQL). */
@@ -43,7 +42,7 @@ function u64(value: bigint): string {
 }
 
 /** The COPY statement for a range (positions and types inlined: COPY takes no parameters). */
-export function logCopySql(client: pg.ClientBase, range: Pick<LogRange, "after" | "through" | "types">): string {
+function logCopySql(client: pg.ClientBase, range: Pick<LogRange, "after" | "through" | "types">): string {
   const types = client.escapeLiteral(`{${[...range.types].map((type) => `"${type.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`).join(",")}}`);
   const handled = `type = ANY(${types}::text[])`;
   return `COPY (SELECT transaction_id, global_position, event_id, stream_id, stream_version, type,
@@ -73,7 +72,7 @@ function toEvent(fields: Fields, type: string): RecordedEvent {
  * The session should walk the index (LOG_READ_SETTINGS), as every log read does.
  */
 export async function* readLogRange(client: pg.ClientBase, range: LogRange): AsyncGenerator<LogChunk> {
-  const chunkEvents = range.chunkEvents ?? 5000;
+  const { chunkEvents } = range;
   let events: RecordedEvent[] = [];
   let read = 0;
   let through: Position | null = null;
@@ -89,7 +88,6 @@ export async function* readLogRange(client: pg.ClientBase, range: LogRange): Asy
   const stream = client.query(copyTo(logCopySql(client, range)));
   try {
     for await (const chunk of stream) {
-      range.signal?.throwIfAborted();
       reader.push(chunk as Buffer);
       if (read >= chunkEvents && through !== null) {
         yield { events, read, through };

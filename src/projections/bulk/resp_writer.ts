@@ -50,7 +50,6 @@ export class RespWriter {
   #carry = "";
   #failure: Error | null = null;
   #waiters: (() => void)[] = [];
-  #closed = false;
 
   readonly #stallMs: number;
 
@@ -62,7 +61,6 @@ export class RespWriter {
     socket.on("data", (chunk: Buffer) => this.#read(chunk));
     const fail = (error: Error): void => {
       this.#failure ??= error;
-      this.#closed = true;
       this.#wake();
       socket.destroy();
     };
@@ -96,7 +94,7 @@ export class RespWriter {
 
   /** False once the connection failed or closed: make a new writer. */
   get usable(): boolean {
-    return !this.#closed && this.#failure === null;
+    return this.#failure === null;
   }
 
   /** Queues view operations (keys without the prefix); `atomic` wraps them in MULTI/EXEC. */
@@ -160,7 +158,6 @@ export class RespWriter {
   }
 
   close(): void {
-    this.#closed = true;
     this.#failure ??= new RespError("closed");
     this.#socket.destroy();
     this.#wake();

@@ -39,6 +39,7 @@ export class RowCache {
   readonly #tables = new Map<string, Map<string, CachedRow>>();
   /** Tables that were empty when the build started: keys written and let go since, per table (else null: look every key up). */
   readonly #written: Map<string, KeyFilter> | null;
+  readonly #maxRows: number;
   #dirty: CachedRow[] = [];
   #period = 0;
   #size = 0;
@@ -47,8 +48,6 @@ export class RowCache {
    * `checkpoints[p]`: partition p's checkpoint when the build started. `emptyTables`: the
    * tables held no row then (only this build writes them), so an unknown key is a new row.
    */
-  readonly #maxRows: number;
-
   constructor(definition: ProjectionDefinition, options: { partitions: number; checkpoints: readonly Position[]; emptyTables: boolean; maxRows?: number }) {
     this.#maxRows = options.maxRows ?? MAX_CACHED_ROWS;
     this.#definition = definition;
@@ -58,11 +57,6 @@ export class RowCache {
     for (const checkpoint of options.checkpoints) if (comparePositions(checkpoint, max) > 0) max = checkpoint;
     this.#allAfter = max;
     this.#written = options.emptyTables ? new Map(definition.tables.map((model) => [model.table, new KeyFilter()])) : null;
-  }
-
-  /** Rows held. */
-  get size(): number {
-    return this.#size;
   }
 
   /** Rows folded since the last flush. */
@@ -103,18 +97,15 @@ export class RowCache {
           cached.touched = this.#period;
           continue;
         }
-        const written = this.#written?.get(ref.table);
-        if (this.#written !== null && !written?.mayContain(ref.key)) {
-          this.#place(rows, ref, undefined);
-          continue;
-        }
+        // Empty until a load says otherwise (so a key is asked for once); none is needed for a
+        // key never written to tables that started empty.
+        this.#place(rows, ref);
+        if (this.#written !== null && !this.#written.get(ref.table)?.mayContain(ref.key)) continue;
         let keys = wanted.get(ref.table);
         if (!keys) {
           keys = [];
           wanted.set(ref.table, keys);
         }
-        // A placeholder until the load answers, so the key is asked for once.
-        this.#place(rows, ref, undefined);
         keys.push(ref.key);
       }
     }
@@ -133,11 +124,9 @@ export class RowCache {
     }
   }
 
-  #place(rows: Map<string, CachedRow>, ref: RowRef, row: Row | undefined): CachedRow {
-    const entry: CachedRow = { ref: { table: ref.table, key: ref.key }, stored: row, current: row, dirty: false, touched: this.#period, hits: 0 };
-    rows.set(ref.key, entry);
+  #place(rows: Map<string, CachedRow>, ref: RowRef): void {
+    rows.set(ref.key, { ref: { table: ref.table, key: ref.key }, stored: undefined, current: undefined, dirty: false, touched: this.#period, hits: 0 });
     this.#size++;
-    return entry;
   }
 
   /** Folds the events (log order) into their rows; every touched row must be present (see missing/loaded). */

@@ -19,6 +19,15 @@ import { createBulkBuildPool } from "./worker_pool.ts";
 /** A loop at least this many events behind the head builds in bulk first. */
 export const BULK_MIN_EVENTS = 20_000;
 
+/**
+ * Build tasks run at once for `workers` projection worker threads: half, at least one. A build
+ * keeps about 1.6 cores busy with PostgreSQL and Redis (one at a time on 2 cores: 51 s at
+ * 416 MiB for a 1M-event catch-up, against 49.5 s at 577 MiB for two at once).
+ */
+export function buildThreads(workers: number): number {
+  return Math.max(1, Math.floor(workers / 2));
+}
+
 /** How bulk builds run: the backlog from which a loop builds in bulk, and the builds' flush sizes (see build.ts). */
 export interface BulkTuning {
   minEvents?: number;

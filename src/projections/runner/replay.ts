@@ -29,7 +29,7 @@ import { groupDefinitions, resolveServing, type ProjectionFamily } from "./versi
 import { closeViewsSession, openViewsSession, restoreViews } from "./views_restore.ts";
 import { createWorkerPool } from "./worker_pool.ts";
 import { REPLAY_NICENESS } from "../../runtime/priority.ts";
-import { createBulkBuilder, type BulkBuilder, type BulkTuning } from "./bulk_builder.ts";
+import { buildThreads, createBulkBuilder, type BulkBuilder, type BulkTuning } from "./bulk_builder.ts";
 import type { ProjectionWorkerData } from "../../../workers/projection_worker.ts";
 
 /** What every entry point of the projection engine works on: the stores and the projection modules. */
@@ -94,7 +94,6 @@ export interface ReplayHandle {
 
 const DEFAULT_GRACE_MS = 60_000;
 
-
 /** What a replay's worker threads are given: its stores, at the replay niceness. */
 function replayWorkerData(options: Omit<ReplayOptions, "name">): ProjectionWorkerData {
   const niceness = options.niceness ?? REPLAY_NICENESS;
@@ -110,7 +109,7 @@ function replayPool(options: Omit<ReplayOptions, "name">): Piscina {
 /** Bulk builds for replays (PostgreSQL stores only): up to `threads` at once, at the replay niceness. */
 function replayBulk(options: Omit<ReplayOptions, "name">, threads: number): BulkBuilder | null {
   if (options.store.kind !== "postgres") return null;
-  return createBulkBuilder({ threads: Math.max(1, threads), data: replayWorkerData(options), ...(options.bulkTuning ? { tuning: options.bulkTuning } : {}) });
+  return createBulkBuilder({ threads, data: replayWorkerData(options), ...(options.bulkTuning ? { tuning: options.bulkTuning } : {}) });
 }
 
 /**
@@ -133,8 +132,7 @@ export async function runReplays(options: Omit<ReplayOptions, "name" | "piscina"
   const out = options.out;
   const plain: NodeJS.WritableStream | undefined = out && ({ write: (chunk: string) => out.write(chunk) } as unknown as NodeJS.WritableStream);
   const piscina = replayPool(options);
-  // Builds one at a time on 2 cores (each keeps ~1.6 busy with PostgreSQL and Redis), as the service does.
-  const bulk = replayBulk(options, Math.floor(options.workers / 2));
+  const bulk = replayBulk(options, buildThreads(options.workers));
   const handles: ReplayHandle[] = [];
   // The replays read the log once all are ready (locks taken, versions prepared, keys cleared):
   // their bulk builds are then asked for together and run as one (one read of the log).
@@ -240,7 +238,7 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
       loop.markViewsCleared();
       if (bulk) viewsSession = await openViewsSession(redis, definition, version);
     } catch {
-      viewsDirty = definition.views !== undefined;
+      viewsDirty = true;
     }
   }
   markReady();

@@ -6,7 +6,7 @@
 import { Redis } from "ioredis";
 import type { ActiveVersions, ProgressWaiter } from "../../shared/read_models.ts";
 import type { RouteModule } from "../../http/route_module.ts";
-import { createBulkBuilder, type BulkTuning } from "./bulk_builder.ts";
+import { buildThreads, createBulkBuilder, type BulkTuning } from "./bulk_builder.ts";
 import { leadFamily } from "./lead_family.ts";
 import { runWhileLeader } from "./leadership.ts";
 import { loadDefinitions } from "./load_definition.ts";
@@ -88,7 +88,7 @@ export async function startProjections(options: StartProjectionsOptions): Promis
   const piscina = createWorkerPool({ threads: options.workers, data: workerData });
   // Bulk builds (a projection far behind at start, e.g. a new one over a long history) run on
   // threads of their own, started only while a build runs.
-  const bulk = store.kind === "postgres" ? createBulkBuilder({ threads: Math.max(1, Math.floor(options.workers / 2)), data: workerData, ...(options.bulk ? { tuning: options.bulk } : {}) }) : null;
+  const bulk = store.kind === "postgres" ? createBulkBuilder({ threads: buildThreads(options.workers), data: workerData, ...(options.bulk ? { tuning: options.bulk } : {}) }) : null;
   const local = new Map<string, LocalState>();
   const viewsReady = new Map<string, () => boolean>();
   const deps = { pool, logger, store, piscina, bulk, redis, progress, activeVersions, local, viewsReady, batchSize: options.batchSize ?? 2000, bulkBatchSize: options.bulkBatchSize ?? 10_000, maxInFlight: options.maxInFlight ?? 2, janitorMs: options.janitorMs ?? 1000 };
