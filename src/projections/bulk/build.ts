@@ -77,8 +77,14 @@ export const FLUSH_EVENTS = 100_000;
 export const FLUSH_ROWS = 5000;
 /** Projections built together at most (each holds a connection of its own for its flushes). */
 export const MAX_GROUP = 3;
-/** Log events read, looked up and folded at a time. */
-const CHUNK_EVENTS = 5000;
+/**
+ * Log events read, looked up and folded at a time. Small, so a chunk's decoded events die
+ * young: V8 promotes what outlives two scavenges (16 MiB of allocation each), and a chunk of
+ * 5,000 events (~28 MiB decoded) outlived them while it filled, every time. Reading the
+ * orders projection's 982,838 events of a 1M log: 1.59 GB promoted and 3.5 s of scavenges at
+ * 5,000, 6 MB and 0.3 s at 250 (15.0 against 7.5 s of CPU); its whole build: 15-20% less CPU.
+ */
+const CHUNK_EVENTS = 250;
 
 /** Partition checkpoints of the version, creating the missing rows at `fallback`; index = partition. */
 async function loadCheckpoints(client: PoolClient, definition: ProjectionDefinition, version: number, fallback: Position): Promise<Position[]> {

@@ -21,6 +21,9 @@ describe.skipIf(!redisAvailable)(`RESP writer${redisAvailable ? "" : ` (${redisS
         { op: "zadd", key: "z", score: -3.5, member: "m1" },
         { op: "zadd", key: "z", score: 2, member: "m2" },
         { op: "hset", key: "h", field: "f ✓", value: Buffer.from("{}") },
+        // Non-ASCII whose byte length has more digits than its length (5 characters, 10 bytes), and a surrogate pair.
+        { op: "zadd", key: "zé", score: 7, member: "ééééé" },
+        { op: "zadd", key: "zé", score: 8, member: "a😀" },
       ]);
       await writer.write([{ op: "zrem", key: "z", member: "m2" }, { op: "hdel", key: "h", field: "missing" }, { op: "zadd", key: "z", score: 1, member: "m3" }], true);
       // Many commands: several socket writes and replies split across chunks.
@@ -34,6 +37,7 @@ describe.skipIf(!redisAvailable)(`RESP writer${redisAvailable ? "" : ` (${redisS
     expect(await handle.redis.exists("gone")).toBe(0);
     expect(await handle.redis.zrange("z", 0, -1, "WITHSCORES")).toEqual(["m1", "-3.5", "m3", "1"]);
     expect(await handle.redis.hgetall("h")).toEqual({ "f ✓": "{}" });
+    expect(await handle.redis.zrange("zé", 0, -1, "WITHSCORES")).toEqual(["ééééé", "7", "a😀", "8"]);
     expect((await handle.redis.getBuffer("many:29999"))?.equals(Buffer.alloc(64, 29999 % 256))).toBe(true);
   });
 

@@ -173,28 +173,32 @@ export class RespWriter {
         this.#header(36, arg.length); // $
         this.#buffer.set(arg, this.#offset);
         this.#offset += arg.length;
-      } else if (!this.#asciiString(arg)) {
-        const length = Buffer.byteLength(arg, "utf8");
-        this.#header(36, length);
-        this.#offset += this.#buffer.write(arg, this.#offset, length, "utf8");
-      }
+      } else this.#string(arg);
       this.#buffer[this.#offset++] = 13;
       this.#buffer[this.#offset++] = 10;
     }
     this.#buffered++;
   }
 
-  /** Writes `$<length>\r\n<bytes>` of a short ASCII string byte by byte (no call into C++); false when it is not one (nothing written). */
-  #asciiString(text: string): boolean {
-    const length = text.length;
-    if (length > 512) return false;
-    for (let i = 0; i < length; i++) if (text.charCodeAt(i) > 127) return false;
+  /**
+   * Writes `$<length>\r\n<bytes>` of a string (room reserved by #command). It is taken to be
+   * ASCII (keys and members are): the header says its length and one call writes its bytes;
+   * when they are more than that (non-ASCII), it is written again with its byte length. One
+   * call into C++ against a loop over the characters of a concatenated string (2.5 of 40 s of
+   * an orders build).
+   */
+  #string(text: string): void {
+    const start = this.#offset;
+    this.#header(36, text.length);
+    const written = this.#buffer.write(text, this.#offset, "utf8");
+    if (written === text.length) {
+      this.#offset += written;
+      return;
+    }
+    this.#offset = start;
+    const length = Buffer.byteLength(text, "utf8");
     this.#header(36, length);
-    const buffer = this.#buffer;
-    let offset = this.#offset;
-    for (let i = 0; i < length; i++) buffer[offset++] = text.charCodeAt(i);
-    this.#offset = offset;
-    return true;
+    this.#offset += this.#buffer.write(text, this.#offset, length, "utf8");
   }
 
   /** Writes a RESP header: the type byte, a non-negative integer, CRLF. */

@@ -4,7 +4,7 @@
  * value always gives the same bytes, gzip and etag (gzip headers carry no time).
  * Used by every projection that prepares answers.
  */
-import { createHash } from "node:crypto";
+import * as crypto from "node:crypto";
 import { gzipSync } from "node:zlib";
 
 /** Bodies larger than this many bytes get a precomputed gzip. */
@@ -21,9 +21,13 @@ export function jsonBytes(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value), "utf8");
 }
 
+/** One-shot hashing (Node 20.12+; about 25% faster than a Hash object for a view's few KiB), or null before it. */
+const hashOnce = (crypto as { hash?: (algorithm: string, data: Buffer, encoding: "base64url") => string }).hash ?? null;
+
 /** A quoted strong etag derived from the bytes; changes whenever a byte changes. */
 export function strongEtag(bytes: Buffer): string {
-  return `"${createHash("sha256").update(bytes).digest("base64url").slice(0, 27)}"`;
+  const digest = hashOnce ? hashOnce("sha256", bytes, "base64url") : crypto.createHash("sha256").update(bytes).digest("base64url");
+  return `"${digest.slice(0, 27)}"`;
 }
 
 /** Prepares the bytes, the gzip (when over the threshold) and the etag of an answer. */
