@@ -13,7 +13,7 @@ import { MAX_GROUP } from "../bulk/build.ts";
 import type { ProjectionModuleRef } from "../define.ts";
 import type { BuildProgressMessage, BuildTask, BuildTaskResult } from "../../../workers/bulk_build_worker.ts";
 import type { ProjectionWorkerData } from "../../../workers/projection_worker.ts";
-import { liftHeapGrowthCap } from "../../runtime/heap_growth.ts";
+import { growHeapsForBuild } from "../../runtime/heap_growth.ts";
 import { createBulkBuildPool } from "./worker_pool.ts";
 
 /** A loop at least this many events behind the head builds in bulk first. */
@@ -140,8 +140,8 @@ export function createBulkBuilder(options: { threads: number; data: ProjectionWo
       through: encodePosition(through),
       members: group.map(({ request }, i) => ({ module: request.module, version: request.version, views: request.views, viewsFresh: request.viewsFresh, ...flushes, port: channels[i]!.channel.port2 })),
     };
-    // V8 sizes heaps by its own heuristic while builds run (see liftHeapGrowthCap).
-    const release = liftHeapGrowthCap();
+    // Heaps grow by a set factor while builds run (see growHeapsForBuild).
+    const release = growHeapsForBuild();
     try {
       const answers = (await piscina.run(task, { transferList: channels.map(({ channel }) => channel.port2) })) as BuildTaskResult[];
       group.forEach((pending, i) => {
