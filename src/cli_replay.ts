@@ -4,14 +4,10 @@
  * command again resumes from its checkpoints.
  */
 import { runReplays, type ReplayOptions, type ReplayResult } from "./projections/runner/replay.ts";
-import { lowerProcessPriority, REPLAY_NICENESS } from "./runtime/priority.ts";
 
 /** Runs the replays the CLI asked for (several: in one pass, see runReplays), wiring SIGINT/SIGTERM to a clean stop; resolves with the results in order. */
 export async function replayCommand(options: Omit<ReplayOptions, "signal" | "out" | "name" | "piscina"> & { names: readonly string[]; out?: NodeJS.WritableStream }): Promise<ReplayResult[]> {
-  // A rebuild yields the CPU to the live service on the same machine: every thread of this
-  // process (V8's GC helpers used 26–33 of 72–79 CPU seconds of a 1M-event catch-up and would
-  // otherwise keep normal priority); its workers lower themselves too.
-  lowerProcessPriority(REPLAY_NICENESS);
+  // Every thread of this process already runs at the replay niceness (cli.ts); its workers lower themselves too.
   const stop = new AbortController();
   const onSignal = (): void => stop.abort(new Error("replay interrupted; run the command again to resume"));
   process.once("SIGINT", onSignal);

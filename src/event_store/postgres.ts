@@ -44,7 +44,8 @@ interface EventRow {
 }
 
 const COLUMNS = "transaction_id::text AS tx, global_position, event_id, stream_id, stream_version, type, data, metadata";
-const VISIBLE = "transaction_id < pg_snapshot_xmin(pg_current_snapshot())";
+/** Events readers by position may see: below the oldest open transaction (committed for good). */
+export const VISIBLE = "transaction_id < pg_snapshot_xmin(pg_current_snapshot())";
 
 /**
  * The log read by position: $1/$2 the position after which to read, $3 the limit. Rows are

@@ -15,7 +15,7 @@ import { setFlagsFromString } from "node:v8";
 
 /** The cap set at start (0: none), and how many builds run now (they set their own growth). */
 let current = 0;
-let lifted = 0;
+let builds = 0;
 
 /** Percent by which a heap may grow past the live size of its last full collection. */
 export const HEAP_GROWING_PERCENT = 25;
@@ -26,7 +26,7 @@ export const HEAP_GROWING_PERCENT = 25;
  */
 export function boundHeapGrowth(percent: number = HEAP_GROWING_PERCENT): void {
   current = percent;
-  if (lifted === 0) apply(percent);
+  if (builds === 0) apply(percent);
 }
 
 /** Sets V8's heap growing percent for the process (0: V8's own heuristic). */
@@ -38,9 +38,10 @@ function apply(percent: number): void {
  * Percent by which heaps may grow past their live size while a bulk build runs. V8's own
  * heuristic scales its factor with the isolate's heap limit: a build thread, limited to
  * 384 MiB, got about 1.35 (old generation 35 -> 60 MiB, then a full collection: 148 of them
- * in one orders build of a 1M-event catch-up, every ~300 ms). Doubling (100%) takes the
- * catch-up from 46.4-49.7 to 42.5-46.1 s in alternating runs (service CPU 53.5-58.9 ->
- * 47.6-51.6 s) for 13-20 MiB more peak RSS; 200% saved little more and cost 40-50 MiB.
+ * in one orders build of a 1M-event catch-up, every ~300 ms). Doubling (100%), together with
+ * builds at normal priority in the service (start.ts), took the catch-up from 46.4-49.7 to
+ * 42.5-46.1 s in alternating runs (service CPU 53.5-58.9 -> 47.6-51.6 s) for 6-20 MiB more
+ * peak RSS; at 200%, one run each: 46.7 against 49.2 s, 508 against 462 MiB.
  */
 export const BUILD_HEAP_GROWING_PERCENT = 100;
 
@@ -52,11 +53,11 @@ export const BUILD_HEAP_GROWING_PERCENT = 100;
  * cap, or V8's heuristic) comes back with the last release.
  */
 export function growHeapsForBuild(): () => void {
-  if (lifted++ === 0) apply(BUILD_HEAP_GROWING_PERCENT);
+  if (builds++ === 0) apply(BUILD_HEAP_GROWING_PERCENT);
   let released = false;
   return () => {
     if (released) return;
     released = true;
-    if (--lifted === 0) apply(current);
+    if (--builds === 0) apply(current);
   };
 }

@@ -207,7 +207,7 @@ class MemberBuild {
     this.#consumed += chunk.read;
     this.#periodEvents += chunk.read;
     this.#last = chunk.through;
-    if (this.#periodEvents >= (this.#request.flushEvents ?? FLUSH_EVENTS) || cache.dirtyCount >= (this.#request.flushRows ?? FLUSH_ROWS)) await this.#flush();
+    if (this.#periodEvents >= this.flushEvents || cache.dirtyCount >= (this.#request.flushRows ?? FLUSH_ROWS)) await this.#flush();
   }
 
   /**

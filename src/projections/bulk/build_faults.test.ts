@@ -1,7 +1,7 @@
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { comparePositions, type Position } from "../../shared/position.ts";
-import { viewKey } from "../../shared/read_models.ts";
+import { sentinelKey, viewKey } from "../../shared/read_models.ts";
 import { startProjections } from "../runner/start.ts";
 import { counterModule, counterProjection } from "../runner/testing/counter_projection.ts";
 import { appendCounts, foldInMemory, makeCounts, readEverything, readProjected, waitUntil } from "../runner/testing/fixtures.ts";
@@ -46,7 +46,7 @@ describe.skipIf(skip !== null)(`bulk build faults${skip ? ` (${skip})` : ""}`, (
     try {
       await waitUntil(async () => comparePositions(await watermark(), last) >= 0, 60_000, "catch-up");
       // A leader killed while writing views restores them from the rows.
-      await waitUntil(async () => (await redisHandle.redis.get(`projections:sentinel:l2:test_counter:v1`)) === "1", 30_000, "views complete");
+      await waitUntil(async () => (await redisHandle.redis.get(sentinelKey("test_counter", 1))) === "1", 30_000, "views complete");
     } finally {
       await runner.kill("SIGTERM");
     }

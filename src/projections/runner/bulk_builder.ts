@@ -8,6 +8,7 @@
 import { MessageChannel } from "node:worker_threads";
 import type { Piscina } from "piscina";
 import type { Pool } from "../../db/pool.ts";
+import { VISIBLE } from "../../event_store/postgres.ts";
 import { comparePositions, encodePosition, parsePosition, type Position } from "../../shared/position.ts";
 import { MAX_GROUP } from "../bulk/build.ts";
 import type { ProjectionModuleRef } from "../define.ts";
@@ -210,7 +211,7 @@ export async function visibleEventsAfter(pool: Pool, position: Position, limit: 
     `SELECT count(*) AS count FROM (
        SELECT 1 FROM events
         WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
-          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          AND ${VISIBLE}
         ORDER BY transaction_id, global_position LIMIT $3) AS behind`,
     [position.commit.toString(), position.prepare.toString(), limit],
   );

@@ -9,7 +9,7 @@ describe.skipIf(!linux)(linux ? "lowerProcessPriority" : "lowerProcessPriority: 
     // In a child process: niceness cannot be raised back without privileges.
     const script = `
       import fs from "node:fs";
-      import { lowerProcessPriority } from ${JSON.stringify(new URL("../../runtime/priority.ts", import.meta.url).href)};
+      import { lowerProcessPriority } from ${JSON.stringify(new URL("./priority.ts", import.meta.url).href)};
       lowerProcessPriority(7);
       const nice = (tid) => Number(fs.readFileSync("/proc/self/task/" + tid + "/stat", "utf8").split(") ")[1].split(" ")[16]);
       console.log(JSON.stringify(fs.readdirSync("/proc/self/task").map(nice)));
