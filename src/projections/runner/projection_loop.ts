@@ -20,6 +20,7 @@ import { BulkBuildError, visibleEventsAfter, type BulkBuilder } from "./bulk_bui
 import { partitionCount, partitionGroups } from "./partition.ts";
 import { runPartitions, type PartitionRunnerDeps } from "./partition_runner.ts";
 import { SideEffects } from "./side_effects.ts";
+import { sentinelKey } from "../../shared/read_models.ts";
 import { dropVersionKeys } from "./retire.ts";
 import { readProgress, writeWatermark } from "./watermark.ts";
 
@@ -343,10 +344,15 @@ export class ProjectionLoop {
   async clearStaleViews(redis: Redis | null): Promise<void> {
     if (!redis || !this.definition.views) return;
     if (await this.#fresh()) {
-      await dropVersionKeys(redis, this.definition.name, this.version).then(
-        () => (this.#viewsCleared = true),
-        () => undefined,
-      );
+      // Nothing applied, so no rows: the cleared key space is this version's complete views.
+      // The sentinel says so, and the leader does not go on to restore zero rows (which
+      // clears the collections with more walks of a Redis that may hold millions of keys).
+      await dropVersionKeys(redis, this.definition.name, this.version)
+        .then(() => redis.set(sentinelKey(this.definition.name, this.version), "1"))
+        .then(
+          () => (this.#viewsCleared = true),
+          () => undefined,
+        );
     }
   }
 

@@ -53,11 +53,23 @@ describe.skipIf(skip !== null)(`projection runner${skip ? ` (${skip})` : ""}`, (
   let store: RunnerStack["store"];
   let redisHandle: RunnerStack["redisHandle"];
   let projections: Projections;
-  const logger = pino({ level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
+  // Messages kept for the assertions (printed too when TEST_LOG_LEVEL is set).
+  const messages: string[] = [];
+  const logger = pino(
+    { level: process.env["TEST_LOG_LEVEL"] ?? "info" },
+    {
+      write: (line: string) => {
+        messages.push(line);
+        if (process.env["TEST_LOG_LEVEL"]) process.stdout.write(line);
+      },
+    },
+  );
+  const staleKey = viewKey("test_counter", 1, "stale-from-an-earlier-database");
 
   beforeAll(async () => {
     stack = await openRunnerStack();
     ({ db, store, redisHandle } = stack);
+    await redisHandle.redis.set(staleKey, "stale");
     projections = await startProjections({
       ...stack!.connections(),
       projections: [counterModule],
@@ -75,6 +87,12 @@ describe.skipIf(skip !== null)(`projection runner${skip ? ` (${skip})` : ""}`, (
   async function caughtUp(position: Position): Promise<void> {
     expect(await projections.progress.waitFor(["test_counter"], position, 20_000)).toBe(true);
   }
+
+  it("starts a version that applied nothing on a cleared key space, marked complete with no restore of its zero rows", async () => {
+    await waitUntil(async () => (await redisHandle.redis.get(sentinelKey("test_counter", 1))) === "1", 20_000, "views complete");
+    expect(await redisHandle.redis.exists(staleKey)).toBe(0);
+    expect(messages.filter((line) => line.includes("restored Redis views from rows"))).toEqual([]);
+  });
 
   it("projects events into rows and Redis views, equal to a one-pass fold", async () => {
     await caughtUp(await appendCounts(store, makeCounts(3000, { keys: 200, groups: 7 })));
