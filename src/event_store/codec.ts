@@ -19,6 +19,14 @@ export function decodePayload<T = Record<string, unknown>>(bytes: Uint8Array): T
   return packr.unpack(bytes) as T;
 }
 
+/**
+ * Decodes what encodePayload wrote at bytes[start, end): no view of the range is made (the
+ * reader keeps its DataView on `bytes`, once for all the payloads it holds).
+ */
+export function decodePayloadAt<T = Record<string, unknown>>(bytes: Uint8Array, start: number, end: number): T {
+  return packr.unpack(bytes, { start, end }) as T;
+}
+
 /** The stored msgpack bytes of an event's data and metadata. */
 export interface RawPayload {
   data: Uint8Array;

@@ -16,6 +16,18 @@ describe("lex-ordered members", () => {
     expect(() => integerKey(2 ** 53, false)).toThrow(RangeError);
   });
 
+  it("gives descending keys of non-negative integers (no bigint) exactly as the bigint form", () => {
+    const reference = (value: number): string => (2n ** 53n - BigInt(value)).toString().padStart(17, "0");
+    const values = [0, 1, 2 ** 31, 2 ** 32 + 1, 1_796_532_046_029, 2 ** 53 - 2, 2 ** 53 - 1];
+    for (let i = 0; i < 1000; i++) values.push(Math.floor(Math.random() * 2 ** 53));
+    for (const value of values) expect(integerKey(value, true)).toBe(reference(value));
+  });
+
+  it("complements only lowercase hex digits, character for character", () => {
+    expect(complementHex("0123456789abcdef-ABC|z")).toBe("fedcba9876543210-ABC|z");
+    expect(complementHex("")).toBe("");
+  });
+
   it("orders members by key, then id ascending, or descending with complemented ids", () => {
     const ids = ["00000000-0000-4000-8000-000000000001", "0f000000-0000-4000-8000-000000000000", "ff000000-0000-4000-8000-000000000000"];
     const key = integerKey(5, false);

@@ -12,6 +12,8 @@ const WIDTH = 17;
 /** The fixed-width key of an integer, ascending (`descending`: the complement, so larger values sort first). */
 export function integerKey(value: number, descending: boolean): string {
   if (!Number.isSafeInteger(value)) throw new RangeError(`not a safe integer: ${value}`);
+  // 2^53 - value is exact in a double for 0 <= value <= 2^53 (every order's timestamp): no bigint.
+  if (descending && value >= 0) return String(2 ** 53 - value).padStart(WIDTH, "0");
   const shifted = descending ? OFFSET - BigInt(value) : OFFSET + BigInt(value);
   return shifted.toString().padStart(WIDTH, "0");
 }
@@ -23,15 +25,19 @@ export function integerOfKey(key: string, descending: boolean): number {
 }
 
 const HEX = "0123456789abcdef";
+/** Char code -> the char code of its complemented hex digit (lowercase hex digits only; 0: keep the character). */
+const COMPLEMENT = new Uint16Array(128);
+for (let digit = 0; digit < 16; digit++) COMPLEMENT[HEX.charCodeAt(digit)] = HEX.charCodeAt(15 - digit);
 
 /** A lowercase hex id (a uuid) with every hex digit complemented: ascending order of the result is descending order of the id. */
 export function complementHex(id: string): string {
-  let out = "";
-  for (const char of id) {
-    const digit = HEX.indexOf(char);
-    out += digit < 0 ? char : HEX[15 - digit];
+  // Char codes into one array and one string (a += per character made a string per character).
+  const codes = new Array<number>(id.length);
+  for (let i = 0; i < id.length; i++) {
+    const code = id.charCodeAt(i);
+    codes[i] = (code < 128 ? COMPLEMENT[code] : 0) || code;
   }
-  return out;
+  return String.fromCharCode(...codes);
 }
 
 /** The member for a sort key and an id (`idDescending`: ties by id descending). */

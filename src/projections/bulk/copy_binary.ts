@@ -12,8 +12,74 @@ const SIGNATURE = Buffer.from("PGCOPY\n\xff\r\n\0", "latin1");
 const HEADER = Buffer.concat([SIGNATURE, Buffer.alloc(8)]);
 const TRAILER = Buffer.from([0xff, 0xff]);
 
-/** A tuple's fields as views into the stream's bytes (null for SQL NULL); valid until the next chunk is pushed. */
-export type Fields = (Buffer | null)[];
+/**
+ * The tuple the reader is at: where each field lies in `bytes` (length -1: SQL NULL). One
+ * object, overwritten tuple after tuple: valid only during the onTuple call. Fields are read
+ * in place (no Buffer view per field: a log read passes a million tuples of eight fields).
+ */
+export class Tuple {
+  bytes: Buffer = Buffer.alloc(0);
+  count = 0;
+  #starts = new Int32Array(16);
+  #lengths = new Int32Array(16);
+
+  /** Byte offset of field i in `bytes`. */
+  start(i: number): number {
+    return this.#starts[i]!;
+  }
+
+  /** Byte length of field i, -1 when it is NULL. */
+  length(i: number): number {
+    return this.#lengths[i]!;
+  }
+
+  /** Field i as a view into the stream's bytes (null for NULL). */
+  field(i: number): Buffer | null {
+    const length = this.#lengths[i]!;
+    return length < 0 ? null : this.bytes.subarray(this.#starts[i]!, this.#starts[i]! + length);
+  }
+
+  /** Field i (not NULL) as text. */
+  text(i: number, encoding: "utf8" | "latin1" = "utf8"): string {
+    const start = this.#starts[i]!;
+    return this.bytes.toString(encoding, start, start + this.#lengths[i]!);
+  }
+
+  /** Field i, an unsigned 64-bit big-endian value (xid8, or a non-negative int8), as a bigint. */
+  u64(i: number): bigint {
+    return this.bytes.readBigUInt64BE(this.#starts[i]!);
+  }
+
+  /** Field i, a 64-bit big-endian signed value (int8), as a number (throws past 2^53). */
+  int8(i: number): number {
+    const value = this.bytes.readBigInt64BE(this.#starts[i]!);
+    const number = Number(value);
+    if (!Number.isSafeInteger(number)) throw new Error(`int8 ${value} is not a safe integer`);
+    return number;
+  }
+
+  /** Field i, a binary uuid, as its canonical lower-case text. */
+  uuid(i: number): string {
+    const start = this.#starts[i]!;
+    const hex = this.bytes.toString("hex", start, start + 16);
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }
+
+  /** Starts a tuple of `count` fields over `bytes`. */
+  reset(bytes: Buffer, count: number): void {
+    this.bytes = bytes;
+    this.count = count;
+    if (count > this.#starts.length) {
+      this.#starts = new Int32Array(count);
+      this.#lengths = new Int32Array(count);
+    }
+  }
+
+  set(i: number, start: number, length: number): void {
+    this.#starts[i] = start;
+    this.#lengths[i] = length;
+  }
+}
 
 /**
  * Cuts a binary COPY stream into tuples. push() each chunk as it arrives; every complete
@@ -23,9 +89,10 @@ export class CopyBinaryReader {
   #pending: Buffer | null = null;
   #headerRead = false;
   #ended = false;
-  readonly #onTuple: (fields: Fields) => void;
+  readonly #tuple = new Tuple();
+  readonly #onTuple: (tuple: Tuple) => void;
 
-  constructor(onTuple: (fields: Fields) => void) {
+  constructor(onTuple: (tuple: Tuple) => void) {
     this.#onTuple = onTuple;
   }
 
@@ -52,6 +119,7 @@ export class CopyBinaryReader {
       offset = 19 + extension;
       this.#headerRead = true;
     }
+    const tuple = this.#tuple;
     while (!this.#ended) {
       const start = offset;
       if (bytes.length - offset < 2) break;
@@ -61,7 +129,7 @@ export class CopyBinaryReader {
         this.#ended = true;
         break;
       }
-      const fields: Fields = new Array(count);
+      tuple.reset(bytes, count);
       let complete = true;
       for (let i = 0; i < count; i++) {
         if (bytes.length - offset < 4) {
@@ -71,21 +139,21 @@ export class CopyBinaryReader {
         const length = bytes.readInt32BE(offset);
         offset += 4;
         if (length === -1) {
-          fields[i] = null;
+          tuple.set(i, offset, -1);
           continue;
         }
         if (bytes.length - offset < length) {
           complete = false;
           break;
         }
-        fields[i] = bytes.subarray(offset, offset + length);
+        tuple.set(i, offset, length);
         offset += length;
       }
       if (!complete) {
         offset = start;
         break;
       }
-      this.#onTuple(fields);
+      this.#onTuple(tuple);
     }
     if (offset < bytes.length && !this.#ended) {
       // Copied out: the rest of a large chunk must not keep the whole chunk alive.
@@ -94,32 +162,34 @@ export class CopyBinaryReader {
   }
 }
 
-/** An unsigned 64-bit big-endian field (xid8, or a non-negative int8) as a bigint. */
-export function fieldU64(field: Buffer): bigint {
-  return field.readBigUInt64BE(0);
+/** Char code -> hex digit value (either case), 255 for anything else. */
+const NIBBLE = new Uint8Array(128).fill(255);
+for (let i = 0; i < 16; i++) {
+  NIBBLE["0123456789abcdef".charCodeAt(i)] = i;
+  NIBBLE["0123456789ABCDEF".charCodeAt(i)] = i;
 }
 
-/** A 64-bit big-endian signed field (int8) as a number (throws past 2^53). */
-export function fieldInt8(field: Buffer): number {
-  const value = field.readBigInt64BE(0);
-  const number = Number(value);
-  if (!Number.isSafeInteger(number)) throw new Error(`int8 ${value} is not a safe integer`);
-  return number;
-}
-
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
-/** A binary uuid field as its canonical lower-case text. */
-export function fieldUuid(field: Buffer): string {
-  let text = "";
-  for (let i = 0; i < 16; i++) {
-    text += HEX[field[i]!]!;
-    if (i === 3 || i === 5 || i === 7 || i === 9) text += "-";
+/** Writes a uuid's 16 bytes from its 36-character text (hex digits of either case, dashes at 8, 13, 18, 23); false when it is not one (nothing is left meaningful then). */
+export function writeUuid(buffer: Buffer, offset: number, text: string): boolean {
+  if (text.length !== 36) return false;
+  let at = offset;
+  for (let i = 0; i < 36; ) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (text.charCodeAt(i) !== 45) return false;
+      i++;
+      continue;
+    }
+    const highCode = text.charCodeAt(i);
+    const lowCode = text.charCodeAt(i + 1);
+    const high = highCode < 128 ? NIBBLE[highCode]! : 255;
+    const low = lowCode < 128 ? NIBBLE[lowCode]! : 255;
+    if (high === 255 || low === 255) return false;
+    buffer[at++] = (high << 4) | low;
+    i += 2;
   }
-  return text;
+  return true;
 }
 
-const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 /** ISO 8601 with a zone (Z or ±hh[:]mm) and up to microseconds: what the projections write (their text form is refused otherwise, as a row the encoder cannot vouch for). */
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(Z|[+-]\d{2}(?::?\d{2})?)$/;
 const INTEGER = /^-?\d{1,10}$/;
@@ -140,6 +210,41 @@ export function timestampMicros(text: string): bigint | null {
   }
   return BigInt(ms - offsetMinutes * 60_000 - PG_EPOCH_MS) * 1000n + BigInt(fraction.padEnd(6, "0"));
 }
+/** The number the `count` decimal digits at `at` spell, or -1 when one is not a digit. */
+function digitsAt(text: string, at: number, count: number): number {
+  let value = 0;
+  for (let i = at; i < at + count; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * timestampMicros for the form every projection writes, `YYYY-MM-DDTHH:MM:SS.sssZ` (what
+ * toISOString gives), read digit by digit with no regex, strings or bigints; null for
+ * anything else (timestampMicros then decides), or when the microseconds are not a safe integer.
+ */
+export function canonicalIsoMicros(text: string): number | null {
+  if (text.length !== 24 || text.charCodeAt(23) !== 90 || text.charCodeAt(10) !== 84 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) return null;
+  if (text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58 || text.charCodeAt(19) !== 46) return null;
+  const year = digitsAt(text, 0, 4);
+  const month = digitsAt(text, 5, 2);
+  const day = digitsAt(text, 8, 2);
+  const hour = digitsAt(text, 11, 2);
+  const minute = digitsAt(text, 14, 2);
+  const second = digitsAt(text, 17, 2);
+  const millis = digitsAt(text, 20, 3);
+  if (year < 100 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || millis < 0) return null;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 2 && leap ? 29 : MONTH_DAYS[month - 1]!)) return null;
+  const micros = (Date.UTC(year, month - 1, day, hour, minute, second, millis) - PG_EPOCH_MS) * 1000;
+  return Number.isSafeInteger(micros) ? micros : null;
+}
+
 /** Microseconds between the Unix epoch and PostgreSQL's (2000-01-01). */
 const PG_EPOCH_MS = 946_684_800_000;
 const DAY_MS = 86_400_000;
@@ -241,10 +346,10 @@ export class CopyBinaryWriter {
         return;
       }
       case "uuid": {
-        if (typeof value !== "string" || !UUID.test(value)) return this.#fail(type, value, name);
+        if (typeof value !== "string" || value.length !== 36) return this.#fail(type, value, name);
         this.#length(16);
-        const hex = value.replaceAll("-", "");
-        this.#offset += this.#buffer.write(hex, this.#offset, 16, "hex");
+        if (!writeUuid(this.#buffer, this.#offset, value)) return this.#fail(type, value, name);
+        this.#offset += 16;
         return;
       }
       case "int": {
@@ -269,6 +374,16 @@ export class CopyBinaryWriter {
         return;
       }
       case "timestamptz": {
+        const canonical = typeof value === "string" ? canonicalIsoMicros(value) : null;
+        if (canonical !== null) {
+          // Two's complement in two halves: exact, the value being a safe integer.
+          const high = Math.floor(canonical / 2 ** 32);
+          this.#length(8);
+          this.#buffer.writeInt32BE(high, this.#offset);
+          this.#buffer.writeUInt32BE(canonical - high * 2 ** 32, this.#offset + 4);
+          this.#offset += 8;
+          return;
+        }
         const micros = value instanceof Date ? BigInt(value.getTime() - PG_EPOCH_MS) * 1000n : typeof value === "string" ? timestampMicros(value) : null;
         if (micros === null) return this.#fail(type, value, name);
         this.#length(8);

@@ -10,10 +10,10 @@
  */
 import type pg from "pg";
 import { to as copyTo } from "pg-copy-streams";
-import { decodePayload } from "../../event_store/codec.ts";
+import { decodePayloadAt } from "../../event_store/codec.ts";
 import type { EventMetadata, RecordedEvent } from "../../event_store/types.ts";
 import type { Position } from "../../shared/position.ts";
-import { CopyBinaryReader, fieldInt8, fieldU64, fieldUuid, type Fields } from "./copy_binary.ts";
+import { CopyBinaryReader, type Tuple } from "./copy_binary.ts";
 
 export interface LogChunk {
   /** The chunk's events of the asked types, in log order, decoded. */
@@ -53,15 +53,17 @@ function logCopySql(client: pg.ClientBase, range: Pick<LogRange, "after" | "thro
                 ORDER BY transaction_id, global_position) TO STDOUT (FORMAT binary)`;
 }
 
-function toEvent(fields: Fields, type: string): RecordedEvent {
+function toEvent(tuple: Tuple, type: string): RecordedEvent {
+  const data = tuple.start(6);
+  const metadata = tuple.start(7);
   return {
-    eventId: fieldUuid(fields[2]!),
-    streamId: fields[3]!.toString("utf8"),
-    streamVersion: fieldInt8(fields[4]!),
+    eventId: tuple.uuid(2),
+    streamId: tuple.text(3),
+    streamVersion: tuple.int8(4),
     type,
-    data: decodePayload(fields[6]!),
-    metadata: decodePayload<EventMetadata>(fields[7]!),
-    position: { commit: fieldU64(fields[0]!), prepare: fieldU64(fields[1]!) },
+    data: decodePayloadAt(tuple.bytes, data, data + tuple.length(6)),
+    metadata: decodePayloadAt<EventMetadata>(tuple.bytes, metadata, metadata + tuple.length(7)),
+    position: { commit: tuple.u64(0), prepare: tuple.u64(1) },
   };
 }
 
@@ -76,27 +78,39 @@ export async function* readLogRange(client: pg.ClientBase, range: LogRange): Asy
   let events: RecordedEvent[] = [];
   let read = 0;
   let through: Position | null = null;
-  const reader = new CopyBinaryReader((fields) => {
-    const type = fields[5]!.toString("utf8");
+  // The position of the last event read when it is of another type: its two fields' bytes,
+  // decoded only when a chunk ends there (most events of other types are never a chunk's last).
+  const skipped = Buffer.alloc(16);
+  let skippedLast = false;
+  const reader = new CopyBinaryReader((tuple) => {
+    const type = tuple.text(5);
     read++;
-    if (range.types.has(type) && fields[6] !== null) {
-      const event = toEvent(fields, type);
+    if (range.types.has(type) && tuple.length(6) >= 0) {
+      const event = toEvent(tuple, type);
       events.push(event);
       through = event.position;
-    } else through = { commit: fieldU64(fields[0]!), prepare: fieldU64(fields[1]!) };
+      skippedLast = false;
+    } else {
+      tuple.bytes.copy(skipped, 0, tuple.start(0), tuple.start(0) + 8);
+      tuple.bytes.copy(skipped, 8, tuple.start(1), tuple.start(1) + 8);
+      skippedLast = true;
+    }
   });
+  const last = (): Position | null => (skippedLast ? { commit: skipped.readBigUInt64BE(0), prepare: skipped.readBigUInt64BE(8) } : through);
   const stream = client.query(copyTo(logCopySql(client, range)));
   try {
     for await (const chunk of stream) {
       reader.push(chunk as Buffer);
-      if (read >= chunkEvents && through !== null) {
-        yield { events, read, through };
+      const position = read >= chunkEvents ? last() : null;
+      if (position !== null) {
+        yield { events, read, through: position };
         events = [];
         read = 0;
       }
     }
     if (!reader.ended) throw new Error("log COPY ended without its trailer");
-    if (read > 0 && through !== null) yield { events, read, through };
+    const position = last();
+    if (read > 0 && position !== null) yield { events, read, through: position };
   } finally {
     if (!stream.destroyed) stream.destroy();
   }
