@@ -41,6 +41,9 @@ export class RowCache {
   readonly #written: Map<string, KeyFilter> | null;
   readonly #maxRows: number;
   #dirty: CachedRow[] = [];
+  /** The events missing() last saw and the rows each touches: fold() of the same events reuses them (touches is called once per event). */
+  #seen: readonly RecordedEvent[] | null = null;
+  #seenRefs: RowRef[][] = [];
   #period = 0;
   #size = 0;
 
@@ -88,8 +91,12 @@ export class RowCache {
    */
   missing(events: readonly RecordedEvent[]): Map<string, string[]> {
     const wanted = new Map<string, string[]>();
-    for (const event of events) {
-      for (const ref of this.#refs(event)) {
+    const refsOf: RowRef[][] = new Array(events.length);
+    this.#seen = events;
+    this.#seenRefs = refsOf;
+    for (let i = 0; i < events.length; i++) {
+      const refs = (refsOf[i] = this.#refs(events[i]!));
+      for (const ref of refs) {
         const rows = this.#table(ref.table);
         const cached = rows.get(ref.key);
         if (cached) {
@@ -132,9 +139,13 @@ export class RowCache {
   /** Folds the events (log order) into their rows; every touched row must be present (see missing/loaded). */
   fold(events: readonly RecordedEvent[]): void {
     const definition = this.#definition;
-    for (const event of events) {
+    const refsOf = this.#seen === events ? this.#seenRefs : null;
+    this.#seen = null;
+    this.#seenRefs = [];
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
       const checked = comparePositions(event.position, this.#allAfter) <= 0;
-      for (const ref of this.#refs(event)) {
+      for (const ref of refsOf?.[i] ?? this.#refs(event)) {
         if (checked && comparePositions(event.position, this.#checkpoints[partitionOf(ref, this.#partitions)]!) <= 0) continue;
         const entry = this.#table(ref.table).get(ref.key);
         if (!entry) throw new Error(`row ${ref.table}/${ref.key} was not loaded before folding`);
