@@ -17,7 +17,7 @@ import { modelOf } from "../runner/apply_partition.ts";
 import { deleteRows, ident, sameRow, upsertRows } from "../runner/row_io.ts";
 import { PROGRESS_CHANNEL } from "../runner/watermark.ts";
 import { CopyBinaryWriter } from "./copy_binary.ts";
-import type { RespWriter } from "./resp_writer.ts";
+import type { RespStage, RespWriter } from "./resp_writer.ts";
 import type { CachedRow } from "./row_cache.ts";
 
 export interface FlushTarget {
@@ -54,10 +54,11 @@ const MOVES_PER_TRANSACTION = 200;
 
 const REMOVALS = new Set<ViewOp["op"]>(["del", "zrem", "hdel"]);
 
-/** Writes view operations (moves in MULTI groups) and waits for every reply; false when any failed. */
-async function writeViewBatches(redis: RespWriter, batches: readonly { ops: ViewOp[]; atomic: boolean }[]): Promise<boolean> {
+/** Sends the staged additions, then the moves in MULTI groups, and waits for every reply; false when any failed. */
+async function writeViewBatches(redis: RespWriter, batches: { plain: RespStage; moves: ViewOp[][] }): Promise<boolean> {
   try {
-    for (const { ops, atomic } of batches) if (ops.length > 0) await redis.write(ops, atomic);
+    await redis.sendStage(batches.plain);
+    for (const ops of batches.moves) if (ops.length > 0) await redis.write(ops, true);
     await redis.flush();
     return true;
   } catch {
@@ -65,16 +66,23 @@ async function writeViewBatches(redis: RespWriter, batches: readonly { ops: View
   }
 }
 
-/** Groups a flush's view operations: additions in one plain run (the writer streams it), moves in small MULTI groups. */
+/**
+ * Groups a flush's view operations: additions encoded at once into a stage (sent as one
+ * stream after the checkpoints are locked), moves in small MULTI groups.
+ */
 class ViewBatcher {
-  readonly #plain: ViewOp[] = [];
+  readonly #plain: RespStage;
   readonly #moves: ViewOp[][] = [];
   #group: ViewOp[] = [];
   #groupRows = 0;
 
+  constructor(redis: RespWriter) {
+    this.#plain = redis.stage();
+  }
+
   add(ops: readonly ViewOp[], move: boolean, skipRemovals: boolean): void {
     if (!move) {
-      for (const op of ops) if (!skipRemovals || !REMOVALS.has(op.op)) this.#plain.push(op);
+      for (const op of ops) if (!skipRemovals || !REMOVALS.has(op.op)) this.#plain.add(op);
       return;
     }
     for (const op of ops) this.#group.push(op);
@@ -87,9 +95,9 @@ class ViewBatcher {
     this.#groupRows = 0;
   }
 
-  finish(): { ops: ViewOp[]; atomic: boolean }[] {
+  finish(): { plain: RespStage; moves: ViewOp[][] } {
     if (this.#group.length > 0) this.#cut();
-    return [{ ops: this.#plain, atomic: false }, ...this.#moves.map((ops) => ({ ops, atomic: true }))];
+    return { plain: this.#plain, moves: this.#moves };
   }
 }
 
@@ -139,7 +147,7 @@ export async function flushRows(target: FlushTarget, rows: readonly CachedRow[],
   const copies = new Map<string, { model: TableModel; rows: Row[] }>();
   const upserts = new Map<string, { model: TableModel; rows: Row[] }>();
   const deletes = new Map<string, { model: TableModel; keys: string[] }>();
-  const views = target.redis && definition.views ? new ViewBatcher() : null;
+  const views = target.redis && definition.views ? new ViewBatcher(target.redis) : null;
   let rowsWritten = 0;
   rows.forEach((entry, i) => {
     const { table, key } = entry.ref;

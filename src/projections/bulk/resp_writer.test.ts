@@ -41,6 +41,30 @@ describe.skipIf(!redisAvailable)(`RESP writer${redisAvailable ? "" : ` (${redisS
     expect((await handle.redis.getBuffer("many:29999"))?.equals(Buffer.alloc(64, 29999 % 256))).toBe(true);
   });
 
+  it("sends a stage encoded ahead, in order, after what the writer buffered; an unsent stage writes nothing", async () => {
+    const writer = await RespWriter.connect(handle.url, handle.prefix);
+    try {
+      const dropped = writer.stage();
+      dropped.add({ op: "set", key: "staged:never", value: Buffer.from("x") });
+      const stage = writer.stage();
+      // Enough for several chunks of the stage.
+      for (let i = 0; i < 20_000; i++) stage.add({ op: "zadd", key: "staged:z", score: i, member: `m${i}` });
+      stage.add({ op: "zrem", key: "staged:z", member: "m0" });
+      expect(stage.commands).toBe(20_001);
+      await writer.write([{ op: "set", key: "staged:first", value: Buffer.from("1") }]);
+      await writer.sendStage(stage);
+      await writer.write([{ op: "zadd", key: "staged:z", score: -1, member: "after" }], true);
+      await writer.flush();
+    } finally {
+      writer.close();
+    }
+    expect(await handle.redis.get("staged:first")).toBe("1");
+    expect(await handle.redis.exists("staged:never")).toBe(0);
+    expect(await handle.redis.zcard("staged:z")).toBe(20_000);
+    expect(await handle.redis.zscore("staged:z", "m0")).toBeNull();
+    expect(await handle.redis.zrange("staged:z", 0, 0)).toEqual(["after"]);
+  });
+
   it("fails the flush on an error reply, also inside MULTI/EXEC", async () => {
     await handle.redis.hset("wrong", "f", "v");
     for (const atomic of [false, true]) {

@@ -40,14 +40,13 @@ function target(url: string): { host: string; port: number; tls: boolean; userna
 export class RespWriter {
   readonly #socket: net.Socket;
   readonly #prefix: string;
-  #buffer = Buffer.allocUnsafe(WRITE_CHUNK * 2);
-  #offset = 0;
-  /** Commands buffered (not written yet), and written commands whose replies are still expected. */
-  #buffered = 0;
+  readonly #encoder: RespEncoder;
+  /** Written commands whose replies are still expected. */
   #inFlight = 0;
   /** Elements still expected of an EXEC reply being read. */
   #inArray = 0;
-  #carry = "";
+  /** The start of a reply line that has not fully arrived. */
+  #carry: Buffer | null = null;
   #failure: Error | null = null;
   #waiters: (() => void)[] = [];
 
@@ -56,6 +55,7 @@ export class RespWriter {
   private constructor(socket: net.Socket, prefix: string, stallMs: number) {
     this.#socket = socket;
     this.#prefix = prefix;
+    this.#encoder = new RespEncoder(prefix);
     this.#stallMs = stallMs;
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.#read(chunk));
@@ -80,8 +80,8 @@ export class RespWriter {
         socket.once("close", () => reject(new RespError("Redis connection closed")));
       });
       const writer = new RespWriter(socket, prefix, stallMs);
-      if (where.password) writer.#command(where.username ? ["AUTH", where.username, where.password] : ["AUTH", where.password]);
-      if (where.db !== 0) writer.#command(["SELECT", String(where.db)]);
+      if (where.password) writer.#encoder.command(where.username ? ["AUTH", where.username, where.password] : ["AUTH", where.password]);
+      if (where.db !== 0) writer.#encoder.command(["SELECT", String(where.db)]);
       await writer.flush();
       return writer;
     } catch (error) {
@@ -99,37 +99,25 @@ export class RespWriter {
 
   /** Queues view operations (keys without the prefix); `atomic` wraps them in MULTI/EXEC. */
   async write(ops: readonly ViewOp[], atomic = false): Promise<void> {
-    if (atomic) this.#command(["MULTI"]);
+    const encoder = this.#encoder;
+    if (atomic) encoder.command(["MULTI"]);
     for (const op of ops) {
-      const key = this.#prefix + op.key;
-      switch (op.op) {
-        case "set":
-          this.#command(["SET", key, op.value]);
-          break;
-        case "del":
-          this.#command(["DEL", key]);
-          break;
-        case "zadd":
-          this.#command(["ZADD", key, String(op.score), op.member]);
-          break;
-        case "zrem":
-          this.#command(["ZREM", key, op.member]);
-          break;
-        case "hset":
-          this.#command(["HSET", key, op.field, op.value]);
-          break;
-        case "hdel":
-          this.#command(["HDEL", key, op.field]);
-          break;
-        default: {
-          const unhandled: never = op;
-          throw new Error(`Unknown view op ${JSON.stringify(unhandled)}`);
-        }
-      }
-      if (this.#offset >= WRITE_CHUNK) await this.#send();
+      encoder.op(op);
+      if (encoder.offset >= WRITE_CHUNK) await this.#send();
     }
-    if (atomic) this.#command(["EXEC"]);
-    if (this.#offset >= WRITE_CHUNK) await this.#send();
+    if (atomic) encoder.command(["EXEC"]);
+    if (encoder.offset >= WRITE_CHUNK) await this.#send();
+  }
+
+  /** A stage for this connection's key prefix: operations encoded now, sent later by sendStage. */
+  stage(): RespStage {
+    return new RespStage(this.#prefix);
+  }
+
+  /** Sends a stage's commands (after whatever this writer buffered), with the same bounds as write(). */
+  async sendStage(stage: RespStage): Promise<void> {
+    await this.#send();
+    for (const chunk of stage.take()) await this.#sendBytes(chunk.bytes, chunk.commands);
   }
 
   /** Sends what is buffered and waits for every reply; rejects when any command failed (the first error) or Redis stalled. */
@@ -163,99 +151,61 @@ export class RespWriter {
     this.#wake();
   }
 
-  #command(args: readonly (string | Buffer)[]): void {
-    let size = 16;
-    for (const arg of args) size += (typeof arg === "string" ? arg.length * 3 : arg.length) + 16;
-    this.#reserve(size);
-    this.#header(42, args.length); // *
-    for (const arg of args) {
-      if (typeof arg !== "string") {
-        this.#header(36, arg.length); // $
-        this.#buffer.set(arg, this.#offset);
-        this.#offset += arg.length;
-      } else this.#string(arg);
-      this.#buffer[this.#offset++] = 13;
-      this.#buffer[this.#offset++] = 10;
-    }
-    this.#buffered++;
-  }
-
-  /**
-   * Writes `$<length>\r\n<bytes>` of a string (room reserved by #command). It is taken to be
-   * ASCII (keys and members are): the header says its length and one call writes its bytes;
-   * when they are more than that (non-ASCII), it is written again with its byte length. One
-   * call into C++ against a loop over the characters of a concatenated string (2.5 s of a 46 s
-   * CPU profile of an orders build).
-   */
-  #string(text: string): void {
-    const start = this.#offset;
-    this.#header(36, text.length);
-    const written = this.#buffer.write(text, this.#offset, "utf8");
-    if (written === text.length) {
-      this.#offset += written;
-      return;
-    }
-    this.#offset = start;
-    const length = Buffer.byteLength(text, "utf8");
-    this.#header(36, length);
-    this.#offset += this.#buffer.write(text, this.#offset, length, "utf8");
-  }
-
-  /** Writes a RESP header: the type byte, a non-negative integer, CRLF. */
-  #header(type: number, value: number): void {
-    const buffer = this.#buffer;
-    buffer[this.#offset++] = type;
-    if (value < 10) buffer[this.#offset++] = 48 + value;
-    else this.#offset += buffer.write(String(value), this.#offset, "latin1");
-    buffer[this.#offset++] = 13;
-    buffer[this.#offset++] = 10;
-  }
-
-  #reserve(bytes: number): void {
-    if (this.#offset + bytes <= this.#buffer.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.#buffer.length * 2, this.#offset + bytes));
-    grown.set(this.#buffer.subarray(0, this.#offset));
-    this.#buffer = grown;
-  }
-
   async #send(): Promise<void> {
     if (this.#failure) throw this.#failure;
-    if (this.#offset === 0) return;
+    if (this.#encoder.offset === 0) return;
+    const { bytes, commands } = this.#encoder.take();
+    await this.#sendBytes(bytes, commands);
+  }
+
+  async #sendBytes(bytes: Buffer, commands: number): Promise<void> {
+    if (this.#failure) throw this.#failure;
     // Bounded: wait for replies while too much is unanswered.
     while (this.#inFlight > MAX_UNANSWERED && this.#failure === null) await this.#progress();
     if (this.#failure) throw this.#failure;
-    const bytes = Buffer.from(this.#buffer.subarray(0, this.#offset));
-    this.#offset = 0;
-    this.#inFlight += this.#buffered;
-    this.#buffered = 0;
+    this.#inFlight += commands;
     if (!this.#socket.write(bytes)) {
       while (this.#socket.writableNeedDrain && this.#failure === null) await this.#progress(true);
       if (this.#failure) throw this.#failure;
     }
   }
 
+  /**
+   * Reads reply lines straight from the bytes (every reply here is a line, or EXEC's `*n` and n
+   * lines): no string per reply, only for an error's message.
+   */
   #read(chunk: Buffer): void {
-    const text = this.#carry + chunk.toString("latin1");
+    const bytes = this.#carry === null ? chunk : Buffer.concat([this.#carry, chunk]);
+    this.#carry = null;
     let start = 0;
     for (;;) {
-      const end = text.indexOf("\r\n", start);
+      const end = bytes.indexOf(10, start); // \n of the line's \r\n (reply lines hold neither)
       if (end === -1) break;
-      const line = text.slice(start, end);
-      start = end + 2;
-      this.#line(line);
+      this.#line(bytes, start, end - 1);
+      start = end + 1;
     }
-    this.#carry = text.slice(start);
+    if (start < bytes.length) this.#carry = Buffer.from(bytes.subarray(start));
     this.#wake();
   }
 
-  #line(line: string): void {
-    if (line.startsWith("-")) this.#failure ??= new RespError(line.slice(1));
+  /** One reply line, bytes[start, end) without its CRLF. */
+  #line(bytes: Buffer, start: number, end: number): void {
+    const type = bytes[start];
+    if (type === 45) this.#failure ??= new RespError(bytes.toString("utf8", start + 1, end)); // -
     if (this.#inArray > 0) {
       if (--this.#inArray === 0) this.#answered();
       return;
     }
-    if (line.startsWith("*")) {
-      const count = Number(line.slice(1));
+    if (type === 42) { // *
+      let count = 0;
+      for (let i = start + 1; i < end; i++) {
+        const digit = bytes[i]! - 48;
+        if (digit < 0 || digit > 9) {
+          count = 0; // *-1 (no array) or malformed: one reply
+          break;
+        }
+        count = count * 10 + digit;
+      }
       if (count > 0) {
         this.#inArray = count;
         return;
@@ -272,5 +222,139 @@ export class RespWriter {
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const wake of waiters) wake();
+  }
+}
+
+/** Encodes commands into RESP bytes; view operations get the key prefix. */
+class RespEncoder {
+  buffer = Buffer.allocUnsafe(WRITE_CHUNK * 2);
+  offset = 0;
+  /** Commands encoded since the last take(). */
+  commands = 0;
+  readonly #prefix: string;
+
+  constructor(prefix: string) {
+    this.#prefix = prefix;
+  }
+
+  /** Encodes one view operation (its key without the prefix). */
+  op(op: ViewOp): void {
+    const key = this.#prefix + op.key;
+    switch (op.op) {
+      case "set":
+        return this.command(["SET", key, op.value]);
+      case "del":
+        return this.command(["DEL", key]);
+      case "zadd":
+        return this.command(["ZADD", key, String(op.score), op.member]);
+      case "zrem":
+        return this.command(["ZREM", key, op.member]);
+      case "hset":
+        return this.command(["HSET", key, op.field, op.value]);
+      case "hdel":
+        return this.command(["HDEL", key, op.field]);
+      default: {
+        const unhandled: never = op;
+        throw new Error(`Unknown view op ${JSON.stringify(unhandled)}`);
+      }
+    }
+  }
+
+  command(args: readonly (string | Buffer)[]): void {
+    let size = 16;
+    for (const arg of args) size += (typeof arg === "string" ? arg.length * 3 : arg.length) + 16;
+    this.#reserve(size);
+    this.#header(42, args.length); // *
+    for (const arg of args) {
+      if (typeof arg !== "string") {
+        this.#header(36, arg.length); // $
+        this.buffer.set(arg, this.offset);
+        this.offset += arg.length;
+      } else this.#string(arg);
+      this.buffer[this.offset++] = 13;
+      this.buffer[this.offset++] = 10;
+    }
+    this.commands++;
+  }
+
+  /** The bytes and commands encoded so far (copied out), and a fresh start. */
+  take(): { bytes: Buffer; commands: number } {
+    const taken = { bytes: Buffer.from(this.buffer.subarray(0, this.offset)), commands: this.commands };
+    this.offset = 0;
+    this.commands = 0;
+    return taken;
+  }
+
+  /**
+   * Writes `$<length>\r\n<bytes>` of a string (room reserved by command()). It is taken to be
+   * ASCII (keys and members are): the header says its length and one call writes its bytes;
+   * when they are more than that (non-ASCII), it is written again with its byte length. One
+   * call into C++ against a loop over the characters of a concatenated string (2.5 s of a 46 s
+   * CPU profile of an orders build).
+   */
+  #string(text: string): void {
+    const start = this.offset;
+    this.#header(36, text.length);
+    const written = this.buffer.write(text, this.offset, "utf8");
+    if (written === text.length) {
+      this.offset += written;
+      return;
+    }
+    this.offset = start;
+    const length = Buffer.byteLength(text, "utf8");
+    this.#header(36, length);
+    this.offset += this.buffer.write(text, this.offset, length, "utf8");
+  }
+
+  /** Writes a RESP header: the type byte, a non-negative integer, CRLF. */
+  #header(type: number, value: number): void {
+    const buffer = this.buffer;
+    buffer[this.offset++] = type;
+    if (value < 10) buffer[this.offset++] = 48 + value;
+    else this.offset += buffer.write(String(value), this.offset, "latin1");
+    buffer[this.offset++] = 13;
+    buffer[this.offset++] = 10;
+  }
+
+  #reserve(bytes: number): void {
+    if (this.offset + bytes <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.offset + bytes));
+    grown.set(this.buffer.subarray(0, this.offset));
+    this.buffer = grown;
+  }
+}
+
+/**
+ * View operations encoded ahead of sending (RespWriter.stage, then sendStage): a bulk flush
+ * encodes each row's additions as it finalizes the row, before its transaction may send
+ * anything, so no operation object outlives its row's turn (a flush's 20,000-odd operations,
+ * kept until sent, were promoted to the old generation with their key strings).
+ */
+export class RespStage {
+  readonly #encoder: RespEncoder;
+  readonly #chunks: { bytes: Buffer; commands: number }[] = [];
+
+  constructor(prefix: string) {
+    this.#encoder = new RespEncoder(prefix);
+  }
+
+  /** Encodes a view operation (its key without the prefix). */
+  add(op: ViewOp): void {
+    this.#encoder.op(op);
+    if (this.#encoder.offset >= WRITE_CHUNK) this.#chunks.push(this.#encoder.take());
+  }
+
+  /** Commands encoded so far. */
+  get commands(): number {
+    let commands = this.#encoder.commands;
+    for (const chunk of this.#chunks) commands += chunk.commands;
+    return commands;
+  }
+
+  /** Every chunk encoded, in order (the stage is empty afterwards). */
+  take(): { bytes: Buffer; commands: number }[] {
+    const chunks = this.#chunks.splice(0);
+    if (this.#encoder.offset > 0) chunks.push(this.#encoder.take());
+    return chunks;
   }
 }
