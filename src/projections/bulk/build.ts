@@ -200,9 +200,9 @@ class MemberBuild {
   /** Folds a chunk's events of its types (`events`, log order) and flushes when a period is full. */
   async take(chunk: LogChunk, events: readonly RecordedEvent[]): Promise<void> {
     const cache = this.#cache;
-    const missing = cache.missing(events);
-    for (const [table, keys] of missing) cache.loaded(table, await loadRows(this.#pool, this.definition, this.#request.version, table, keys));
-    cache.fold(events);
+    const refs = cache.refs(events);
+    for (const [table, keys] of cache.missing(refs)) cache.loaded(table, await loadRows(this.#pool, this.definition, this.#request.version, table, keys));
+    cache.fold(events, refs);
     this.result.events += events.length;
     this.#consumed += chunk.read;
     this.#periodEvents += chunk.read;

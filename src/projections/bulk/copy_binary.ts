@@ -39,10 +39,10 @@ export class Tuple {
     return length < 0 ? null : this.bytes.subarray(this.#starts[i]!, this.#starts[i]! + length);
   }
 
-  /** Field i (not NULL) as text. */
-  text(i: number, encoding: "utf8" | "latin1" = "utf8"): string {
+  /** Field i (not NULL) as UTF-8 text. */
+  text(i: number): string {
     const start = this.#starts[i]!;
-    return this.bytes.toString(encoding, start, start + this.#lengths[i]!);
+    return this.bytes.toString("utf8", start, start + this.#lengths[i]!);
   }
 
   /** Field i, an unsigned 64-bit big-endian value (xid8, or a non-negative int8), as a bigint. */

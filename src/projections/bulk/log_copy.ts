@@ -77,40 +77,28 @@ export async function* readLogRange(client: pg.ClientBase, range: LogRange): Asy
   const { chunkEvents } = range;
   let events: RecordedEvent[] = [];
   let read = 0;
-  let through: Position | null = null;
-  // The position of the last event read when it is of another type: its two fields' bytes,
-  // decoded only when a chunk ends there (most events of other types are never a chunk's last).
-  const skipped = Buffer.alloc(16);
-  let skippedLast = false;
+  // The position fields' bytes of the last event read (of any type), decoded only when a chunk ends there.
+  const lastPosition = Buffer.alloc(16);
   const reader = new CopyBinaryReader((tuple) => {
     const type = tuple.text(5);
     read++;
-    if (range.types.has(type) && tuple.length(6) >= 0) {
-      const event = toEvent(tuple, type);
-      events.push(event);
-      through = event.position;
-      skippedLast = false;
-    } else {
-      tuple.bytes.copy(skipped, 0, tuple.start(0), tuple.start(0) + 8);
-      tuple.bytes.copy(skipped, 8, tuple.start(1), tuple.start(1) + 8);
-      skippedLast = true;
-    }
+    tuple.bytes.copy(lastPosition, 0, tuple.start(0), tuple.start(0) + 8);
+    tuple.bytes.copy(lastPosition, 8, tuple.start(1), tuple.start(1) + 8);
+    if (range.types.has(type) && tuple.length(6) >= 0) events.push(toEvent(tuple, type));
   });
-  const last = (): Position | null => (skippedLast ? { commit: skipped.readBigUInt64BE(0), prepare: skipped.readBigUInt64BE(8) } : through);
+  const last = (): Position => ({ commit: lastPosition.readBigUInt64BE(0), prepare: lastPosition.readBigUInt64BE(8) });
   const stream = client.query(copyTo(logCopySql(client, range)));
   try {
     for await (const chunk of stream) {
       reader.push(chunk as Buffer);
-      const position = read >= chunkEvents ? last() : null;
-      if (position !== null) {
-        yield { events, read, through: position };
+      if (read >= chunkEvents) {
+        yield { events, read, through: last() };
         events = [];
         read = 0;
       }
     }
     if (!reader.ended) throw new Error("log COPY ended without its trailer");
-    const position = last();
-    if (read > 0 && position !== null) yield { events, read, through: position };
+    if (read > 0) yield { events, read, through: last() };
   } finally {
     if (!stream.destroyed) stream.destroy();
   }

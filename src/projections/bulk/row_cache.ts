@@ -41,9 +41,6 @@ export class RowCache {
   readonly #written: Map<string, KeyFilter> | null;
   readonly #maxRows: number;
   #dirty: CachedRow[] = [];
-  /** The events missing() last saw and the rows each touches: fold() of the same events reuses them (touches is called once per event). */
-  #seen: readonly RecordedEvent[] | null = null;
-  #seenRefs: RowRef[][] = [];
   #period = 0;
   #size = 0;
 
@@ -76,6 +73,11 @@ export class RowCache {
     return rows;
   }
 
+  /** The distinct rows each event touches, parallel to the events (for missing() and fold(), so touches runs once per event). */
+  refs(events: readonly RecordedEvent[]): RowRef[][] {
+    return events.map((event) => this.#refs(event));
+  }
+
   /** The distinct rows an event touches (an event naming a row twice lists it once). */
   #refs(event: RecordedEvent): RowRef[] {
     const refs = this.#definition.touches(event);
@@ -87,15 +89,12 @@ export class RowCache {
 
   /**
    * The keys, per table, that these events touch and that must be read from PostgreSQL
-   * first; keys known to have no row get their (empty) place here at once.
+   * first (`refsOf`: refs() of the events); keys known to have no row get their (empty) place
+   * here at once.
    */
-  missing(events: readonly RecordedEvent[]): Map<string, string[]> {
+  missing(refsOf: readonly RowRef[][]): Map<string, string[]> {
     const wanted = new Map<string, string[]>();
-    const refsOf: RowRef[][] = new Array(events.length);
-    this.#seen = events;
-    this.#seenRefs = refsOf;
-    for (let i = 0; i < events.length; i++) {
-      const refs = (refsOf[i] = this.#refs(events[i]!));
+    for (const refs of refsOf) {
       for (const ref of refs) {
         const rows = this.#table(ref.table);
         const cached = rows.get(ref.key);
@@ -136,16 +135,13 @@ export class RowCache {
     this.#size++;
   }
 
-  /** Folds the events (log order) into their rows; every touched row must be present (see missing/loaded). */
-  fold(events: readonly RecordedEvent[]): void {
+  /** Folds the events (log order; `refsOf`: their refs()) into their rows; every touched row must be present (see missing/loaded). */
+  fold(events: readonly RecordedEvent[], refsOf: readonly RowRef[][]): void {
     const definition = this.#definition;
-    const refsOf = this.#seen === events ? this.#seenRefs : null;
-    this.#seen = null;
-    this.#seenRefs = [];
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
       const checked = comparePositions(event.position, this.#allAfter) <= 0;
-      for (const ref of refsOf?.[i] ?? this.#refs(event)) {
+      for (const ref of refsOf[i]!) {
         if (checked && comparePositions(event.position, this.#checkpoints[partitionOf(ref, this.#partitions)]!) <= 0) continue;
         const entry = this.#table(ref.table).get(ref.key);
         if (!entry) throw new Error(`row ${ref.table}/${ref.key} was not loaded before folding`);

@@ -13,6 +13,7 @@
 import type { Redis } from "ioredis";
 import type { EventStore } from "../../event_store/types.ts";
 import { comparePositions, START, type Position } from "../../shared/position.ts";
+import { sentinelKey } from "../../shared/read_models.ts";
 import type { ProjectionDefinition, ProjectionModuleRef } from "../define.ts";
 import { isConnectionError } from "../../db/pool.ts";
 import { backoffMs, sleep } from "./backoff.ts";
@@ -20,7 +21,6 @@ import { BulkBuildError, visibleEventsAfter, type BulkBuilder } from "./bulk_bui
 import { partitionCount, partitionGroups } from "./partition.ts";
 import { runPartitions, type PartitionRunnerDeps } from "./partition_runner.ts";
 import { SideEffects } from "./side_effects.ts";
-import { sentinelKey } from "../../shared/read_models.ts";
 import { dropVersionKeys } from "./retire.ts";
 import { readProgress, writeWatermark } from "./watermark.ts";
 
@@ -347,12 +347,13 @@ export class ProjectionLoop {
       // Nothing applied, so no rows: the cleared key space is this version's complete views.
       // The sentinel says so, and the leader does not go on to restore zero rows (which
       // clears the collections with more walks of a Redis that may hold millions of keys).
-      await dropVersionKeys(redis, this.definition.name, this.version)
-        .then(() => redis.set(sentinelKey(this.definition.name, this.version), "1"))
-        .then(
-          () => (this.#viewsCleared = true),
-          () => undefined,
-        );
+      try {
+        await dropVersionKeys(redis, this.definition.name, this.version);
+        await redis.set(sentinelKey(this.definition.name, this.version), "1");
+        this.#viewsCleared = true;
+      } catch {
+        // Redis unreachable: the leader's watchdog restores the views once it is back.
+      }
     }
   }
 
