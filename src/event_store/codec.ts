@@ -5,6 +5,7 @@
  */
 import { Packr } from "msgpackr";
 import { encodePosition, parsePosition } from "../shared/position.ts";
+import { NOT_HANDLED, PayloadReader } from "./payload_reader.ts";
 import type { EventMetadata, RecordedEvent } from "./types.ts";
 
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
@@ -20,12 +21,18 @@ export function decodePayload<T = Record<string, unknown>>(bytes: Uint8Array): T
 }
 
 /**
- * Decodes what encodePayload wrote at bytes[start, end): no view of the range is made (the
- * reader keeps its DataView on `bytes`, once for all the payloads it holds).
+ * Decodes what encodePayload wrote at bytes[start, end), for readers of many events at once
+ * (bulk builds): no view of the range is made, and short strings come from PayloadReader's
+ * cache (msgpackr decodes what it does not handle). All three builds of a 1M-event log
+ * in-process, three alternating pairs: 39.8-43.5 s against 43.7-49.4 s (CPU 39.8-44.5
+ * against 45.6-50.6 s, GC helpers 6.9-8.4 against 9.0-9.2 s, peak RSS 20-30 MiB lower).
  */
 export function decodePayloadAt<T = Record<string, unknown>>(bytes: Uint8Array, start: number, end: number): T {
-  return packr.unpack(bytes, { start, end }) as T;
+  const value = reader.read(bytes, start, end);
+  return (value === NOT_HANDLED ? packr.unpack(bytes, { start, end }) : value) as T;
 }
+
+const reader = new PayloadReader();
 
 /** The stored msgpack bytes of an event's data and metadata. */
 export interface RawPayload {
