@@ -31,6 +31,8 @@ const UNSUPPORTED = new Unsupported();
 
 export class PayloadReader {
   readonly #cache: (string | undefined)[] = new Array(CACHE_SLOTS);
+  /** Each slot's full hash: a string of another hash is told apart without reading it (a cache miss in memory). */
+  readonly #hashes = new Int32Array(CACHE_SLOTS);
   #bytes: Uint8Array = new Uint8Array(0);
   #view: DataView = new DataView(new ArrayBuffer(0));
   #buffer: Buffer & SliceDecoders = Buffer.alloc(0) as Buffer & SliceDecoders;
@@ -129,18 +131,21 @@ export class PayloadReader {
     if (length === 0) return "";
     if (length > STRING_CACHE_MAX_BYTES) return this.#buffer.utf8Slice(start, end);
     // A slot from the length and a few bytes; the string there is used only if every byte matches.
-    let hash = length * 0x9e3779b1;
+    let hash = Math.imul(length, 0x9e3779b1);
     hash = Math.imul(hash ^ bytes[start]!, 0x01000193);
     hash = Math.imul(hash ^ bytes[end - 1]!, 0x01000193);
     hash = Math.imul(hash ^ bytes[start + (length >> 1)]!, 0x01000193);
     hash = Math.imul(hash ^ bytes[start + (length >> 2)]!, 0x01000193);
     hash = Math.imul(hash ^ bytes[end - 1 - (length >> 2)]!, 0x01000193);
-    const slot = (hash ^ (hash >>> 15)) & (CACHE_SLOTS - 1);
-    const cached = this.#cache[slot];
-    if (cached !== undefined && cached.length === length) {
-      let i = 0;
-      while (i < length && cached.charCodeAt(i) === bytes[start + i]) i++;
-      if (i === length) return cached;
+    hash ^= hash >>> 15;
+    const slot = hash & (CACHE_SLOTS - 1);
+    if (this.#hashes[slot] === hash) {
+      const cached = this.#cache[slot];
+      if (cached !== undefined && cached.length === length) {
+        let i = 0;
+        while (i < length && cached.charCodeAt(i) === bytes[start + i]) i++;
+        if (i === length) return cached;
+      }
     }
     let ascii = true;
     for (let i = start; i < end; i++) {
@@ -150,15 +155,9 @@ export class PayloadReader {
       }
     }
     if (!ascii) return this.#buffer.utf8Slice(start, end);
-    const string = length <= 12 ? shortAscii(bytes, start, length) : this.#buffer.latin1Slice(start, end);
+    const string = this.#buffer.latin1Slice(start, end);
     this.#cache[slot] = string;
+    this.#hashes[slot] = hash;
     return string;
   }
-}
-
-/** An ASCII string of at most 12 bytes, without a call into C++ (short strings are flat, not cons strings). */
-function shortAscii(bytes: Uint8Array, start: number, length: number): string {
-  let string = "";
-  for (let i = start; i < start + length; i++) string += String.fromCharCode(bytes[i]!);
-  return string;
 }
