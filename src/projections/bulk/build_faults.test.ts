@@ -4,7 +4,7 @@ import { comparePositions, type Position } from "../../shared/position.ts";
 import { sentinelKey, viewKey } from "../../shared/read_models.ts";
 import { startProjections } from "../runner/start.ts";
 import { counterModule, counterProjection } from "../runner/testing/counter_projection.ts";
-import { appendCounts, foldInMemory, makeCounts, readEverything, readProjected, waitUntil } from "../runner/testing/fixtures.ts";
+import { appendCounts, foldInMemory, makeCounts, readEverything, readProjected, waitUntil, waitUntilVisible } from "../runner/testing/fixtures.ts";
 import { startRunnerProcess } from "../runner/testing/runner_process.ts";
 import { openRunnerStack, runnerStackSkipReason, type RunnerStack } from "../runner/testing/stack.ts";
 import { readWatermark } from "../runner/watermark.ts";
@@ -79,6 +79,8 @@ describe.skipIf(skip !== null)(`a bulk build that meets an event that keeps fail
     await appendCounts(store, makeCounts(3000, { keys: 200, groups: 5, seed: 5 }), 100);
     await appendCounts(store, [{ key: "k1", group: "g1", amount: 0, type: "Poisoned" }], 1);
     const last = await appendCounts(store, makeCounts(3000, { keys: 200, groups: 5, seed: 6 }), 100);
+    // A loop started before they are visible would find no backlog to build in bulk.
+    await waitUntilVisible(store, last);
     const projections = await startProjections({ ...stack!.connections(), projections: [counterModule], workers: 2, batchSize: 500, bulk: TUNING, logger });
     try {
       expect(await projections.progress.waitFor(["test_counter"], last, 40_000)).toBe(true);

@@ -1,10 +1,9 @@
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { comparePositions, START } from "../../shared/position.ts";
 import { viewKey } from "../../shared/read_models.ts";
 import { runReplay } from "./replay.ts";
 import { counterModule, counterProjection } from "./testing/counter_projection.ts";
-import { appendCounts, dumpTables, foldInMemory, makeCounts, readEverything, readProjected, waitUntil } from "./testing/fixtures.ts";
+import { appendCounts, dumpTables, foldInMemory, makeCounts, readEverything, readProjected, waitUntil, waitUntilVisible } from "./testing/fixtures.ts";
 import { openRunnerStack, runnerStackSkipReason, type RunnerStack } from "./testing/stack.ts";
 import { startRunnerProcess } from "./testing/runner_process.ts";
 import { resolveServing, groupDefinitions } from "./versions.ts";
@@ -28,11 +27,8 @@ describe.skipIf(skip !== null)(`replay resume${skip ? ` (${skip})` : ""}`, () =>
 
   it("a replay SIGKILLed midway resumes from its checkpoints and ends equal to a clean replay", { timeout: 90_000 }, async () => {
     const last = await appendCounts(store, makeCounts(20_000, { keys: 2000, groups: 13, seed: 3 }), 500);
-    // Readers by position see an event once every transaction older than its own has ended,
-    // in the whole PostgreSQL cluster: a test file holding an append open in its own database
-    // (the late-commit tests) hides these events for a while, and a replay started meanwhile
-    // finds its head at 0 and is done at once. Start once they are all visible.
-    await waitUntil(async () => comparePositions((await store.headPosition()) ?? START, last) >= 0, 30_000, "appended events visible");
+    // A replay started before they are visible would find its head at 0 and be done at once.
+    await waitUntilVisible(store, last);
     await resolveServing(db.pool, groupDefinitions([counterProjection], [counterModule])[0]!);
     const child = startRunnerProcess({ databaseUrl: db.url, redisUrl: redisHandle.url, redisKeyPrefix: redisHandle.prefix, modules: [counterModule], batchSize: 1000, replay: "test_counter",
       // A bulk build that flushes every 1,000 events (else it would reach 20,000 in one flush, before any kill).

@@ -4,7 +4,7 @@
  */
 import type { Pool } from "../../../db/pool.ts";
 import type { EventStore, RecordedEvent } from "../../../event_store/types.ts";
-import { START, type Position } from "../../../shared/position.ts";
+import { comparePositions, START, type Position } from "../../../shared/position.ts";
 import type { ProjectionDefinition, Row } from "../../define.ts";
 import { tableName } from "../../define.ts";
 import { ident, rowFromDatabase, selectList } from "../row_io.ts";
@@ -102,6 +102,16 @@ export async function waitUntil(check: () => Promise<boolean> | boolean, timeout
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * Waits until readers by position see every event up to `last`. They see an event once every
+ * transaction older than its own has ended, in the whole PostgreSQL cluster: a test file
+ * holding an append open in its own database (the late-commit tests) hides new events for a
+ * while, and a loop or replay started meanwhile finds less of a backlog than was appended.
+ */
+export async function waitUntilVisible(store: EventStore, last: Position, timeoutMs = 30_000): Promise<void> {
+  await waitUntil(async () => comparePositions((await store.headPosition()) ?? START, last) >= 0, timeoutMs, "appended events visible");
 }
 
 /** Every row of every table of a physical version as PostgreSQL prints it, ordered by key: for byte-for-byte comparisons. */
