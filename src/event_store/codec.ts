@@ -9,6 +9,7 @@ import { NOT_HANDLED, PayloadReader } from "./payload_reader.ts";
 import type { EventMetadata, RecordedEvent } from "./types.ts";
 
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
+const reader = new PayloadReader();
 
 /** Encodes an event's data or metadata. */
 export function encodePayload(value: Record<string, unknown> | EventMetadata): Buffer {
@@ -31,8 +32,6 @@ export function decodePayloadAt<T = Record<string, unknown>>(bytes: Uint8Array, 
   const value = reader.read(bytes, start, end);
   return (value === NOT_HANDLED ? packr.unpack(bytes, { start, end }) : value) as T;
 }
-
-const reader = new PayloadReader();
 
 /** The stored msgpack bytes of an event's data and metadata. */
 export interface RawPayload {

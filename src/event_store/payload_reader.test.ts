@@ -66,8 +66,9 @@ describe("PayloadReader", () => {
     const reader = new PayloadReader();
     const short = "sku-000123";
     const long = "x".repeat(STRING_CACHE_MAX_BYTES + 1);
-    const first = reader.read(encodePayload({ short, long }), 0, encodePayload({ short, long }).length) as Record<string, string>;
-    const second = reader.read(encodePayload({ short, long }), 0, encodePayload({ short, long }).length) as Record<string, string>;
+    const bytes = encodePayload({ short, long });
+    const first = reader.read(bytes, 0, bytes.length) as Record<string, string>;
+    const second = reader.read(bytes, 0, bytes.length) as Record<string, string>;
     expect(second).toStrictEqual(first);
     expect(Object.keys(second)).toStrictEqual(["short", "long"]);
   });

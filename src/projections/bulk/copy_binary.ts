@@ -346,7 +346,7 @@ export class CopyBinaryWriter {
         return;
       }
       case "uuid": {
-        if (typeof value !== "string" || value.length !== 36) return this.#fail(type, value, name);
+        if (typeof value !== "string") return this.#fail(type, value, name);
         this.#length(16);
         if (!writeUuid(this.#buffer, this.#offset, value)) return this.#fail(type, value, name);
         this.#offset += 16;
