@@ -58,6 +58,12 @@ describe.skipIf(skip !== null)(`bulk build faults${skip ? ` (${skip})` : ""}`, (
     }
     const groups = await redisHandle.redis.zrange(viewKey("test_counter", 1, "groups"), 0, -1, "WITHSCORES");
     expect(groups.length).toBe(Object.keys(expected["groups"]!).length * 2);
+    // The fresh version loaded without its secondary index (dropped by the first run) and has it
+    // again, built by whichever run reached the head.
+    const index = await db.pool.query<{ indexdef: string }>("SELECT indexdef FROM pg_indexes WHERE indexname = 'counters_v1_grp'");
+    expect(index.rows.map((row) => row.indexdef)).toEqual([expect.stringContaining("(grp, total DESC)")]);
+    const built = await db.pool.query<{ indexes_built: boolean }>("SELECT indexes_built FROM projections WHERE name = 'test_counter' AND version = 1");
+    expect(built.rows[0]!.indexes_built).toBe(true);
   });
 });
 

@@ -20,6 +20,7 @@ import { backoffMs, sleep } from "./backoff.ts";
 import { BulkBuildError, visibleEventsAfter, type BulkBuilder } from "./bulk_builder.ts";
 import { partitionCount, partitionGroups } from "./partition.ts";
 import { runPartitions, type PartitionRunnerDeps } from "./partition_runner.ts";
+import { deferIndexes, finishIndexes } from "./schema.ts";
 import { SideEffects } from "./side_effects.ts";
 import { dropVersionKeys } from "./retire.ts";
 import { readProgress, writeWatermark } from "./watermark.ts";
@@ -146,10 +147,20 @@ export class ProjectionLoop {
     const stored = await readProgress(this.#deps.pool, definition.name, version);
     this.#position = stored.position;
     this.#consumed = this.#read = this.#resumedFrom = stored.consumed;
-    if (await this.#bulkWanted()) await this.#buildInBulk(signal);
+    if (await this.#bulkWanted()) {
+      // A fresh version loads without its secondary indexes (built once at the head, below).
+      if (await this.#fresh(this.#position)) await deferIndexes(this.#deps.pool, definition, version);
+      await this.#buildInBulk(signal);
+    }
     if (signal.aborted) {
       this.#state = "stopped";
       return;
+    }
+    // Indexes deferred for a bulk load (by this run, or by one that died) are built before
+    // the version goes on in batches and reports itself running.
+    const indexing = performance.now();
+    if (await finishIndexes(this.#deps.pool, definition, version)) {
+      this.#deps.logger.info({ projection: definition.name, version, ms: Math.round(performance.now() - indexing) }, "secondary indexes built after the bulk load");
     }
     this.#deferral = await this.#viewsDeferral();
     // A bulk build reads larger batches: fewer, larger transactions, and rows that many

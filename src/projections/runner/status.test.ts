@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { START, type Position } from "../../shared/position.ts";
+import { ensureProjectionSchema } from "./schema.ts";
 import { projectionStatus } from "./status.ts";
 import { counterProjection } from "./testing/counter_projection.ts";
 import { appendCounts, makeCounts, readEverything } from "./testing/fixtures.ts";
@@ -54,5 +55,24 @@ describe.skipIf(skip !== null)(`projection status${skip ? ` (${skip})` : ""}`, (
       test_tally_c: 60,
       test_tally_d: 0,
     });
+  });
+
+  it("reports a version at the head as catching up while its deferred secondary indexes are not built", async () => {
+    await ensureProjectionSchema(stack.db.pool, counterProjection);
+    const status = async (): Promise<string | undefined> => {
+      const { items } = await projectionStatus({
+        pool: stack.db.pool,
+        store: stack.store,
+        definitions: [counterProjection],
+        local: new Map([[counterProjection.name, "leading" as const]]),
+        announced: () => positions[59]!,
+      });
+      return items[0]?.status;
+    };
+    expect(await status()).toBe("running");
+    await stack.db.pool.query("UPDATE projections SET indexes_built = false WHERE name = $1 AND version = $2", [counterProjection.name, counterProjection.version]);
+    expect(await status()).toBe("catching_up");
+    await stack.db.pool.query("UPDATE projections SET indexes_built = true WHERE name = $1 AND version = $2", [counterProjection.name, counterProjection.version]);
+    expect(await status()).toBe("running");
   });
 });

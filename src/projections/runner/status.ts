@@ -116,11 +116,11 @@ export async function projectionStatus(options: {
   const visibleHead = await store.headPosition();
   const head = store.kind === "postgres" ? ((await committedHead(pool)) ?? visibleHead) : visibleHead;
   const hidden = head !== null && (visibleHead === null || comparePositions(head, visibleHead) > 0);
-  const serving: { family: (typeof families)[number]; version: number; followable: boolean; local: LocalState | undefined; position: Position }[] = [];
+  const serving: { family: (typeof families)[number]; version: number; followable: boolean; local: LocalState | undefined; indexing: boolean; position: Position }[] = [];
   for (const family of families) {
     const name = family.name;
-    const active = await pool.query<{ version: number; definition_version: number | null }>(
-      "SELECT a.version, p.definition_version FROM projection_active a LEFT JOIN projections p ON p.name = a.name AND p.version = a.version WHERE a.name = $1",
+    const active = await pool.query<{ version: number; definition_version: number | null; indexing: boolean | null }>(
+      "SELECT a.version, p.definition_version, NOT p.indexes_built AS indexing FROM projection_active a LEFT JOIN projections p ON p.name = a.name AND p.version = a.version WHERE a.name = $1",
       [name],
     );
     const version = active.rows[0]?.version ?? family.current.version;
@@ -129,11 +129,13 @@ export async function projectionStatus(options: {
     const local = options.local?.get(name);
     const stored = await readWatermark(pool, name, version);
     const announced = local === "leading" ? options.announced?.(name) : undefined;
-    serving.push({ family, version, followable, local, position: announced && comparePositions(announced, stored) > 0 ? announced : stored });
+    // Secondary indexes deferred for a bulk load and not built yet: not caught up.
+    const indexing = active.rows[0]?.indexing === true;
+    serving.push({ family, version, followable, local, indexing, position: announced && comparePositions(announced, stored) > 0 ? announced : stored });
   }
   const lags = await lagsBehind(pool, store, serving.map((entry) => entry.position), head);
   const items: ProjectionStatusItem[] = [];
-  for (const [i, { family, version, followable, local, position }] of serving.entries()) {
+  for (const [i, { family, version, followable, local, indexing, position }] of serving.entries()) {
     const name = family.name;
     const lagEvents = lags[i]!;
     const rebuild = await rebuildOf(pool, name);
@@ -142,7 +144,7 @@ export async function projectionStatus(options: {
     else if (rebuild && (await replayRunning(pool, name))) status = "rebuilding";
     else if (local === "stopped" || !followable) status = "stopped";
     else if (local !== "leading" && !(await leaderExists(pool, name))) status = "stopped";
-    else status = lagEvents > CAUGHT_UP_LAG || (hidden && lagEvents > 0) ? "catching_up" : "running";
+    else status = lagEvents > CAUGHT_UP_LAG || (hidden && lagEvents > 0) || indexing ? "catching_up" : "running";
     items.push({
       name,
       version,
