@@ -13,7 +13,7 @@ import { defineProjection, type Row, type RowRef, type ViewOp } from "../define.
 import { cellBuffer, cellIso, cellString, isoOf } from "../shared/cells.ts";
 import { jsonBytes, prepareView } from "../shared/prepared_view.ts";
 import { ORDERS_TABLE, ordersTable } from "./schema.ts";
-import { orderAnswer, orderSummary, orderToRow, rowToOrder, type OrderView } from "./state.ts";
+import { orderSummary, orderToRow, rowToOrder, type OrderView } from "./state.ts";
 
 /** Projection name (Redis key prefix, progress tracking). */
 export const ORDERS = "orders";
@@ -82,7 +82,9 @@ function reduce(_ref: RowRef, row: Row | undefined, event: RecordedEvent): Row |
 
 function finalize(_table: string, row: Row): Row {
   const order = rowToOrder(row);
-  const prepared = prepareView(orderAnswer(order));
+  // An order is built (placed/apply) or parsed (its own view) with the answer's keys in the
+  // answer's order: its JSON is the answer, no copy in answer order needed (orderAnswer).
+  const prepared = prepareView(order);
   return { ...row, view: prepared.view, view_gz: prepared.view_gz, etag: prepared.etag, summary: jsonBytes(orderSummary(order)) };
 }
 

@@ -117,6 +117,25 @@ describe("product_catalog projection", () => {
     expect(gzOp?.op === "set" && unframeView(gzOp.value)?.etag).toBe(row["etag"]);
   });
 
+  it("removes the gzip views when a view shrinks below the threshold, and sends no removal when the row had none", () => {
+    const s = new Scenario();
+    const id = s.createProduct(T(1), { description: "x".repeat(2000) });
+    const rows = new Map<string, Row>();
+    foldBatch(productCatalog, rows, s.log.events.slice(0, 1));
+    const gzRemovals = (ops: ViewOp[]): string[] => ops.filter((op) => op.op === "del" && op.key.includes("_gz:")).map((op) => op.key.split(":")[2]!).sort();
+    // Shrinks: both gzip views go.
+    s.changeDetails(T(2), id, { description: "short" });
+    expect(gzRemovals(foldBatch(productCatalog, rows, s.log.events.slice(1, 2)).views)).toEqual(["id_gz", "sku_gz"]);
+    expect(rows.get(`products|${id}`)!["view_gz"]).toBeNull();
+    // Small before and after (a price change, a sale): nothing to remove.
+    s.changePrice(T(3), id, 1234);
+    const later = foldBatch(productCatalog, rows, s.log.events.slice(2, 3)).views;
+    expect(later.some((op) => op.op === "set" && op.key.endsWith(`:id:${id}`))).toBe(true);
+    expect(gzRemovals(later)).toEqual([]);
+    // A restore (no previous row) removes them, whatever Redis holds.
+    expect(gzRemovals(productCatalog.views!("products", id, rows.get(`products|${id}`), undefined, 1))).toEqual(["id_gz", "sku_gz"]);
+  });
+
   it("reads rows loaded from PostgreSQL (bigint text, Date timestamps) the same way", () => {
     const s = new Scenario();
     const id = s.createProduct(T(1));

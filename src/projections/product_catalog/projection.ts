@@ -15,10 +15,10 @@ import type { OrderCancelled, OrderPaid, ProductCreated, ProductDetailsChanged, 
 import { listEntries, listSetPattern } from "../../shared/product_list_keys.ts";
 import { frameView, viewKey } from "../../shared/read_models.ts";
 import { defineProjection, type Row, type RowRef, type ViewOp } from "../define.ts";
-import { cellBuffer, cellString, isoOf } from "../shared/cells.ts";
+import { cellBuffer, cellNumber, cellString, isoOf } from "../shared/cells.ts";
 import { jsonBytes, prepareView } from "../shared/prepared_view.ts";
 import { PRODUCTS_TABLE, productsTable } from "./schema.ts";
-import { bestSellerItem, productAnswer, productToRow, rowToProduct, type Product } from "./state.ts";
+import { bestSellerItem, productToRow, rowToProduct, type Product } from "./state.ts";
 
 /** Projection name (Redis key prefix, progress tracking). */
 export const PRODUCT_CATALOG = "product_catalog";
@@ -76,8 +76,8 @@ function applyProductEvent(product: Product, event: RecordedEvent): Product {
 function reduce(ref: RowRef, row: Row | undefined, event: RecordedEvent): Row | undefined {
   if (event.type === "ProductCreated") return row ?? productToRow(created(event));
   if (row === undefined) return undefined;
-  const product = rowToProduct(row);
   if (PRODUCT_EVENTS.has(event.type)) {
+    const product = rowToProduct(row);
     // Redelivered product events change nothing (the row already has that version).
     if (product.version >= event.streamVersion) return row;
     return productToRow(applyProductEvent(product, event));
@@ -91,11 +91,14 @@ function reduce(ref: RowRef, row: Row | undefined, event: RecordedEvent): Row | 
     revenue += line.lineTotalCents;
   }
   if (units === 0 && revenue === 0) return row;
-  return productToRow({ ...product, unitsSold: product.unitsSold + sign * units, revenueCents: product.revenueCents + sign * revenue });
+  // Only the counters change: one copy of the row (the prepared cells it may carry are
+  // rewritten by finalize), not a product object and a row made from it for every sale.
+  return { ...row, units_sold: cellNumber(row, "units_sold") + sign * units, revenue_cents: cellNumber(row, "revenue_cents") + sign * revenue };
 }
 
 function finalize(_table: string, row: Row): Row {
-  const prepared = prepareView(productAnswer(rowToProduct(row)));
+  // rowToProduct builds a fresh product with the answer's keys in the answer's order.
+  const prepared = prepareView(rowToProduct(row));
   return { ...row, view: prepared.view, view_gz: prepared.view_gz, etag: prepared.etag };
 }
 
@@ -119,7 +122,13 @@ function views(_table: string, key: string, row: Row | undefined, previous: Row 
   const gz = cellBuffer(row, "view_gz");
   const framed = frameView(etag, view);
   ops.push({ op: "set", key: k("id", key), value: framed }, { op: "set", key: k("sku", product.sku), value: framed });
-  if (gz === null) ops.push({ op: "del", key: k("id_gz", key) }, { op: "del", key: k("sku_gz", product.sku) });
+  // No gzip now: remove the gzip views, unless the row had none before under the same sku
+  // (then there are none: a product's sales rewrite it once per batch).
+  if (gz === null) {
+    if (previous === undefined || cellBuffer(previous, "view_gz") !== null || cellString(previous, "sku") !== product.sku) {
+      ops.push({ op: "del", key: k("id_gz", key) }, { op: "del", key: k("sku_gz", product.sku) });
+    }
+  }
   else {
     const framedGz = frameView(etag, gz);
     ops.push({ op: "set", key: k("id_gz", key), value: framedGz }, { op: "set", key: k("sku_gz", product.sku), value: framedGz });
