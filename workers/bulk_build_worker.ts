@@ -32,7 +32,7 @@ export interface BuildTask {
   members: BuildTaskMember[];
 }
 
-export type BuildProgressMessage = { position: string; consumed: number } | { viewsFailed: true };
+export type BuildProgressMessage = { position: string; consumed: number } | { viewsFailed: true } | { reading: number };
 
 /**
  * What a build task answers. Errors are classified here: their class and code do not survive
@@ -123,6 +123,7 @@ export async function buildTask(task: BuildTask): Promise<BuildTaskResult[]> {
           request,
           hooks: {
             progress: (position, consumed) => port.postMessage({ position, consumed } satisfies BuildProgressMessage),
+            reading: (consumed) => port.postMessage({ reading: consumed } satisfies BuildProgressMessage),
             stopped: () => stops[i]!.stopped,
             viewsFailed: () => {
               port.postMessage({ viewsFailed: true } satisfies BuildProgressMessage);

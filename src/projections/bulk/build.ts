@@ -61,6 +61,8 @@ export interface BuildHooks {
   stopped(): boolean;
   /** Views stopped being written (Redis failed or unreachable): readers must not trust them until they are restored. */
   viewsFailed(): void;
+  /** Events read and folded so far, flushed or not (for progress displays: every READ_REPORT_EVENTS or so). */
+  reading?(consumed: number): void;
 }
 
 export interface BuildDeps {
@@ -72,8 +74,17 @@ export interface BuildDeps {
   connectViews: (() => Promise<RespWriter>) | null;
 }
 
-/** Log events between flushes, and rows folded between flushes, whichever comes first. */
-export const FLUSH_EVENTS = 100_000;
+/**
+ * Log events between flushes, and rows folded between flushes, whichever comes first. A
+ * flush rewrites every row folded since the last one: a product's sales counters change all
+ * period long, so each flush rewrites the catalog (46,743 product rows written over a 1M-event
+ * log at 100,000 events per flush; its build alone took 6.6 s against 3.9 s with one flush at
+ * the end). Bounds the work redone after a crash and the steps of stored progress; displays
+ * follow reading() in between.
+ */
+export const FLUSH_EVENTS = 250_000;
+/** Events read between two reading() reports. */
+const READ_REPORT_EVENTS = 10_000;
 export const FLUSH_ROWS = 5000;
 /** Projections built together at most (each holds a connection of its own for its flushes). */
 export const MAX_GROUP = 3;
@@ -133,6 +144,7 @@ class MemberBuild {
   readonly #views: RespWriter | null;
   #consumed: number;
   #periodEvents = 0;
+  #reported = 0;
   #last: Position | null = null;
   #flushing: Promise<void> | null = null;
 
@@ -208,6 +220,10 @@ class MemberBuild {
     this.#periodEvents += chunk.read;
     this.#last = chunk.through;
     if (this.#periodEvents >= this.flushEvents || cache.dirtyCount >= (this.#request.flushRows ?? FLUSH_ROWS)) await this.#flush();
+    else if (this.#consumed - this.#reported >= READ_REPORT_EVENTS) {
+      this.#reported = this.#consumed;
+      this.#hooks.reading?.(this.#consumed);
+    }
   }
 
   /**

@@ -47,6 +47,8 @@ export interface BulkRun {
   viewsFresh: boolean;
   signal: AbortSignal;
   onProgress(position: Position, consumed: number): void;
+  /** Events read and folded so far, not yet flushed (for progress displays). */
+  onReading?(consumed: number): void;
   /** Views stopped being written during the build (they need restoring from the rows). */
   onViewsFailed(): void;
 }
@@ -127,6 +129,7 @@ export function createBulkBuilder(options: { threads: number; data: ProjectionWo
       const channel = new MessageChannel();
       channel.port1.on("message", (message: BuildProgressMessage) => {
         if ("viewsFailed" in message) return request.onViewsFailed();
+        if ("reading" in message) return request.onReading?.(message.reading);
         const position = parsePosition(message.position);
         if (position) request.onProgress(position, message.consumed);
       });

@@ -135,6 +135,11 @@ export class ProjectionLoop {
     return this.#consumed;
   }
 
+  /** Log events read so far, applied and committed or not (at least `consumed`): for progress displays. */
+  get read(): number {
+    return this.#read;
+  }
+
   /** `consumed` when this run started (what earlier runs of this version had consumed); valid once the state is no longer "starting". */
   get resumedFrom(): number {
     return this.#resumedFrom;
@@ -285,6 +290,9 @@ export class ProjectionLoop {
           this.#position = position;
           this.#consumed = this.#read = consumed;
           this.#deps.onProgress(position);
+        },
+        onReading: (consumed) => {
+          if (consumed > this.#read) this.#read = consumed;
         },
         onViewsFailed: () => this.#deps.onViewsFailed(),
       });

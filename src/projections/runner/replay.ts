@@ -265,7 +265,7 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
       await Promise.race([sleep(100, outer), running]);
       if (loop.state === "failed" || loop.state === "stopped") await running;
       outer.throwIfAborted();
-      line?.update(loop.consumed);
+      line?.update(loop.read);
       const head = await store.headPosition();
       if (head && comparePositions(loop.position, head) < 0) continue;
       if (!indexesBuilt) {
