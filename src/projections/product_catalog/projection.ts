@@ -15,10 +15,10 @@ import type { OrderCancelled, OrderPaid, ProductCreated, ProductDetailsChanged, 
 import { listEntries, listSetPattern } from "../../shared/product_list_keys.ts";
 import { frameView, viewKey } from "../../shared/read_models.ts";
 import { defineProjection, type Row, type RowRef, type ViewOp } from "../define.ts";
-import { cellBuffer, cellNumber, cellString, isoOf } from "../shared/cells.ts";
+import { cellBuffer, cellString, isoOf } from "../shared/cells.ts";
 import { jsonBytes, prepareView } from "../shared/prepared_view.ts";
 import { PRODUCTS_TABLE, productsTable } from "./schema.ts";
-import { bestSellerItem, productToRow, rowToProduct, type Product } from "./state.ts";
+import { bestSellerItem, productToRow, rowToProduct, rowWithSales, type Product } from "./state.ts";
 
 /** Projection name (Redis key prefix, progress tracking). */
 export const PRODUCT_CATALOG = "product_catalog";
@@ -91,9 +91,8 @@ function reduce(ref: RowRef, row: Row | undefined, event: RecordedEvent): Row | 
     revenue += line.lineTotalCents;
   }
   if (units === 0 && revenue === 0) return row;
-  // Only the counters change: one copy of the row (the prepared cells it may carry are
-  // rewritten by finalize), not a product object and a row made from it for every sale.
-  return { ...row, units_sold: cellNumber(row, "units_sold") + sign * units, revenue_cents: cellNumber(row, "revenue_cents") + sign * revenue };
+  // Only the counters change: one new row, not a product object and a row made from it for every sale.
+  return rowWithSales(row, sign * units, sign * revenue);
 }
 
 function finalize(_table: string, row: Row): Row {
