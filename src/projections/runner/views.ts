@@ -56,6 +56,48 @@ export async function writeViews(redis: Redis, ops: readonly ViewOp[]): Promise<
 /** Slots a SCAN step of unlinkMatching visits (and so, at most, keys it unlinks at once). */
 const UNLINK_STEP = 1000;
 
+const GLOB = /[*?[\\]/;
+
+/** The literal part of a pattern of the form `<literal>*` (no other glob character), or null. */
+function prefixPattern(pattern: string): string | null {
+  const literal = pattern.slice(0, -1);
+  return pattern.endsWith("*") && !GLOB.test(literal) ? literal : null;
+}
+
+/** The longest common start of the strings. */
+function commonStart(texts: readonly string[]): string {
+  let start = texts[0] ?? "";
+  for (const text of texts) {
+    let i = 0;
+    while (i < start.length && i < text.length && start[i] === text[i]) i++;
+    start = start.slice(0, i);
+  }
+  return start;
+}
+
+/**
+ * The SCAN passes that cover the patterns: patterns of the form `<literal>*` go in one pass
+ * matching their common start, its keys kept when they start with one of the literals (the
+ * same keys as a pass per pattern: every SCAN walks the whole key space, so a restore of the
+ * catalog's three collections walked a Redis of a million keys three times); any other
+ * pattern gets a pass of its own.
+ */
+function scanPasses(patterns: readonly string[]): { match: string; keep: ((key: string) => boolean) | null }[] {
+  const literals: string[] = [];
+  const passes: { match: string; keep: ((key: string) => boolean) | null }[] = [];
+  for (const pattern of patterns) {
+    const literal = prefixPattern(pattern);
+    if (literal === null) passes.push({ match: pattern, keep: null });
+    else literals.push(literal);
+  }
+  if (literals.length === 1) passes.push({ match: `${literals[0]}*`, keep: null });
+  else if (literals.length > 1) {
+    const start = commonStart(literals);
+    passes.push({ match: `${start}*`, keep: (key) => literals.some((literal) => key.startsWith(literal)) });
+  }
+  return passes;
+}
+
 /**
  * Unlinks every key matching the SCAN patterns and the exact `keys` (all given without the
  * client's key prefix), on one connection without the prefix; returns how many were removed.
@@ -65,23 +107,22 @@ export async function unlinkMatching(redis: Redis, patterns: readonly string[], 
   const plain = redis.duplicate({ keyPrefix: "", enableOfflineQueue: true, maxRetriesPerRequest: 2 });
   let deleted = 0;
   try {
-    for (const pattern of patterns) {
-      // A pattern with no glob character names one key: no scan of the whole key space.
-      if (!/[*?[\\]/.test(pattern)) {
-        deleted += await plain.unlink(`${prefix}${pattern}`);
-        continue;
-      }
+    // A pattern with no glob character names one key: no scan of the whole key space.
+    const exact = patterns.filter((pattern) => !GLOB.test(pattern));
+    for (const { match, keep } of scanPasses(patterns.filter((pattern) => GLOB.test(pattern)))) {
       let cursor = "0";
       do {
         // Small steps: Redis runs one command at a time, and a SCAN of 10,000 slots with an
         // UNLINK of what it found held it for several ms each, beside live reads (dropping an
         // old version after a replay walks millions of keys).
-        const [next, found] = await plain.scan(cursor, "MATCH", `${prefix}${pattern}`, "COUNT", UNLINK_STEP);
+        const [next, found] = await plain.scan(cursor, "MATCH", `${prefix}${match}`, "COUNT", UNLINK_STEP);
         cursor = next;
-        if (found.length > 0) deleted += await plain.unlink(...found);
+        const chosen = keep === null ? found : found.filter((key) => keep(key.slice(prefix.length)));
+        if (chosen.length > 0) deleted += await plain.unlink(...chosen);
       } while (cursor !== "0");
     }
-    if (keys.length > 0) deleted += await plain.unlink(...keys.map((key) => `${prefix}${key}`));
+    const named = [...exact, ...keys];
+    if (named.length > 0) deleted += await plain.unlink(...named.map((key) => `${prefix}${key}`));
   } finally {
     plain.disconnect();
   }
