@@ -32,16 +32,26 @@ async function restoreBesideWatchdog<T>(restore: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Deletes every key under the stack's Redis prefix (as a flush would, for this suite only). */
+/**
+ * Deletes every key under the stack's Redis prefix at once, as a flush would (for this suite
+ * only): found first, then deleted in one transaction. Deleting as the scan went let the
+ * watchdog restore the views between two steps (the sentinel gone first), and the steps after
+ * deleted what it had restored: on a Redis holding many other keys the scan is long enough.
+ */
 async function deleteAllKeys(redisHandle: RunnerStack["redisHandle"]): Promise<void> {
   const plain = redisHandle.redis.duplicate({ keyPrefix: "" });
   try {
+    const found = new Set<string>();
     let cursor = "0";
     do {
       const [next, keys] = await plain.scan(cursor, "MATCH", `${redisHandle.prefix}*`, "COUNT", 1000);
       cursor = next;
-      if (keys.length > 0) await plain.del(...keys);
+      for (const key of keys) found.add(key);
     } while (cursor !== "0");
+    const keys = [...found];
+    const flush = plain.multi();
+    for (let i = 0; i < keys.length; i += 1000) flush.del(...keys.slice(i, i + 1000));
+    if (keys.length > 0) await flush.exec();
   } finally {
     plain.disconnect();
   }
