@@ -83,7 +83,7 @@ function reduce(_ref: RowRef, row: Row | undefined, event: RecordedEvent): Row |
 function finalize(_table: string, row: Row): Row {
   const order = rowToOrder(row);
   // An order is built (placed/apply) or parsed (its own view) with the answer's keys in the
-  // answer's order: its JSON is the answer, no copy in answer order needed (orderAnswer).
+  // answer's order: its JSON is the answer, with no copy made to order the keys.
   const prepared = prepareView(order);
   return { ...row, view: prepared.view, view_gz: prepared.view_gz, etag: prepared.etag, summary: jsonBytes(orderSummary(order)) };
 }

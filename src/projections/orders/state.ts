@@ -75,29 +75,6 @@ export function orderToRow(order: OrderView): Row {
   return row;
 }
 
-/** The order answer with its keys (and nested keys) in answer order. */
-export function orderAnswer(order: OrderView): OrderView {
-  const { payment, shipment, cancellation } = order;
-  return {
-    id: order.id,
-    customerId: order.customerId,
-    status: order.status,
-    currency: order.currency,
-    lines: order.lines.map((line) => ({
-      productId: line.productId, sku: line.sku, name: line.name,
-      quantity: line.quantity, unitPriceCents: line.unitPriceCents, lineTotalCents: line.lineTotalCents,
-    })),
-    totalCents: order.totalCents,
-    itemCount: order.itemCount,
-    payment: payment === null ? null : { paymentId: payment.paymentId, amountCents: payment.amountCents, method: payment.method, paidAt: payment.paidAt },
-    shipment: shipment === null ? null : { carrier: shipment.carrier, trackingNumber: shipment.trackingNumber, shippedAt: shipment.shippedAt },
-    cancellation: cancellation === null ? null : { reason: cancellation.reason, cancelledAt: cancellation.cancelledAt },
-    placedAt: order.placedAt,
-    updatedAt: order.updatedAt,
-    version: order.version,
-  };
-}
-
 /** The customer-list item `{ id, status, totalCents, currency, itemCount, placedAt, updatedAt }`. */
 export function orderSummary(order: OrderView): Record<string, unknown> {
   return {

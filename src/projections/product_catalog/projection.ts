@@ -121,16 +121,13 @@ function views(_table: string, key: string, row: Row | undefined, previous: Row 
   const gz = cellBuffer(row, "view_gz");
   const framed = frameView(etag, view);
   ops.push({ op: "set", key: k("id", key), value: framed }, { op: "set", key: k("sku", product.sku), value: framed });
-  // No gzip now: remove the gzip views, unless the row had none before under the same sku
-  // (then there are none: a product's sales rewrite it once per batch).
-  if (gz === null) {
-    if (previous === undefined || cellBuffer(previous, "view_gz") !== null || cellString(previous, "sku") !== product.sku) {
-      ops.push({ op: "del", key: k("id_gz", key) }, { op: "del", key: k("sku_gz", product.sku) });
-    }
-  }
-  else {
+  if (gz !== null) {
     const framedGz = frameView(etag, gz);
     ops.push({ op: "set", key: k("id_gz", key), value: framedGz }, { op: "set", key: k("sku_gz", product.sku), value: framedGz });
+  } else if (previous === undefined || cellBuffer(previous, "view_gz") !== null || cellString(previous, "sku") !== product.sku) {
+    // No gzip now: remove the gzip views, unless the row had none before under the same sku
+    // (then there are none: a product's sales rewrite it once per batch).
+    ops.push({ op: "del", key: k("id_gz", key) }, { op: "del", key: k("sku_gz", product.sku) });
   }
   if (oldCategory !== null && oldCategory !== product.category) {
     ops.push({ op: "zrem", key: k("best", oldCategory), member: key }, { op: "hdel", key: k("best_items", oldCategory), field: key });

@@ -93,26 +93,6 @@ export function rowWithSales(row: Row, units: number, revenueCents: number): Row
   };
 }
 
-/** The product answer object with its keys in answer order. */
-export function productAnswer(product: Product): Product {
-  return {
-    id: product.id,
-    sku: product.sku,
-    name: product.name,
-    description: product.description,
-    category: product.category,
-    priceCents: product.priceCents,
-    currency: product.currency,
-    stock: product.stock,
-    status: product.status,
-    unitsSold: product.unitsSold,
-    revenueCents: product.revenueCents,
-    createdAt: product.createdAt,
-    updatedAt: product.updatedAt,
-    version: product.version,
-  };
-}
-
 /** The best-sellers item of a product, `{ productId, sku, name, unitsSold, revenueCents }`. */
 export function bestSellerItem(product: Product): { productId: string; sku: string; name: string; unitsSold: number; revenueCents: number } {
   return { productId: product.id, sku: product.sku, name: product.name, unitsSold: product.unitsSold, revenueCents: product.revenueCents };

@@ -56,6 +56,15 @@ export async function createIndexes(pool: Pool, definition: ProjectionDefinition
   }
 }
 
+/** True when none of the version's tables holds a row. */
+export async function tablesEmpty(client: PoolClient, definition: ProjectionDefinition, version: number): Promise<boolean> {
+  for (const model of definition.tables) {
+    const found = await client.query(`SELECT 1 FROM ${ident(tableName(model.table, version))} LIMIT 1`);
+    if ((found.rowCount ?? 0) > 0) return false;
+  }
+  return true;
+}
+
 /**
  * Lets a fresh version of the serving kind (state 'live', indexes built, nothing applied,
  * empty tables) load in bulk without maintaining its secondary indexes: drops them (plain
@@ -75,13 +84,8 @@ export async function deferIndexes(pool: Pool, definition: ProjectionDefinition,
       [definition.name, version],
     );
     const found = row.rows[0];
-    let empty = found !== undefined && found.state === "live" && found.indexes_built && found.position === "0-0";
-    for (const model of definition.tables) {
-      if (!empty) break;
-      const rows = await client.query(`SELECT 1 FROM ${ident(tableName(model.table, version))} LIMIT 1`);
-      empty = (rows.rowCount ?? 0) === 0;
-    }
-    if (!empty) {
+    const fresh = found !== undefined && found.state === "live" && found.indexes_built && found.position === "0-0" && (await tablesEmpty(client, definition, version));
+    if (!fresh) {
       await client.query("COMMIT");
       return false;
     }
