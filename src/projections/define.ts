@@ -30,7 +30,11 @@ export interface TableModel {
 
 /** A write to a Redis view. Values are absolute (idempotent when repeated). */
 export type ViewOp =
-  | { op: "set"; key: string; value: Buffer }
+  /**
+   * With `etag`, the value stored is a framed view, `<etag>\n` and then `value` (frameView):
+   * a writer puts the two together as it sends them, with no framed copy made first.
+   */
+  | { op: "set"; key: string; value: Buffer; etag?: string }
   | { op: "del"; key: string }
   | { op: "zadd"; key: string; score: number; member: string }
   | { op: "zrem"; key: string; member: string }

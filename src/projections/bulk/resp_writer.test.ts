@@ -1,6 +1,7 @@
 import net from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { createTestRedis, redisAvailable, redisSkipReason } from "../../testing/redis.ts";
+import { frameView } from "../../shared/read_models.ts";
 import { RespWriter } from "./resp_writer.ts";
 
 describe.skipIf(!redisAvailable)(`RESP writer${redisAvailable ? "" : ` (${redisSkipReason})`}`, () => {
@@ -17,6 +18,9 @@ describe.skipIf(!redisAvailable)(`RESP writer${redisAvailable ? "" : ` (${redisS
       await writer.write([
         { op: "set", key: "v:1", value: Buffer.from("ünï\r\n\u0000bytes") },
         { op: "set", key: "gone", value: Buffer.from("x") },
+        // A framed view: stored as frameView(etag, value) makes it (an empty body too).
+        { op: "set", key: "framed", value: Buffer.from("{\"a\":\"ü\"}\r\n"), etag: '"abc-_09"' },
+        { op: "set", key: "framed:empty", value: Buffer.alloc(0), etag: '"e"' },
         { op: "del", key: "gone" },
         { op: "zadd", key: "z", score: -3.5, member: "m1" },
         { op: "zadd", key: "z", score: 2, member: "m2" },
@@ -35,6 +39,8 @@ describe.skipIf(!redisAvailable)(`RESP writer${redisAvailable ? "" : ` (${redisS
     }
     expect((await handle.redis.getBuffer("v:1"))?.toString()).toBe("ünï\r\n\u0000bytes");
     expect(await handle.redis.exists("gone")).toBe(0);
+    expect((await handle.redis.getBuffer("framed"))?.equals(frameView('"abc-_09"', Buffer.from("{\"a\":\"ü\"}\r\n")))).toBe(true);
+    expect((await handle.redis.getBuffer("framed:empty"))?.equals(frameView('"e"', Buffer.alloc(0)))).toBe(true);
     expect(await handle.redis.zrange("z", 0, -1, "WITHSCORES")).toEqual(["m1", "-3.5", "m3", "1"]);
     expect(await handle.redis.hgetall("h")).toEqual({ "f ✓": "{}" });
     expect(await handle.redis.zrange("zé", 0, -1, "WITHSCORES")).toEqual(["ééééé", "7", "a😀", "8"]);

@@ -242,7 +242,7 @@ class RespEncoder {
     const key = this.#prefix + op.key;
     switch (op.op) {
       case "set":
-        return this.command(["SET", key, op.value]);
+        return op.etag === undefined ? this.command(["SET", key, op.value]) : this.#framedSet(key, op.etag, op.value);
       case "del":
         return this.command(["DEL", key]);
       case "zadd":
@@ -274,6 +274,27 @@ class RespEncoder {
       this.buffer[this.offset++] = 13;
       this.buffer[this.offset++] = 10;
     }
+    this.commands++;
+  }
+
+  /** `SET key <etag>\n<body>` (a framed view, as frameView makes it) with the frame written in place. */
+  #framedSet(key: string, etag: string, body: Buffer): void {
+    this.#reserve(64 + key.length * 3 + etag.length * 3 + body.length);
+    this.#header(42, 3); // *
+    this.#string("SET");
+    this.buffer[this.offset++] = 13;
+    this.buffer[this.offset++] = 10;
+    this.#string(key);
+    this.buffer[this.offset++] = 13;
+    this.buffer[this.offset++] = 10;
+    // Written as frameView writes it: latin1, one byte per character (etags are ASCII).
+    this.#header(36, etag.length + 1 + body.length); // $
+    this.offset += this.buffer.write(etag, this.offset, "latin1");
+    this.buffer[this.offset++] = 10;
+    this.buffer.set(body, this.offset);
+    this.offset += body.length;
+    this.buffer[this.offset++] = 13;
+    this.buffer[this.offset++] = 10;
     this.commands++;
   }
 

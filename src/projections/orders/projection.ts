@@ -1,14 +1,14 @@
 /**
  * orders: folds order events into one row per order with the order answer and the
  * customer-list item prepared as bytes, and the Redis views:
- *   `orders:v<n>:id:<id>` → frameView(etag, view)
+ *   `orders:v<n>:id:<id>` → frameView(etag, view) (a set op with its etag: framed as written)
  *   `orders:v<n>:id_gz:<id>` → frameView(etag, gzip(view)) when view > 1 KiB
  * Pure: no I/O, no clock; times come from event.metadata.occurredAt.
  */
 import type { RecordedEvent } from "../../event_store/types.ts";
 import type { OrderCancelled, OrderPaid, OrderPlaced, OrderShipped } from "../../shared/events.ts";
 import { customerItemsKey, customerPatterns, customerSetKey, orderMember } from "../../shared/customer_orders_keys.ts";
-import { frameView, viewKey } from "../../shared/read_models.ts";
+import { viewKey } from "../../shared/read_models.ts";
 import { defineProjection, type Row, type RowRef, type ViewOp } from "../define.ts";
 import { cellBuffer, cellIso, cellString, isoOf } from "../shared/cells.ts";
 import { jsonBytes, prepareView } from "../shared/prepared_view.ts";
@@ -106,8 +106,8 @@ function views(_table: string, key: string, row: Row | undefined, previous: Row 
   const customer = cellString(row, "customer_id");
   const member = orderMember(cellIso(row, "placed_at"), key);
   ops.push(
-    { op: "set", key: idKey, value: frameView(etag, cellBuffer(row, "view") ?? Buffer.alloc(0)) },
-    gz === null ? { op: "del", key: gzKey } : { op: "set", key: gzKey, value: frameView(etag, gz) },
+    { op: "set", key: idKey, value: cellBuffer(row, "view") ?? Buffer.alloc(0), etag },
+    gz === null ? { op: "del", key: gzKey } : { op: "set", key: gzKey, value: gz, etag },
     { op: "hset", key: customerItemsKey(version, customer), field: member, value: cellBuffer(row, "summary") ?? Buffer.alloc(0) },
     { op: "zadd", key: customerSetKey(version, customer, null), score: 0, member },
     { op: "zadd", key: customerSetKey(version, customer, cellString(row, "status")), score: 0, member },

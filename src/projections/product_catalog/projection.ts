@@ -13,7 +13,7 @@
 import type { RecordedEvent } from "../../event_store/types.ts";
 import type { OrderCancelled, OrderPaid, ProductCreated, ProductDetailsChanged, ProductPriceChanged, ProductStockAdjusted, SalesLine } from "../../shared/events.ts";
 import { listEntries, listSetPattern } from "../../shared/product_list_keys.ts";
-import { frameView, viewKey } from "../../shared/read_models.ts";
+import { viewKey } from "../../shared/read_models.ts";
 import { defineProjection, type Row, type RowRef, type ViewOp } from "../define.ts";
 import { cellBuffer, cellString, isoOf } from "../shared/cells.ts";
 import { jsonBytes, prepareView } from "../shared/prepared_view.ts";
@@ -119,11 +119,9 @@ function views(_table: string, key: string, row: Row | undefined, previous: Row 
   const etag = cellString(row, "etag");
   const view = cellBuffer(row, "view") ?? Buffer.alloc(0);
   const gz = cellBuffer(row, "view_gz");
-  const framed = frameView(etag, view);
-  ops.push({ op: "set", key: k("id", key), value: framed }, { op: "set", key: k("sku", product.sku), value: framed });
+  ops.push({ op: "set", key: k("id", key), value: view, etag }, { op: "set", key: k("sku", product.sku), value: view, etag });
   if (gz !== null) {
-    const framedGz = frameView(etag, gz);
-    ops.push({ op: "set", key: k("id_gz", key), value: framedGz }, { op: "set", key: k("sku_gz", product.sku), value: framedGz });
+    ops.push({ op: "set", key: k("id_gz", key), value: gz, etag }, { op: "set", key: k("sku_gz", product.sku), value: gz, etag });
   } else if (previous === undefined || cellBuffer(previous, "view_gz") !== null || cellString(previous, "sku") !== product.sku) {
     // No gzip now: remove the gzip views, unless the row had none before under the same sku
     // (then there are none: a product's sales rewrite it once per batch).

@@ -3,6 +3,7 @@
  * scores, ZREM, HSET, HDEL), never increments, so repeating them is harmless.
  */
 import type { ChainableCommander, Redis } from "ioredis";
+import { frameView } from "../../shared/read_models.ts";
 import type { ViewOp } from "../define.ts";
 
 /** Adds view operations to a pipeline. */
@@ -10,7 +11,7 @@ export function queueViewOps(pipeline: ChainableCommander, ops: readonly ViewOp[
   for (const op of ops) {
     switch (op.op) {
       case "set":
-        pipeline.set(op.key, op.value);
+        pipeline.set(op.key, op.etag === undefined ? op.value : frameView(op.etag, op.value));
         break;
       case "del":
         pipeline.del(op.key);

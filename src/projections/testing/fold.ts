@@ -4,6 +4,7 @@
  * per batch (touches → reduce in order → finalize changed rows → views).
  */
 import type { RecordedEvent } from "../../event_store/types.ts";
+import { frameView } from "../../shared/read_models.ts";
 import type { ProjectionDefinition, Row, ViewOp } from "../define.ts";
 
 /** An in-memory log: `add` records an event with the next stream version and position. */
@@ -76,7 +77,7 @@ export function applyViews(ops: readonly ViewOp[]): Map<string, unknown> {
   const hashes = new Map<string, Map<string, Buffer>>();
   const of = <V>(map: Map<string, Map<string, V>>, key: string): Map<string, V> => map.get(key) ?? map.set(key, new Map()).get(key)!;
   for (const op of ops) {
-    if (op.op === "set") strings.set(op.key, op.value);
+    if (op.op === "set") strings.set(op.key, op.etag === undefined ? op.value : frameView(op.etag, op.value));
     else if (op.op === "del") strings.delete(op.key);
     else if (op.op === "zadd") of(zsets, op.key).set(op.member, op.score);
     else if (op.op === "zrem") of(zsets, op.key).delete(op.member);
