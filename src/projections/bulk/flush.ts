@@ -1,6 +1,6 @@
 /**
- * One flush of a bulk build: the rows folded since the last flush, finalized and written in
- * one transaction with every partition's checkpoint and the version's watermark, so a
+ * One flush of a bulk build: the rows folded since the last flush, finalized (their views'
+ * gzips made together in a helper thread) and written in one transaction with every partition's checkpoint and the version's watermark, so a
  * crash leaves all of it or none (the build resumes from the last flush). New rows go in
  * with binary COPY, changed ones with one multi-row upsert, deleted ones with one DELETE.
  * Their Redis views are written meanwhile and waited for before COMMIT (absolute values,
@@ -16,6 +16,7 @@ import { tableName } from "../define.ts";
 import { modelOf } from "../runner/apply_partition.ts";
 import { deleteRows, ident, sameRow, upsertRows } from "../runner/row_io.ts";
 import { PROGRESS_CHANNEL } from "../runner/watermark.ts";
+import { deferringGzip, GzipBatch } from "../shared/gzip_batch.ts";
 import { CopyBinaryWriter } from "./copy_binary.ts";
 import type { RespStage, RespWriter } from "./resp_writer.ts";
 import type { CachedRow } from "./row_cache.ts";
@@ -149,10 +150,29 @@ export async function flushRows(target: FlushTarget, rows: readonly CachedRow[],
   const deletes = new Map<string, { model: TableModel; keys: string[] }>();
   const views = target.redis && definition.views ? new ViewBatcher(target.redis) : null;
   let rowsWritten = 0;
+  // Finalized as they stand now, the views' gzips made together off this thread (gzip_batch.ts).
+  const gzips = new GzipBatch();
+  const finalized = deferringGzip(gzips, () => rows.map((entry) => (entry.current === undefined ? undefined : (definition.finalize?.(entry.ref.table, entry.current) ?? entry.current))));
+  if (gzips.size > 0) {
+    await gzips.run();
+    let swapped = 0;
+    for (const row of finalized) {
+      if (row === undefined) continue;
+      for (const column in row) {
+        const value = row[column];
+        const gzip = gzips.resolve(value);
+        if (gzip !== value && gzip !== undefined) {
+          row[column] = gzip;
+          swapped++;
+        }
+      }
+    }
+    if (swapped !== gzips.size) throw new Error(`a flush of ${definition.name} left ${gzips.size - swapped} deferred gzips outside its rows' columns`);
+  }
   rows.forEach((entry, i) => {
     const { table, key } = entry.ref;
     const model = modelOf(definition, table);
-    const after = entry.current === undefined ? undefined : (definition.finalize?.(table, entry.current) ?? entry.current);
+    const after = finalized[i];
     const before = entry.stored;
     if (after === undefined && before === undefined) return;
     if (after !== undefined && before !== undefined && sameRow(model, after, before)) {

@@ -5,7 +5,7 @@
  * Used by every projection that prepares answers.
  */
 import * as crypto from "node:crypto";
-import { gzipSync } from "node:zlib";
+import { currentGzipBatch, gzipView } from "./gzip_batch.ts";
 
 /** Bodies larger than this many bytes get a precomputed gzip. */
 export const GZIP_THRESHOLD = 1024;
@@ -31,16 +31,12 @@ export function strongEtag(bytes: Buffer): string {
 }
 
 /**
- * The gzip of a view. Its output buffer is sized to the view (gzip of incompressible bytes
- * adds ~23): zlib's default 16 KiB chunk would be allocated per call and kept whole by the
- * answer, a slice of it, for as long as the row holds it.
+ * Prepares the bytes, the gzip (when over the threshold) and the etag of an answer. While a
+ * gzip batch is current (a bulk flush), the gzip is a placeholder the batch swaps later.
  */
-function gzipOf(view: Buffer): Buffer {
-  return gzipSync(view, { level: 6, chunkSize: view.length + 64 });
-}
-
-/** Prepares the bytes, the gzip (when over the threshold) and the etag of an answer. */
 export function prepareView(value: unknown): PreparedView {
   const view = jsonBytes(value);
-  return { view, view_gz: view.length > GZIP_THRESHOLD ? gzipOf(view) : null, etag: strongEtag(view) };
+  if (view.length <= GZIP_THRESHOLD) return { view, view_gz: null, etag: strongEtag(view) };
+  const batch = currentGzipBatch();
+  return { view, view_gz: batch === null ? gzipView(view) : batch.defer(view), etag: strongEtag(view) };
 }
