@@ -16,8 +16,11 @@ export interface ChildHandle<T> {
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
+/** The node flags `npm start` and `npm run cli` give the service and the CLI (package.json): V8's helper threads, V8_POOL_SIZE or 2. */
+export const SERVICE_NODE_ARGS: readonly string[] = [`--v8-pool-size=${process.env["V8_POOL_SIZE"] || "2"}`];
+
 /** Extra node flags for the children, e.g. BENCH_CHILD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (not allowed in NODE_OPTIONS). */
-const CHILD_NODE_ARGS = (process.env["BENCH_CHILD_NODE_ARGS"] ?? "").split(/\s+/).filter((arg) => arg !== "");
+const CHILD_NODE_ARGS = [...SERVICE_NODE_ARGS, ...(process.env["BENCH_CHILD_NODE_ARGS"] ?? "").split(/\s+/).filter((arg) => arg !== "")];
 
 /** Spawns `node --import tsx <entry>` with env; resolves once it prints a JSON line (rejects on exit or after timeoutMs). */
 export async function startChild<T>(entry: string, options: { env?: Record<string, string>; args?: string[]; timeoutMs?: number; log?: (line: string) => void } = {}): Promise<ChildHandle<T>> {

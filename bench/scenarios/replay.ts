@@ -12,6 +12,7 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { SERVICE_NODE_ARGS } from "../lib/child.ts";
 import { copyFloorMeasurement, copyReadModels } from "../lib/read_model_copy.ts";
 import { LatencyRecorder } from "../lib/latency.ts";
 import { compare, latencyGoal } from "../lib/report.ts";
@@ -41,7 +42,7 @@ export function parseReplayed(output: string, name: string): ReplayRun["replayed
 async function runReplay(target: Target, projections: string | readonly string[], timeoutS: number): Promise<ReplayRun> {
   const names = typeof projections === "string" ? [projections] : [...projections];
   const begin = performance.now();
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "replay", ...names], { cwd: ROOT, env: { ...process.env, DATABASE_URL: target.databaseUrl!, REDIS_KEY_PREFIX: target.redisKeyPrefix, LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, "--import", "tsx", "src/cli.ts", "replay", ...names], { cwd: ROOT, env: { ...process.env, DATABASE_URL: target.databaseUrl!, REDIS_KEY_PREFIX: target.redisKeyPrefix, LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => { output = (output + chunk.toString()).slice(-4000); });
   child.stderr.on("data", (chunk: Buffer) => { output = (output + chunk.toString()).slice(-4000); });
