@@ -1,8 +1,9 @@
 /**
  * One flush of a bulk build: the rows folded since the last flush, finalized (their views'
- * gzips made together in a helper thread) and written in one transaction with every partition's checkpoint and the version's watermark, so a
- * crash leaves all of it or none (the build resumes from the last flush). New rows go in
- * with binary COPY, changed ones with one multi-row upsert, deleted ones with one DELETE.
+ * gzips made together in a helper thread) and written in one transaction with every
+ * partition's checkpoint and the version's watermark, so a crash leaves all of it or none
+ * (the build resumes from the last flush). New rows go in with binary COPY, changed ones
+ * with one multi-row upsert, deleted ones with one DELETE.
  * Their Redis views are written meanwhile and waited for before COMMIT (absolute values,
  * as a worker task writes them; a crash in between rewrites the same bytes).
  */

@@ -13,11 +13,17 @@
 import { Worker } from "node:worker_threads";
 import { gzipSync } from "node:zlib";
 
-/** The options every view's gzip is made with (prepareView's and the helper's). */
+/**
+ * The options every view's gzip is made with, here and in the helper (its workerData): the
+ * zlib level, and the output buffer sized to the view plus `slack` (gzip of incompressible
+ * bytes adds ~23): zlib's default 16 KiB chunk would be allocated per call and kept whole by
+ * the answer, a slice of it.
+ */
+const GZIP_OPTIONS = { level: 6, slack: 64 } as const;
+
+/** A view's gzip, as prepareView makes it. */
 export function gzipView(view: Uint8Array): Buffer {
-  // The output buffer sized to the view (gzip of incompressible bytes adds ~23): zlib's
-  // default 16 KiB chunk would be allocated per call and kept whole by the answer, a slice of it.
-  return gzipSync(view, { level: 6, chunkSize: view.length + 64 });
+  return gzipSync(view, { level: GZIP_OPTIONS.level, chunkSize: view.length + GZIP_OPTIONS.slack });
 }
 
 /** Fewer deferred views than this are gzipped at once, here: a round trip to the helper is not worth it. */
@@ -25,15 +31,16 @@ const HELPER_MIN_VIEWS = 16;
 
 /** The helper thread's code (plain JavaScript, evaluated: no loader needed): gzips each view of a message, answers them in one buffer. */
 const HELPER_SOURCE = `
-const { parentPort } = require("node:worker_threads");
+const { parentPort, workerData } = require("node:worker_threads");
 const { gzipSync } = require("node:zlib");
+const { level, slack } = workerData;
 parentPort.on("message", ({ id, bytes, ends }) => {
   const input = Buffer.from(bytes);
   const parts = [];
   let total = 0;
   let start = 0;
   for (const end of ends) {
-    const gz = gzipSync(input.subarray(start, end), { level: 6, chunkSize: end - start + 64 });
+    const gz = gzipSync(input.subarray(start, end), { level, chunkSize: end - start + slack });
     parts.push(gz);
     total += gz.length;
     start = end;
@@ -61,7 +68,7 @@ let helper: { worker: Worker; pending: Map<number, { resolve(reply: Reply): void
 let helperFailed = false;
 
 function startHelper(): NonNullable<typeof helper> {
-  const worker = new Worker(HELPER_SOURCE, { eval: true, name: "view-gzip" });
+  const worker = new Worker(HELPER_SOURCE, { eval: true, name: "view-gzip", workerData: GZIP_OPTIONS });
   const started = { worker, pending: new Map<number, { resolve(reply: Reply): void; reject(error: unknown): void }>(), next: 1 };
   worker.unref();
   const fail = (error: unknown): void => {
