@@ -227,7 +227,9 @@ describe.skipIf(!databaseAvailable)(`PostgreSQL event store (${databaseAvailable
       expect(notified.length).toBeGreaterThan(0);
       expect(notified.length).toBeLessThanOrEqual(Math.ceil(elapsed / intervalMs) + 2);
       expect(notified.length).toBeLessThan(60);
-      for (let i = 1; i < notified.length; i++) expect(notified[i]! - notified[i - 1]!).toBeGreaterThan(intervalMs * 0.5);
+      // No check of the gaps between arrivals: the store spaces its sends, but a listener's
+      // event loop can take two in one read on a busy host (CI saw 10.7 ms between two
+      // arrivals of NOTIFYs sent 40 ms apart). The count above is what pacing bounds.
     } finally {
       await listener.end();
       await other.close();
