@@ -69,8 +69,13 @@ export const LOG_READ_SQL = `SELECT tx, global_position, event_id, stream_id, st
  * of everything after the position (300 ms from position 0, spilling to disk) over the
  * ordered index scan that stops at the limit (18 ms). Reads of the log always walk
  * events_global_order in order; these settings leave the planner nothing else.
+ *
+ * With nothing else to choose, the plan is the same for every position and limit: the reads
+ * and the head query are prepared once per session (named statements) and planned once
+ * (generic plans). Planned at every call, the live read took 290 µs of planning per read, a
+ * tenth of PostgreSQL's CPU per placed order at 32 connections.
  */
-export const LOG_READ_SETTINGS = { enable_bitmapscan: "off", enable_seqscan: "off" } as const;
+export const LOG_READ_SETTINGS = { enable_bitmapscan: "off", enable_seqscan: "off", plan_cache_mode: "force_generic_plan" } as const;
 
 function toRecorded(row: EventRow): RecordedEvent {
   return {
@@ -167,10 +172,11 @@ export class PostgresEventStore implements EventStore {
   async #readAllFromDatabase(after: Position | null, limit: number, forSubscribers = true): Promise<ReadResult> {
     const from = after ?? { commit: 0n, prepare: 0n };
     const result = await guarded(() =>
-      this.#logPool.query<EventRow & { hidden: boolean | null }>(
-        LOG_READ_SQL,
-        [from.commit.toString(), from.prepare.toString(), limit],
-      ),
+      this.#logPool.query<EventRow & { hidden: boolean | null }>({
+        name: "log_read",
+        text: LOG_READ_SQL,
+        values: [from.commit.toString(), from.prepare.toString(), limit],
+      }),
     );
     const marker = result.rows.find((row) => row.event_id === null);
     const rows = result.rows.filter((row) => row !== marker);
@@ -184,10 +190,11 @@ export class PostgresEventStore implements EventStore {
 
   async headPosition(): Promise<Position | null> {
     const result = await guarded(() =>
-      this.#logPool.query<{ tx: string; global_position: string }>(
-        `SELECT transaction_id::text AS tx, global_position FROM events WHERE ${VISIBLE}
-          ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
-      ),
+      this.#logPool.query<{ tx: string; global_position: string }>({
+        name: "log_head",
+        text: `SELECT transaction_id::text AS tx, global_position FROM events WHERE ${VISIBLE}
+                ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+      }),
     );
     const row = result.rows[0];
     return row ? { commit: BigInt(row.tx), prepare: BigInt(row.global_position) } : null;
