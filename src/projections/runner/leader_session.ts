@@ -46,7 +46,9 @@ export async function leadProjection(options: {
     if (!redis || !definition.views || checking || signal.aborted || redis.status !== "ready" || loop.deferringViews) return;
     checking = true;
     try {
-      if (!views.dirty && (await viewsPresent(redis, definition, version))) return;
+      const reason = views.dirty ? "views marked dirty" : (await viewsPresent(redis, definition, version)) ? null : "sentinel missing";
+      if (reason === null) return;
+      logger.info({ projection: definition.name, version, reason }, "restoring Redis views from rows");
       // Cleared first: a task whose views fail while the restore runs sets it again, and the
       // views are restored once more.
       views.dirty = false;
