@@ -84,6 +84,31 @@ describe.skipIf(!databaseAvailable)(`group commit of appends (${databaseAvailabl
     expect(recorded).toEqual([{ stream_id: s3, version: "2" }]);
   });
 
+  it("checks a guard against the batch's own earlier appends to the guard stream, and not against one it took back", async () => {
+    // Items apply in stream id order: the "a-" streams before the "b-" streams that guard them.
+    const id = crypto.randomUUID();
+    const [moved, kept, missing] = ["a-moved", "a-kept", "a-missing"].map((name) => `${name}-${id}`) as [string, string, string];
+    await store.append(moved, [event("P")], { expectedVersion: "no_stream" });
+    await store.append(kept, [event("P")], { expectedVersion: "no_stream" });
+    const recorded = key("recorded");
+    await store.append(`other-${id}`, [event("Other")], { expectedVersion: "no_stream", idempotency: recorded });
+    const outcomes = await batched([
+      [moved, [event("Changed")], { expectedVersion: 1 }], // moved: 1 -> 2 within the batch
+      [kept, [event("Dup")], { expectedVersion: 1, idempotency: recorded }], // taken back: kept stays at 1
+      [missing, [event("Created")], { expectedVersion: "no_stream" }], // created within the batch: 0 -> 1
+      [`b-stale-${id}`, [event("O")], { expectedVersion: "no_stream", guard: [{ streamId: moved, version: 1 }, { streamId: missing, version: 0 }] }],
+      [`b-fresh-${id}`, [event("O")], { expectedVersion: "no_stream", guard: [{ streamId: moved, version: 2 }, { streamId: kept, version: 1 }, { streamId: missing, version: 1 }] }],
+      [`b-kept-${id}`, [event("O")], { expectedVersion: "no_stream", guard: [{ streamId: kept, version: 2 }] }],
+    ]);
+    const [changed, dup, created, stale, fresh, keptStale] = outcomes;
+    expect(changed).toHaveProperty("ok");
+    expect((dup as { error: unknown }).error).toBeInstanceOf(DuplicateIdempotencyKeyError);
+    expect(created).toHaveProperty("ok");
+    expect((stale as { error: StaleGuardError }).error.staleStreamIds).toEqual([moved, missing].sort());
+    expect((fresh as { ok: AppendResult }).ok.version).toBe(1);
+    expect((keptStale as { error: StaleGuardError }).error.staleStreamIds).toEqual([kept]);
+  });
+
   it("takes back an existing stream's append whose key is already recorded, and the stream goes on from its version", async () => {
     const stream = `existing-${crypto.randomUUID()}`;
     const recorded = key("recorded");
