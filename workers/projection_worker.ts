@@ -11,6 +11,7 @@ import { loadDefinition } from "../src/projections/runner/load_definition.ts";
 import { TASKS_PER_WORKER } from "../src/projections/runner/worker_pool.ts";
 import { lowerThreadPriority } from "../src/runtime/priority.ts";
 import { decodeEvents, type PartitionTask, type TaskResult } from "../src/projections/runner/task.ts";
+import { firstConnection } from "../src/projections/runner/first_connect.ts";
 
 export interface ProjectionWorkerData {
   databaseUrl: string;
@@ -26,17 +27,10 @@ const data = workerData as ProjectionWorkerData;
 if (data.niceness) lowerThreadPriority(data.niceness);
 let pool: Pool | null = null;
 let redis: Redis | null = null;
-/** Settles when this thread's Redis connection is first ready, or after FIRST_CONNECT_WAIT_MS. */
+/** Settles when this thread's Redis connection is first ready or refused, or after a bounded number of turns of the loop. */
 let firstConnect: Promise<void> | null = null;
 
-/**
- * How long the first task waits for the thread's Redis connection to come up. Without the
- * wait, the first tasks of a fresh thread found Redis still connecting, skipped their views
- * and marked them all dirty: a full restore of every view (the loop paused meanwhile) on each
- * start, and views a second or more behind their rows until it ran. Later tasks never wait:
- * while Redis is down they skip views at once and the views are restored when it returns.
- */
-const FIRST_CONNECT_WAIT_MS = 2000;
+/* The first tasks wait for the thread's Redis connection: src/projections/runner/first_connect.ts. */
 
 function connections(): { pool: Pool; redis: Redis | null } {
   pool ??= createPool({ connectionString: data.databaseUrl, max: TASKS_PER_WORKER, applicationName: "projection-worker", asyncCommit: true, ...(data.backendNiceness ? { backendNiceness: data.backendNiceness } : {}) });
@@ -49,14 +43,7 @@ function connections(): { pool: Pool; redis: Redis | null } {
       retryStrategy: (times) => Math.min(times * 200, 1000),
     });
     redis.on("error", () => undefined);
-    const connecting = redis;
-    firstConnect = new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, FIRST_CONNECT_WAIT_MS);
-      connecting.once("ready", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    firstConnect = firstConnection(redis);
   }
   return { pool, redis };
 }
