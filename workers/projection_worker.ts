@@ -27,10 +27,8 @@ const data = workerData as ProjectionWorkerData;
 if (data.niceness) lowerThreadPriority(data.niceness);
 let pool: Pool | null = null;
 let redis: Redis | null = null;
-/** Settles when this thread's Redis connection is first ready or refused, or after a bounded number of turns of the loop. */
+/** What the first tasks wait for before they write views (src/projections/runner/first_connect.ts). */
 let firstConnect: Promise<void> | null = null;
-
-/* The first tasks wait for the thread's Redis connection: src/projections/runner/first_connect.ts. */
 
 function connections(): { pool: Pool; redis: Redis | null } {
   pool ??= createPool({ connectionString: data.databaseUrl, max: TASKS_PER_WORKER, applicationName: "projection-worker", asyncCommit: true, ...(data.backendNiceness ? { backendNiceness: data.backendNiceness } : {}) });
