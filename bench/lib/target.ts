@@ -3,6 +3,8 @@
  * size and seed) or a fresh database seeded here and the service started as a child
  * process (bench/serve.ts), so its peak RSS is measurable.
  */
+import { execFile } from "node:child_process";
+import pg from "pg";
 import { Redis } from "ioredis";
 import { migrate } from "../../src/db/migrate.ts";
 import { createPostgresStore } from "../../src/event_store/postgres.ts";
@@ -69,8 +71,8 @@ export async function startTarget(options: BenchOptions, events = options.events
     // 53-62 s on a fresh load against 45 s on a settled copy of the same database).
     const settling = performance.now();
     await pool.query("VACUUM (ANALYZE) events");
-    await pool.query("CHECKPOINT").catch(() => undefined);
-    options.log(`settled the store (VACUUM ANALYZE, CHECKPOINT) in ${((performance.now() - settling) / 1000).toFixed(1)} s`);
+    await writeOut(pool);
+    options.log(`settled the store (VACUUM ANALYZE, CHECKPOINT, sync) in ${((performance.now() - settling) / 1000).toFixed(1)} s`);
     await store.close();
     await pool.end();
     const token = `bench-${crypto.randomUUID().replaceAll("-", "")}`;
@@ -98,6 +100,37 @@ export async function startTarget(options: BenchOptions, events = options.events
     await db.drop();
     throw error;
   }
+}
+
+/**
+ * Writes out what the last bulk writes left dirty: a CHECKPOINT (PostgreSQL's buffers to the
+ * OS; skipped without the privilege) and then sync(1) (the OS's dirty pages to disk). Without
+ * it, Linux writes a bulk load's pages back ~30 s later (vm.dirty_expire_centisecs) and a
+ * measurement running then has its commits wait for their WAL flush behind that write-back.
+ */
+async function writeOut(pool: pg.Pool | pg.Client): Promise<void> {
+  await pool.query("CHECKPOINT").catch(() => undefined);
+  await new Promise<void>((resolve) => execFile("sync", () => resolve()));
+}
+
+/**
+ * A service's read side at rest after its catch-up, as the store is after seeding: the
+ * catch-up's read-model pages written out before a measurement of the live path starts.
+ * Resolves with the seconds it took (logged).
+ */
+export async function settleAfterCatchUp(target: Target, log: (line: string) => void): Promise<number> {
+  if (!target.databaseUrl) return 0;
+  const begin = performance.now();
+  const client = new pg.Client({ connectionString: target.databaseUrl });
+  await client.connect();
+  try {
+    await writeOut(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  const seconds = (performance.now() - begin) / 1000;
+  log(`settled the read side after the catch-up (CHECKPOINT, sync) in ${seconds.toFixed(1)} s`);
+  return seconds;
 }
 
 /** Deletes every key with the prefix from the service's Redis (REDIS_URL, else the local default); best effort. */
@@ -157,7 +190,10 @@ let shared: Promise<Target> | null = null;
 export async function sharedTarget(options: BenchOptions): Promise<Target> {
   shared ??= (async () => {
     const target = await startTarget(options);
-    if (target.token) await waitForProjections(target, options.smoke ? 120 : 1800).catch(async (error: unknown) => { await target.stop(); throw error; });
+    if (target.token) {
+      await waitForProjections(target, options.smoke ? 120 : 1800).catch(async (error: unknown) => { await target.stop(); throw error; });
+      await settleAfterCatchUp(target, options.log);
+    }
     return target;
   })();
   try {

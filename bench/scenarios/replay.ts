@@ -18,7 +18,7 @@ import { LatencyRecorder } from "../lib/latency.ts";
 import { compare, latencyGoal } from "../lib/report.ts";
 import { requestGenerators } from "../lib/requests.ts";
 import { peakRss } from "../lib/rss.ts";
-import { startTarget, waitForProjections, type Target } from "../lib/target.ts";
+import { settleAfterCatchUp, startTarget, waitForProjections, type Target } from "../lib/target.ts";
 import type { Comparison, LatencyGoal, Measurement, Scenario } from "../lib/types.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -106,6 +106,7 @@ export const replay: Scenario = {
     let copies;
     try {
       const caughtUp = await waitForProjections(target, options.smoke ? 120 : 3600);
+      await settleAfterCatchUp(target, options.log);
       const names = options.projection ? [options.projection] : caughtUp.items.map((item) => item.name);
       measurements.push(await liveReads(target, "live reads, idle", options.smoke ? 1 : 10));
       let replaysDone!: () => void;
