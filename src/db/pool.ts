@@ -53,11 +53,11 @@ export function createPool(options: {
     // catalog-cache loading, which stalled every query of the service for 100-300 ms.
     idleTimeoutMillis: 0,
     keepAlive: true,
+    // Run on a new client before the pool hands it out (a "connect" listener's query would
+    // overlap the first caller's, which pg deprecates); best effort, a failure keeps the client.
+    ...(options.backendNiceness ? { onConnect: async (client: pg.ClientBase) => { await lowerBackendPriority(client, options.backendNiceness!).catch(() => undefined); } } : {}),
   });
   pool.on("error", (error) => options.onError?.(error));
-  const niceness = options.backendNiceness;
-  // Queued on the new client before the query it was opened for.
-  if (niceness) pool.on("connect", (client) => void lowerBackendPriority(client, niceness).catch(() => undefined));
   return pool;
 }
 
