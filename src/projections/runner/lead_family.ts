@@ -35,6 +35,8 @@ export interface LeadDeps {
   local: Map<string, LocalState>;
   /** Per projection this process leads: whether its Redis views are complete (none deferred, dirty or being restored). */
   viewsReady: Map<string, () => boolean>;
+  /** Per projection: called once its first loop asked for a bulk build or decided not to (BulkBuilder.expect). */
+  bulkDecided?: ReadonlyMap<string, () => void>;
   batchSize: number;
   bulkBatchSize: number;
   maxInFlight: number;
@@ -113,6 +115,7 @@ export async function leadFamily(deps: LeadDeps, family: ProjectionFamily, leade
           maxInFlight: deps.maxInFlight,
           onProgress: (position) => deps.progress.advance(name, physical, position),
           onViewsFailed: () => (views.dirty = true),
+          ...(deps.bulkDecided?.has(name) ? { onBulkDecided: deps.bulkDecided.get(name)! } : {}),
         });
         if (deps.redis && serving.definition.views) deps.viewsReady.set(name, () => !views.dirty && !views.restoring && !loop.deferringViews && deps.redis?.status === "ready");
         await leadProjection({ loop, pool, redis: deps.redis, logger, views, signal });

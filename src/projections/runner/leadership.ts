@@ -22,6 +22,8 @@ export async function runWhileLeader(options: {
   logger: Logger;
   retryMs?: number;
   lead(leaderSignal: AbortSignal): Promise<void>;
+  /** Called when an attempt to lead did not lead: the lock is held elsewhere, or the attempt failed. */
+  notLeading?(): void;
 }): Promise<void> {
   const { signal, logger, projection } = options;
   const retryMs = options.retryMs ?? 1000;
@@ -32,12 +34,14 @@ export async function runWhileLeader(options: {
       while (!signal.aborted && !lost.signal.aborted) {
         const result = await client.query<{ locked: boolean }>(TRY_LOCK_SQL, [LEADER_LOCK_CLASS, projection]);
         if (result.rows[0]?.locked) break;
+        options.notLeading?.();
         await sleep(retryMs, AbortSignal.any([signal, lost.signal]));
       }
       if (signal.aborted || lost.signal.aborted) continue;
       logger.info({ projection }, "leading projection");
       await options.lead(AbortSignal.any([signal, lost.signal]));
     } catch (error) {
+      options.notLeading?.();
       if (!signal.aborted) logger.warn({ projection, error: (error as Error).message }, "projection leadership interrupted; retrying");
     } finally {
       await client.end().catch(() => undefined);

@@ -56,6 +56,8 @@ export interface LoopDeps extends Omit<PartitionRunnerDeps, "signal" | "onViewsF
   bulk?: BulkBuilder;
   /** Called once when a "defer-while-fresh" loop starts writing views again. */
   onViewsDeferredEnd?(): void;
+  /** Called once this run has asked `bulk` for a build or decided not to (see BulkBuilder.expect). */
+  onBulkDecided?(): void;
   /**
    * Awaited before the first task that skips its views: the views stop being complete
    * (the leader withdraws the version's sentinel, so readers of view collections ask
@@ -83,6 +85,8 @@ export class ProjectionLoop {
   #gate: Promise<void> = Promise.resolve();
   #openGate: (() => void) | null = null;
   #holds = 0;
+  /** Set once onBulkDecided was called. */
+  #decidedBulk = false;
   /** True while a batch waits at the closed gate to start. */
   #batchWaiting = false;
   /** The latest watermark not written yet, the write in flight, and a write that failed for good. */
@@ -152,10 +156,14 @@ export class ProjectionLoop {
     const stored = await readProgress(this.#deps.pool, definition.name, version);
     this.#position = stored.position;
     this.#consumed = this.#read = this.#resumedFrom = stored.consumed;
-    if (await this.#bulkWanted()) {
-      // A fresh version loads without its secondary indexes (built once at the head, below).
-      if (await this.#fresh(this.#position)) await deferIndexes(this.#deps.pool, definition, version);
-      await this.#buildInBulk(signal);
+    try {
+      if (await this.#bulkWanted()) {
+        // A fresh version loads without its secondary indexes (built once at the head, below).
+        if (await this.#fresh(this.#position)) await deferIndexes(this.#deps.pool, definition, version);
+        await this.#buildInBulk(signal);
+      }
+    } finally {
+      this.#bulkDecided();
     }
     if (signal.aborted) {
       this.#state = "stopped";
@@ -247,6 +255,13 @@ export class ProjectionLoop {
     }
   }
 
+  /** Tells the deps, once, that this run asked for its bulk build or will not ask. */
+  #bulkDecided(): void {
+    if (this.#decidedBulk) return;
+    this.#decidedBulk = true;
+    this.#deps.onBulkDecided?.();
+  }
+
   /** True when this run should first build in bulk: a builder is given, side effects allow it, and the backlog is long. */
   async #bulkWanted(): Promise<boolean> {
     const bulk = this.#deps.bulk;
@@ -296,6 +311,7 @@ export class ProjectionLoop {
         },
         onViewsFailed: () => this.#deps.onViewsFailed(),
       });
+      this.#bulkDecided();
       this.#tail = build.then(
         () => undefined,
         () => undefined,

@@ -94,7 +94,10 @@ export async function startProjections(options: StartProjectionsOptions): Promis
   const bulk = store.kind === "postgres" ? createBulkBuilder({ threads: buildThreads(options.workers), data: { ...workerData, niceness: 0 }, ...(options.bulk ? { tuning: options.bulk } : {}) }) : null;
   const local = new Map<string, LocalState>();
   const viewsReady = new Map<string, () => boolean>();
-  const deps = { pool, logger, store, piscina, bulk, redis, progress, activeVersions, local, viewsReady, batchSize: options.batchSize ?? 2000, bulkBatchSize: options.bulkBatchSize ?? 10_000, maxInFlight: options.maxInFlight ?? 2, janitorMs: options.janitorMs ?? 1000 };
+  // The loops started here build together when they all build from the same position (one
+  // read of the log): a build waits for each of them to ask for one or decide not to.
+  const bulkDecided = new Map(bulk ? families.map((family) => [family.name, bulk.expect()] as const) : []);
+  const deps = { pool, logger, store, piscina, bulk, bulkDecided, redis, progress, activeVersions, local, viewsReady, batchSize: options.batchSize ?? 2000, bulkBatchSize: options.bulkBatchSize ?? 10_000, maxInFlight: options.maxInFlight ?? 2, janitorMs: options.janitorMs ?? 1000 };
 
   const leaders = families.map((family) =>
     runWhileLeader({
@@ -104,6 +107,7 @@ export async function startProjections(options: StartProjectionsOptions): Promis
       logger,
       ...(options.leaderRetryMs === undefined ? {} : { retryMs: options.leaderRetryMs }),
       lead: (leaderSignal) => leadFamily(deps, family, leaderSignal),
+      notLeading: () => bulkDecided.get(family.name)?.(),
     }),
   );
 
