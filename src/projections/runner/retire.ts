@@ -8,12 +8,15 @@ import type { Redis } from "ioredis";
 import type { Pool } from "../../db/pool.ts";
 import { tableName, type ProjectionDefinition } from "../define.ts";
 import { ident } from "./row_io.ts";
-import { unlinkMatching } from "./views.ts";
+import { unlinkMatchingTogether } from "./views.ts";
 import { sentinelKey } from "../../shared/read_models.ts";
 
-/** Deletes every Redis key of a projection version (`<prefix><name>:v<N>:*` and its sentinel). */
-export async function dropVersionKeys(redis: Redis, projection: string, version: number): Promise<number> {
-  return unlinkMatching(redis, [`${projection}:v${version}:*`], [sentinelKey(projection, version)]);
+/**
+ * Deletes every Redis key of a projection version (`<prefix><name>:v<N>:*` and its sentinel),
+ * in one SCAN pass with the other versions' deletions asked for at the same time.
+ */
+export async function dropVersionKeys(redis: Redis, projection: string, version: number): Promise<void> {
+  await unlinkMatchingTogether(redis, [`${projection}:v${version}:*`], [sentinelKey(projection, version)]);
 }
 
 /** Drops one version's tables, checkpoints and Redis keys and marks it dropped. */

@@ -1,6 +1,7 @@
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestRedis, redisAvailable, redisSkipReason } from "../../testing/redis.ts";
-import { unlinkMatching } from "./views.ts";
+import { unlinkMatching, unlinkMatchingTogether } from "./views.ts";
 
 describe.skipIf(!redisAvailable)(`unlinkMatching${redisAvailable ? "" : ` (${redisSkipReason})`}`, () => {
   let handle: ReturnType<typeof createTestRedis>;
@@ -33,5 +34,29 @@ describe.skipIf(!redisAvailable)(`unlinkMatching${redisAvailable ? "" : ` (${red
     expect(removed).toBe(gone.length);
     // Untouched: other keys of the version, a key that only starts like a pattern's literal, other versions, other names.
     for (const key of ["p:v1:id:1", "p:v1:bestx", "p:v2:best:toys", "o:v1:cust_items:c1", "o:v1:customer", "d:v1:items2", "q:0", "q:1499"]) expect(left.has(key)).toBe(true);
+  });
+
+  it("calls made at once, and calls made while a pass runs, each lose exactly their own keys", async () => {
+    const { redis } = handle;
+    const versions = ["a:v1", "b:v7", "c:v2", "d:v3"];
+    const keys = versions.flatMap((version) => Array.from({ length: 300 }, (_, i) => `${version}:k${i}`));
+    const kept = ["a:v2:k1", "b:v1:k1", "c:v22:k1", "e:v1:k1"];
+    await redis.mset(...[...keys, ...kept, ...versions.map((version) => `${version}:sentinel`)].flatMap((key) => [key, "1"]));
+    const first = versions.slice(0, 3).map((version) => unlinkMatchingTogether(redis, [`${version}:*`], [`${version}:sentinel`]));
+    // While the first pass runs: served by the next one.
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    const late = unlinkMatchingTogether(redis, ["d:v3:*"]);
+    await Promise.all([...first, late]);
+    for (const key of [...keys, ...versions.map((version) => `${version}:sentinel`)]) expect(await redis.exists(key), key).toBe(0);
+    for (const key of kept) expect(await redis.exists(key), key).toBe(1);
+  });
+
+  it("a failed pass rejects every call in it", async () => {
+    // Nothing listens on port 1: the pass's SCAN fails.
+    const unreachable = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: true });
+    unreachable.on("error", () => undefined);
+    const calls = [unlinkMatchingTogether(unreachable, ["x:v1:*"]), unlinkMatchingTogether(unreachable, ["y:v1:*"])];
+    for (const call of calls) await expect(call).rejects.toThrow();
+    unreachable.disconnect();
   });
 });
