@@ -153,4 +153,36 @@ describe.skipIf(!databaseAvailable)(`group commit of appends (${databaseAvailabl
     const config = await db.pool.query<{ proconfig: string[] | null }>("SELECT proconfig FROM pg_proc WHERE proname = 'append_events_batch'");
     expect(config.rows.map((row) => row.proconfig)).toEqual([["plan_cache_mode=force_generic_plan"]]);
   });
+
+  it("sends a second call only once the first has run secondCallAfterMs", async () => {
+    // The first call is held in flight by a row lock on its stream (a slow call); another append waits for
+    // the first only while it has run less than secondCallAfterMs.
+    const held = `held-${crypto.randomUUID()}`;
+    await store.append(held, [event("Created")], { expectedVersion: "no_stream" });
+    const lock = await db.pool.connect();
+    const outcome = async (secondCallAfterMs: number): Promise<"second first" | "after the first"> => {
+      const batching = createPostgresStore(db.pool, { appendBatch: { maxInFlight: 2, secondCallAfterMs } });
+      try {
+        await lock.query("BEGIN");
+        await lock.query("SELECT 1 FROM streams WHERE stream_id = $1 FOR UPDATE", [held]);
+        const order: string[] = [];
+        const first = batching.append(held, [event("Held")], { expectedVersion: "any" }).then(() => order.push("first"));
+        const second = batching.append(`free-${crypto.randomUUID()}`, [event("Free")], { expectedVersion: "no_stream" }).then(() => order.push("second"));
+        // Long enough for a second call sent after 50 ms to be answered; the first stays blocked meanwhile.
+        await Promise.race([second, new Promise((resolve) => setTimeout(resolve, 1500))]);
+        await lock.query("COMMIT");
+        await Promise.all([first, second]);
+        return order[0] === "second" ? "second first" : "after the first";
+      } finally {
+        await lock.query("ROLLBACK").catch(() => undefined);
+        await batching.close();
+      }
+    };
+    try {
+      expect(await outcome(50)).toBe("second first");
+      expect(await outcome(60_000)).toBe("after the first");
+    } finally {
+      lock.release();
+    }
+  });
 });
