@@ -115,11 +115,11 @@ async function writeOut(pool: pg.Pool | pg.Client): Promise<void> {
 
 /**
  * A service's read side at rest after its catch-up, as the store is after seeding: the
- * catch-up's read-model pages written out before a measurement of the live path starts.
- * Resolves with the seconds it took (logged).
+ * catch-up's read-model pages written out before a measurement of the live path starts
+ * (the time it took is logged).
  */
-export async function settleAfterCatchUp(target: Target, log: (line: string) => void): Promise<number> {
-  if (!target.databaseUrl) return 0;
+export async function settleAfterCatchUp(target: Target, log: (line: string) => void): Promise<void> {
+  if (!target.databaseUrl) return;
   const begin = performance.now();
   const client = new pg.Client({ connectionString: target.databaseUrl });
   await client.connect();
@@ -130,7 +130,6 @@ export async function settleAfterCatchUp(target: Target, log: (line: string) => 
   }
   const seconds = (performance.now() - begin) / 1000;
   log(`settled the read side after the catch-up (CHECKPOINT, sync) in ${seconds.toFixed(1)} s`);
-  return seconds;
 }
 
 /** Deletes every key with the prefix from the service's Redis (REDIS_URL, else the local default); best effort. */

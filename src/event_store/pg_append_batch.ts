@@ -67,8 +67,7 @@ export const SECOND_CALL_AFTER_MS = 5;
 export class AppendBatcher {
   #pool: Pool;
   #queue: PendingAppend[] = [];
-  #inFlight = 0;
-  /** performance.now() when each call in flight started, oldest first. */
+  /** performance.now() when each call in flight started, oldest first (one entry per call). */
   #started: number[] = [];
   #maxInFlight: number;
   #maxBatch: number;
@@ -92,8 +91,8 @@ export class AppendBatcher {
   }
 
   #pump(): void {
-    while (this.#inFlight < this.#maxInFlight && this.#queue.length > 0) {
-      if (this.#inFlight > 0) {
+    while (this.#started.length < this.#maxInFlight && this.#queue.length > 0) {
+      if (this.#started.length > 0) {
         const ran = performance.now() - this.#started[0]!;
         if (ran < this.#secondCallAfterMs) {
           this.#timer ??= setTimeout(() => {
@@ -105,13 +104,11 @@ export class AppendBatcher {
       }
       const batch = this.#queue.splice(0, this.#maxBatch);
       const started = performance.now();
-      this.#inFlight++;
       this.#started.push(started);
       void this.#send(batch)
         // An unexpected failure while answering: whatever is still unanswered fails with it (a settled append stays as it is).
         .catch((error: unknown) => batch.forEach((pending) => pending.reject(error)))
         .finally(() => {
-          this.#inFlight--;
           this.#started.splice(this.#started.indexOf(started), 1);
           this.#pump();
         });

@@ -35,7 +35,7 @@ export interface LeadDeps {
   local: Map<string, LocalState>;
   /** Per projection this process leads: whether its Redis views are complete (none deferred, dirty or being restored). */
   viewsReady: Map<string, () => boolean>;
-  /** Per projection: called once its first loop asked for a bulk build or decided not to (BulkBuilder.expect). */
+  /** Per projection: called when its loop asked for a bulk build or decided not to (BulkBuilder.expect's answer, which counts once). */
   bulkDecided?: ReadonlyMap<string, () => void>;
   batchSize: number;
   bulkBatchSize: number;

@@ -56,7 +56,7 @@ export interface LoopDeps extends Omit<PartitionRunnerDeps, "signal" | "onViewsF
   bulk?: BulkBuilder;
   /** Called once when a "defer-while-fresh" loop starts writing views again. */
   onViewsDeferredEnd?(): void;
-  /** Called once this run has asked `bulk` for a build or decided not to (see BulkBuilder.expect). */
+  /** Called when this run has asked `bulk` for a build or decided not to (may come twice: BulkBuilder.expect's answer counts once). */
   onBulkDecided?(): void;
   /**
    * Awaited before the first task that skips its views: the views stop being complete
@@ -85,8 +85,6 @@ export class ProjectionLoop {
   #gate: Promise<void> = Promise.resolve();
   #openGate: (() => void) | null = null;
   #holds = 0;
-  /** Set once onBulkDecided was called. */
-  #decidedBulk = false;
   /** True while a batch waits at the closed gate to start. */
   #batchWaiting = false;
   /** The latest watermark not written yet, the write in flight, and a write that failed for good. */
@@ -163,7 +161,7 @@ export class ProjectionLoop {
         await this.#buildInBulk(signal);
       }
     } finally {
-      this.#bulkDecided();
+      this.#deps.onBulkDecided?.();
     }
     if (signal.aborted) {
       this.#state = "stopped";
@@ -255,13 +253,6 @@ export class ProjectionLoop {
     }
   }
 
-  /** Tells the deps, once, that this run asked for its bulk build or will not ask. */
-  #bulkDecided(): void {
-    if (this.#decidedBulk) return;
-    this.#decidedBulk = true;
-    this.#deps.onBulkDecided?.();
-  }
-
   /** True when this run should first build in bulk: a builder is given, side effects allow it, and the backlog is long. */
   async #bulkWanted(): Promise<boolean> {
     const bulk = this.#deps.bulk;
@@ -311,7 +302,7 @@ export class ProjectionLoop {
         },
         onViewsFailed: () => this.#deps.onViewsFailed(),
       });
-      this.#bulkDecided();
+      this.#deps.onBulkDecided?.();
       this.#tail = build.then(
         () => undefined,
         () => undefined,
