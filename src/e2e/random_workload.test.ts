@@ -4,12 +4,14 @@
  * status predicted by the model, then every read route compared with what the model says the
  * read models must hold — products by id and sku with their sales, orders, customer lists
  * walked page by page, product lists in every sort and filter walked by cursor, best sellers
- * and daily sales. Against real PostgreSQL and Redis.
+ * and daily sales. Then lanes of orders at once on shared products: every paid line counted
+ * once in the products' sales, best sellers and daily sales. Against real PostgreSQL and Redis.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../config.ts";
 import { startService, type Service } from "../main.ts";
 import { createRandom } from "../seed/prng.ts";
+import { comparePositions, parsePosition } from "../shared/position.ts";
 import { createTestDatabase, databaseAvailable, databaseSkipReason, type TestDatabase } from "../testing/db.ts";
 import { createTestRedis, redisAvailable, redisSkipReason } from "../testing/redis.ts";
 
@@ -255,4 +257,92 @@ describe.skipIf(!available)(`a random workload checked against a model (${availa
     }
     expect(Object.fromEntries(got)).toEqual(Object.fromEntries(rows.map((row) => [`${row.category}|${row.currency}`, { orders: row.orders.size, units: row.units, revenueCents: row.revenueCents }])));
   });
+});
+
+describe.skipIf(!available)(`concurrent lanes of orders on shared products (${available ? "PostgreSQL + Redis" : `${databaseSkipReason}; ${redisSkipReason}`})`, () => {
+  const LANES = 8;
+  const STEPS_PER_LANE = 40;
+  let db: TestDatabase;
+  let redis: ReturnType<typeof createTestRedis>;
+  let service: Service;
+
+  async function post(path: string, body: unknown): Promise<{ status: number; position: string | null }> {
+    const response = await fetch(`${service.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    const answer = (await response.json()) as { position?: string };
+    return { status: response.status, position: answer.position ?? null };
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    redis = createTestRedis();
+    const config = loadConfig({ DATABASE_URL: db.url, REDIS_URL: redis.url, PORT: "0", API_TOKENS: `${TOKEN}:commands+operator`, LOG_LEVEL: "silent", PROJECTION_WORKERS: "2" });
+    service = await startService(config, { redisKeyPrefix: redis.prefix });
+  });
+  afterAll(async () => {
+    await service?.stop();
+    await redis?.cleanup();
+    await db?.drop();
+  });
+
+  it("counts every paid line once in the products' sales, best sellers and daily sales", async () => {
+    const random = createRandom(7, "concurrent-lanes");
+    const products = Array.from({ length: 6 }, (_, i) => ({ id: random.uuid(), sku: `LANE-${i}`, priceCents: 100 * (i + 1), unitsSold: 0, revenueCents: 0 }));
+    for (const p of products) expect((await post("/v1/products", { id: p.id, sku: p.sku, name: p.sku, category: "lanes", priceCents: p.priceCents })).status).toBe(201);
+    const positions: string[] = [];
+    // Each lane moves its own orders along (so every answer is known) while all lanes sell the same products.
+    await Promise.all(Array.from({ length: LANES }, async (_, lane) => {
+      const own = createRandom(lane, "lane");
+      const open: { id: string; status: string; lines: { productId: string; quantity: number }[]; total: number }[] = [];
+      for (let step = 0; step < STEPS_PER_LANE; step++) {
+        const order = open.length > 0 && own.chance(0.6) ? own.pick(open) : null;
+        if (order === null) {
+          const chosen = [...new Set([own.pick(products), own.pick(products)])];
+          const lines = chosen.map((p) => ({ productId: p.id, quantity: own.int(1, 4) }));
+          const id = own.uuid();
+          const placed = await post("/v1/orders", { id, customerId: own.uuid(), lines });
+          expect(placed.status).toBe(201);
+          open.push({ id, status: "placed", lines, total: lines.reduce((sum, l) => sum + l.quantity * products.find((p) => p.id === l.productId)!.priceCents, 0) });
+          positions.push(placed.position!);
+        } else if (order.status === "placed" && own.chance(0.8)) {
+          const paid = await post(`/v1/orders/${order.id}/pay`, { paymentId: own.uuid(), amountCents: order.total, method: "paypal" });
+          expect(paid.status).toBe(200);
+          order.status = "paid";
+          positions.push(paid.position!);
+        } else if (order.status === "paid" && own.chance(0.5)) {
+          const shipped = await post(`/v1/orders/${order.id}/ship`, { carrier: "UPS", trackingNumber: `L${lane}-${step}` });
+          expect(shipped.status).toBe(200);
+          order.status = "shipped";
+          positions.push(shipped.position!);
+        } else if (order.status === "placed" || order.status === "paid") {
+          const cancelled = await post(`/v1/orders/${order.id}/cancel`, { reason: "changed mind" });
+          expect(cancelled.status).toBe(200);
+          order.status = "cancelled";
+          positions.push(cancelled.position!);
+        }
+      }
+      for (const order of open) {
+        if (order.status !== "paid" && order.status !== "shipped") continue;
+        for (const line of order.lines) {
+          const p = products.find((candidate) => candidate.id === line.productId)!;
+          p.unitsSold += line.quantity;
+          p.revenueCents += line.quantity * p.priceCents;
+        }
+      }
+    }));
+    // Read after the latest position any lane was answered with.
+    const latest = positions.reduce((a, b) => (comparePositions(parsePosition(a)!, parsePosition(b)!) >= 0 ? a : b));
+    const headers = { "x-consistent-with": latest };
+    for (const p of products) {
+      const answer = (await (await fetch(`${service.url}/v1/products/${p.id}`, { headers })).json()) as { unitsSold: number; revenueCents: number };
+      expect({ sku: p.sku, unitsSold: answer.unitsSold, revenueCents: answer.revenueCents }).toEqual({ sku: p.sku, unitsSold: p.unitsSold, revenueCents: p.revenueCents });
+    }
+    const best = (await (await fetch(`${service.url}/v1/categories/lanes/best-sellers?limit=100`, { headers })).json()) as { items: { productId: string; unitsSold: number }[] };
+    const expected = products.filter((p) => p.unitsSold > 0).sort((a, b) => b.unitsSold - a.unitsSold || (a.id < b.id ? -1 : 1));
+    expect(best.items.map(({ productId, unitsSold }) => ({ productId, unitsSold }))).toEqual(expected.map((p) => ({ productId: p.id, unitsSold: p.unitsSold })));
+    const today = new Date().toISOString().slice(0, 10);
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    const daily = (await (await fetch(`${service.url}/v1/stats/daily-sales?from=${yesterday}&to=${today}&category=lanes`, { headers })).json()) as { items: { units: number; revenueCents: number }[] };
+    expect(daily.items.reduce((sum, row) => sum + row.units, 0)).toBe(products.reduce((sum, p) => sum + p.unitsSold, 0));
+    expect(daily.items.reduce((sum, row) => sum + row.revenueCents, 0)).toBe(products.reduce((sum, p) => sum + p.revenueCents, 0));
+  }, 120_000);
 });
