@@ -37,16 +37,25 @@ describe.skipIf(!available)(`a random workload checked against a model (${availa
   /** Answers whose status the model did not predict. */
   const surprises: string[] = [];
 
-  async function command(path: string, body: unknown, expected: number): Promise<number> {
-    const response = await fetch(`${service.url}${path}`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    const answer = (await response.json()) as { position?: string };
-    if (response.status !== expected) surprises.push(`POST ${path} ${JSON.stringify(body)}: ${response.status}, expected ${expected}: ${JSON.stringify(answer)}`);
-    if (response.ok && answer.position) last = answer.position;
-    return response.status;
+  /** Sends a command; its status is checked against `expected`. With an idempotency key, sends it again and checks the same answer comes back. */
+  async function command(path: string, body: unknown, expected: number, headers: Record<string, string> = {}): Promise<number> {
+    const send = async () => {
+      const response = await fetch(`${service.url}${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", ...headers },
+        body: JSON.stringify(body),
+      });
+      return { status: response.status, text: await response.text() };
+    };
+    const first = await send();
+    const answer = JSON.parse(first.text) as { position?: string };
+    if (first.status !== expected) surprises.push(`POST ${path} ${JSON.stringify(body)}: ${first.status}, expected ${expected}: ${first.text}`);
+    if (headers["idempotency-key"] !== undefined && first.status < 500) {
+      const again = await send();
+      if (again.status !== first.status || again.text !== first.text) surprises.push(`POST ${path} again with its idempotency key: ${again.status} ${again.text}, first ${first.status} ${first.text}`);
+    }
+    if (first.status >= 200 && first.status < 300 && answer.position) last = answer.position;
+    return first.status;
   }
 
   async function read<T>(path: string): Promise<{ status: number; body: T }> {
@@ -117,12 +126,24 @@ describe.skipIf(!available)(`a random workload checked against a model (${availa
           Object.assign(product, change);
           product.version++;
         }
+      } else if (roll < 0.2 && !gone) {
+        // A price change conditional on the version: a stale If-Match changes nothing.
+        const stale = random.chance(0.5);
+        const priceCents = random.int(0, 5000);
+        const status = await command(`/v1/products/${product.id}/price`, { priceCents }, stale ? 412 : 200, { "if-match": `"${product.version - (stale ? 1 : 0)}"` });
+        if (status === 200 && priceCents !== product.priceCents) {
+          product.priceCents = priceCents;
+          product.version++;
+        }
       } else if (roll < 0.55 || order === null) {
         const chosen = [...new Set(Array.from({ length: random.int(1, 3) }, () => random.pick(catalog)))];
         const lines = chosen.map((p) => ({ productId: p.id, quantity: random.int(1, 3) }));
         const refused = chosen.some((p) => p.status === "discontinued") || new Set(chosen.map((p) => p.currency)).size > 1;
         const placed: OrderModel = { id: random.uuid(), customerId: random.pick(customers), status: "placed", currency: chosen[0]!.currency, lines: [], totalCents: 0, itemCount: 0, version: 1 };
-        if (await command("/v1/orders", { id: placed.id, customerId: placed.customerId, lines }, refused ? 422 : 201) === 201) {
+        const keyed = random.chance(0.2) ? { "idempotency-key": `rw-${step}` } : undefined;
+        if (await command("/v1/orders", { id: placed.id, customerId: placed.customerId, lines }, refused ? 422 : 201, keyed) === 201) {
+          // The same key with another body is refused and changes nothing.
+          if (keyed) await command("/v1/orders", { id: random.uuid(), customerId: placed.customerId, lines }, 422, keyed);
           placed.lines = lines.map((line, i) => {
             const p = chosen[i]!;
             return { productId: p.id, sku: p.sku, name: p.name, category: p.category, quantity: line.quantity, unitPriceCents: p.priceCents, lineTotalCents: line.quantity * p.priceCents };
