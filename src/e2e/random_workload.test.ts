@@ -366,4 +366,28 @@ describe.skipIf(!available)(`concurrent lanes of orders on shared products (${av
     expect(daily.items.reduce((sum, row) => sum + row.units, 0)).toBe(products.reduce((sum, p) => sum + p.unitsSold, 0));
     expect(daily.items.reduce((sum, row) => sum + row.revenueCents, 0)).toBe(products.reduce((sum, p) => sum + p.revenueCents, 0));
   }, 120_000);
+
+  it("lets exactly one of many concurrent commands on one order through, and keeps its answer", async () => {
+    const random = createRandom(11, "one-order");
+    const productId = random.uuid();
+    expect((await post("/v1/products", { id: productId, sku: "ONE-ORDER", name: "One", category: "one-order", priceCents: 250 })).status).toBe(201);
+    let latest = "";
+    for (let round = 0; round < 5; round++) {
+      const orderId = random.uuid();
+      expect((await post("/v1/orders", { id: orderId, customerId: random.uuid(), lines: [{ productId, quantity: 2 }] })).status).toBe(201);
+      // Twenty payments at once (each its own payment id), then twenty cancellations at once.
+      const paid = await Promise.all(Array.from({ length: 20 }, () => post(`/v1/orders/${orderId}/pay`, { paymentId: random.uuid(), amountCents: 500, method: "card" })));
+      expect(paid.map((r) => r.status).sort()).toEqual([200, ...Array<number>(19).fill(409)]);
+      const cancelled = await Promise.all(Array.from({ length: 20 }, () => post(`/v1/orders/${orderId}/cancel`, {})));
+      expect(cancelled.map((r) => r.status).sort()).toEqual([200, ...Array<number>(19).fill(409)]);
+      const winner = cancelled.find((r) => r.status === 200)!;
+      latest = winner.position!;
+      const order = (await (await fetch(`${service.url}/v1/orders/${orderId}`, { headers: { "x-consistent-with": winner.position! } })).json()) as { status: string; version: number; payment: unknown };
+      expect(order).toMatchObject({ status: "cancelled", version: 3 });
+      expect(order.payment).not.toBeNull();
+    }
+    // Five orders paid and cancelled: nothing sold.
+    const product = (await (await fetch(`${service.url}/v1/products/${productId}`, { headers: { "x-consistent-with": latest } })).json()) as { unitsSold: number; revenueCents: number };
+    expect(product).toMatchObject({ unitsSold: 0, revenueCents: 0 });
+  }, 60_000);
 });
