@@ -33,6 +33,17 @@ export function decodePayloadAt<T = Record<string, unknown>>(bytes: Uint8Array, 
   return (value === NOT_HANDLED ? packr.unpack(bytes, { start, end }) : value) as T;
 }
 
+/**
+ * One field of the map encodePayload wrote at bytes[start, end): what
+ * `decodePayloadAt(bytes, start, end)[key]` answers, without decoding the rest of the map.
+ */
+export function decodeFieldAt(bytes: Uint8Array, start: number, end: number, key: string): unknown {
+  const value = reader.field(bytes, start, end, key);
+  if (value !== NOT_HANDLED) return value;
+  const whole: unknown = packr.unpack(bytes, { start, end });
+  return whole !== null && typeof whole === "object" ? (whole as Record<string, unknown>)[key] : undefined;
+}
+
 /** The stored msgpack bytes of an event's data and metadata. */
 export interface RawPayload {
   data: Uint8Array;

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { Packr } from "msgpackr";
 import { describe, expect, it } from "vitest";
-import { decodePayloadAt, encodePayload } from "./codec.ts";
+import { decodeFieldAt, decodePayloadAt, encodePayload } from "./codec.ts";
 import { NOT_HANDLED, PayloadReader, STRING_CACHE_MAX_BYTES } from "./payload_reader.ts";
 
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
@@ -101,10 +101,64 @@ describe("PayloadReader", () => {
     }
   });
 
+  it("reads one field of a map as msgpackr's whole decode has it, present or not, at any offset of a shared buffer", () => {
+    const reader = new PayloadReader();
+    fc.assert(
+      fc.property(
+        fc.array(fc.dictionary(fc.string({ maxLength: 20 }), payloadValue, { maxKeys: 12 }), { minLength: 1, maxLength: 6 }),
+        fc.string({ maxLength: 20 }),
+        (payloads, absent) => {
+          const parts = payloads.map((payload) => encodePayload(payload));
+          const bytes = Buffer.concat(parts);
+          let start = 0;
+          for (const [i, part] of parts.entries()) {
+            const end = start + part.length;
+            const whole = packr.unpack(bytes, { start, end }) as Record<string, unknown>;
+            for (const key of [...Object.keys(payloads[i]!), absent]) {
+              const expected = Object.hasOwn(whole, key) ? whole[key] : undefined;
+              const value = reader.field(bytes, start, end, key);
+              expect(value).not.toBe(NOT_HANDLED);
+              expect(value).toStrictEqual(expected);
+              expect(decodeFieldAt(bytes, start, end, key)).toStrictEqual(expected);
+            }
+            start = end;
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("leaves a field to msgpackr where it does not decode the map (the same value or the same error)", () => {
+    const reader = new PayloadReader();
+    const extended = new Packr({ useRecords: false, moreTypes: true, useFloat32: 1 });
+    const cases: Uint8Array[] = [
+      extended.pack({ at: new Date(0), occurredAt: "2026-01-01T00:00:00.000Z" }),
+      extended.pack({ occurredAt: "x", blob: Buffer.from([1, 2, 3]) }),
+      Buffer.from([0x82, 0xa1, 0x6e, 0xcf, 0, 0, 0, 1, 0, 0, 0, 0, 0xa1, 0x61, 0x01]),
+      Buffer.from([0x81, 0x01, 0x02]),
+      Buffer.concat([encodePayload({ a: 1 }), Buffer.from([0xc0])]),
+      packr.pack([1, 2]),
+      encodePayload({ occurredAt: "2026-01-01T00:00:00.000Z", correlationId: "c" }).subarray(0, 20),
+    ];
+    for (const bytes of cases) {
+      expect(reader.field(bytes, 0, bytes.length, "a")).toBe(NOT_HANDLED);
+      for (const key of ["a", "n", "occurredAt", "blob"]) {
+        const expected = outcome(() => {
+          const whole = packr.unpack(bytes) as unknown;
+          return whole !== null && typeof whole === "object" ? (whole as Record<string, unknown>)[key] : undefined;
+        });
+        expect(outcome(() => decodeFieldAt(bytes, 0, bytes.length, key))).toStrictEqual(expected);
+      }
+    }
+  });
+
   it("keeps __proto__ from becoming a prototype, as msgpackr does", () => {
     const bytes = Buffer.from([0x81, 0xa9, ...Buffer.from("__proto__"), 0xc3]);
     const value = new PayloadReader().read(bytes, 0, bytes.length) as Record<string, unknown>;
     expect(value).toStrictEqual(packr.unpack(bytes));
     expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+    expect(new PayloadReader().field(bytes, 0, bytes.length, "__proto_")).toBe(true);
+    expect(new PayloadReader().field(bytes, 0, bytes.length, "__proto__")).toBeUndefined();
   });
 });

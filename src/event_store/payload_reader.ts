@@ -41,11 +41,7 @@ export class PayloadReader {
 
   /** The value encoded at bytes[start, end), or NOT_HANDLED. Throws on truncated or trailing bytes, as msgpackr does. */
   read(bytes: Uint8Array, start: number, end: number): unknown {
-    if (bytes !== this.#bytes) {
-      this.#bytes = bytes;
-      this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      this.#buffer = (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as Buffer & SliceDecoders;
-    }
+    this.#use(bytes);
     if (end > bytes.length || start >= end) return NOT_HANDLED;
     this.#at = start;
     this.#end = end;
@@ -57,6 +53,140 @@ export class PayloadReader {
       if (error === UNSUPPORTED || error instanceof RangeError) return NOT_HANDLED;
       throw error;
     }
+  }
+
+  /**
+   * The value under `key` of the map encoded at bytes[start, end), without decoding the
+   * other entries (they are stepped over): undefined when the map has no such key, NOT_HANDLED
+   * when the payload is not a map this reader decodes (the caller decodes it whole). Strings
+   * it answers are not cached: a field read this way (an event's time) is seldom repeated.
+   */
+  field(bytes: Uint8Array, start: number, end: number, key: string): unknown {
+    this.#use(bytes);
+    if (end > bytes.length || start >= end) return NOT_HANDLED;
+    this.#at = start;
+    this.#end = end;
+    try {
+      const token = this.#bytes[this.#at++]!;
+      let length: number;
+      if (token >= 0x80 && token < 0x90) length = token & 0x0f;
+      else if (token === 0xde) length = this.#uint16();
+      else if (token === 0xdf) length = this.#uint32();
+      else return NOT_HANDLED;
+      if (length > (end - this.#at) / 2) return NOT_HANDLED;
+      let found: unknown = undefined;
+      for (let i = 0; i < length; i++) {
+        // As msgpackr: the last of repeated keys wins.
+        let name = this.#key();
+        if (name === "__proto__") name = "__proto_"; // as #map (and msgpackr) name it
+        if (name === key) found = this.#fieldValue();
+        else this.#skip();
+      }
+      return this.#at === end ? found : NOT_HANDLED;
+    } catch (error) {
+      if (error === UNSUPPORTED || error instanceof RangeError) return NOT_HANDLED;
+      throw error;
+    }
+  }
+
+  #use(bytes: Uint8Array): void {
+    if (bytes === this.#bytes) return;
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#buffer = (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as Buffer & SliceDecoders;
+  }
+
+  #uint16(): number {
+    this.#need(2);
+    this.#at += 2;
+    return this.#view.getUint16(this.#at - 2);
+  }
+
+  #uint32(): number {
+    this.#need(4);
+    this.#at += 4;
+    return this.#view.getUint32(this.#at - 4);
+  }
+
+  /** A value field() answers: a string is sliced without the cache, anything else as #value decodes it. */
+  #fieldValue(): unknown {
+    this.#need(1);
+    const token = this.#bytes[this.#at]!;
+    let length: number;
+    if (token >= 0xa0 && token < 0xc0) {
+      this.#at++;
+      length = token & 0x1f;
+    } else if (token === 0xd9) {
+      this.#at++;
+      this.#need(1);
+      length = this.#bytes[this.#at++]!;
+    } else return this.#value();
+    this.#need(length);
+    const start = this.#at;
+    this.#at += length;
+    return this.#buffer.utf8Slice(start, this.#at);
+  }
+
+  /** A map key (a string), or UNSUPPORTED. */
+  #key(): string {
+    this.#need(1);
+    const token = this.#bytes[this.#at++]!;
+    if (token >= 0xa0 && token < 0xc0) return this.#string(token & 0x1f);
+    if (token === 0xd9) {
+      this.#need(1);
+      return this.#string(this.#bytes[this.#at++]!);
+    }
+    throw UNSUPPORTED;
+  }
+
+  /** Steps over one value of the subset this reader decodes (UNSUPPORTED for anything else, as #value). */
+  #skip(): void {
+    this.#need(1);
+    const token = this.#bytes[this.#at++]!;
+    if (token < 0x80 || token >= 0xe0) return;
+    if (token < 0x90) return this.#skipEntries(token & 0x0f, true);
+    if (token < 0xa0) return this.#skipEntries(token & 0x0f, false);
+    if (token < 0xc0) return this.#advance(token & 0x1f);
+    switch (token) {
+      case 0xc0: case 0xc2: case 0xc3: return;
+      case 0xcb: return this.#advance(8);
+      case 0xcc: case 0xd0: return this.#advance(1);
+      case 0xcd: case 0xd1: return this.#advance(2);
+      case 0xce: case 0xd2: return this.#advance(4);
+      case 0xd9: this.#need(1); return this.#advance(this.#bytes[this.#at++]!);
+      case 0xda: return this.#advance(this.#uint16());
+      case 0xdb: return this.#advance(this.#uint32());
+      case 0xdc: return this.#skipEntries(this.#uint16(), false);
+      case 0xdd: return this.#skipEntries(this.#uint32(), false);
+      case 0xde: return this.#skipEntries(this.#uint16(), true);
+      case 0xdf: return this.#skipEntries(this.#uint32(), true);
+      default: throw UNSUPPORTED;
+    }
+  }
+
+  /** Steps over `count` array items, or map entries (each key a string, as #map wants). */
+  #skipEntries(count: number, map: boolean): void {
+    if (count > this.#end - this.#at) throw UNSUPPORTED;
+    for (let i = 0; i < count; i++) {
+      if (map) this.#skipKey();
+      this.#skip();
+    }
+  }
+
+  #skipKey(): void {
+    this.#need(1);
+    const token = this.#bytes[this.#at++]!;
+    if (token >= 0xa0 && token < 0xc0) return this.#advance(token & 0x1f);
+    if (token === 0xd9) {
+      this.#need(1);
+      return this.#advance(this.#bytes[this.#at++]!);
+    }
+    throw UNSUPPORTED;
+  }
+
+  #advance(count: number): void {
+    this.#need(count);
+    this.#at += count;
   }
 
   #need(count: number): void {

@@ -60,9 +60,7 @@ export class Tuple {
 
   /** Field i, a binary uuid, as its canonical lower-case text. */
   uuid(i: number): string {
-    const start = this.#starts[i]!;
-    const hex = this.bytes.toString("hex", start, start + 16);
-    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+    return uuidText(this.bytes, this.#starts[i]!);
   }
 
   /** Starts a tuple of `count` fields over `bytes`. */
@@ -160,6 +158,12 @@ export class CopyBinaryReader {
       this.#pending = Buffer.from(bytes.subarray(offset));
     }
   }
+}
+
+/** The text of the uuid whose 16 bytes are at bytes[start]. */
+export function uuidText(bytes: Buffer, start: number): string {
+  const hex = bytes.toString("hex", start, start + 16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** Char code -> hex digit value (either case), 255 for anything else. */
