@@ -68,7 +68,7 @@ describe.skipIf(skip !== null)(`bulk builds${skip ? ` (${skip})` : ""}`, () => {
     // flushes that keep few rows from one to the next (rows let go of and read back).
     const results = await runReplays({
       ...stack!.connections(), projections: projectionModules, names: projections.map((p) => p.name), workers: 2, logger, dropOld: "leave", graceMs: 600_000,
-      bulkTuning: { minEvents: 1, flushEvents: 700, flushRows: 250, cachedRows: 40 },
+      bulkTuning: { minEvents: 1, flushEvents: 700, flushRows: 250, flushNewRows: 90, cachedRows: 40 },
     });
     expect(results.map((r) => r.version)).toEqual(projections.map((p) => p.version + 1));
     // Built in bulk (not left to batches after a failure), in many flushes.

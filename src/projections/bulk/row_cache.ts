@@ -41,6 +41,8 @@ export class RowCache {
   readonly #written: Map<string, KeyFilter> | null;
   readonly #maxRows: number;
   #dirty: CachedRow[] = [];
+  /** Of the rows folded since the last flush, those the table does not hold yet. */
+  #dirtyNew = 0;
   #period = 0;
   #size = 0;
 
@@ -62,6 +64,11 @@ export class RowCache {
   /** Rows folded since the last flush. */
   get dirtyCount(): number {
     return this.#dirty.length;
+  }
+
+  /** Rows folded since the last flush that the table does not hold yet (new rows). */
+  get dirtyNewCount(): number {
+    return this.#dirtyNew;
   }
 
   #table(table: string): Map<string, CachedRow> {
@@ -148,6 +155,7 @@ export class RowCache {
         if (!entry.dirty) {
           entry.dirty = true;
           this.#dirty.push(entry);
+          if (entry.stored === undefined) this.#dirtyNew++;
         }
         entry.touched = this.#period;
         entry.hits++;
@@ -164,6 +172,7 @@ export class RowCache {
   takeDirty(): CachedRow[] {
     const dirty = this.#dirty;
     this.#dirty = [];
+    this.#dirtyNew = 0;
     for (const entry of dirty) entry.dirty = false;
     this.#period++;
     return dirty;

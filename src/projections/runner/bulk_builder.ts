@@ -34,6 +34,7 @@ export interface BulkTuning {
   minEvents?: number;
   flushEvents?: number;
   flushRows?: number;
+  flushNewRows?: number;
   cachedRows?: number;
 }
 

@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { START } from "../../shared/position.ts";
+import { orders } from "../orders/projection.ts";
+import { partitionCount } from "../runner/partition.ts";
+import { Scenario } from "../testing/scenario.ts";
+import { RowCache } from "./row_cache.ts";
+
+/** A cache over the orders projection from an empty version, and a scenario to fold events of. */
+function setUp(): { cache: RowCache; world: Scenario; fold: (from: number) => void } {
+  const cache = new RowCache(orders, { partitions: partitionCount(orders), checkpoints: Array.from({ length: partitionCount(orders) }, () => START), emptyTables: true });
+  const world = new Scenario();
+  const fold = (from: number): void => {
+    const events = world.log.events.slice(from).filter((event) => orders.handles.has(event.type));
+    const refs = cache.refs(events);
+    expect(cache.missing(refs).size).toBe(0); // an empty table: nothing to load
+    cache.fold(events, refs);
+  };
+  return { cache, world, fold };
+}
+
+describe("RowCache", () => {
+  it("counts the rows folded since the last flush, and which of them the table does not hold yet", () => {
+    const { cache, world, fold } = setUp();
+    const product = world.createProduct("2026-01-01T00:00:00.000Z");
+    const a = world.placeOrder("2026-01-01T00:01:00.000Z", crypto.randomUUID(), [[product, 1]]);
+    const b = world.placeOrder("2026-01-01T00:02:00.000Z", crypto.randomUUID(), [[product, 2]]);
+    world.pay("2026-01-01T00:03:00.000Z", a);
+    fold(0);
+    expect([cache.dirtyCount, cache.dirtyNewCount]).toStrictEqual([2, 2]);
+
+    // A flush writes them: from then on the table holds them, and they count as changed rows, not new ones.
+    const taken = cache.takeDirty();
+    expect([cache.dirtyCount, cache.dirtyNewCount]).toStrictEqual([0, 0]);
+    cache.flushed(taken, taken.map((entry) => entry.current));
+    let from = world.log.events.length;
+    world.pay("2026-01-01T00:04:00.000Z", b);
+    world.ship("2026-01-01T00:05:00.000Z", a);
+    world.placeOrder("2026-01-01T00:06:00.000Z", crypto.randomUUID(), [[product, 1]]);
+    fold(from);
+    expect([cache.dirtyCount, cache.dirtyNewCount]).toStrictEqual([3, 1]);
+
+    // A row folded again after it was taken, before the flush committed, counts again.
+    const second = cache.takeDirty();
+    from = world.log.events.length;
+    world.ship("2026-01-01T00:07:00.000Z", b);
+    fold(from);
+    expect([cache.dirtyCount, cache.dirtyNewCount]).toStrictEqual([1, 0]);
+    cache.flushed(second, second.map((entry) => entry.current));
+    expect([cache.dirtyCount, cache.dirtyNewCount]).toStrictEqual([1, 0]);
+  });
+});
