@@ -93,9 +93,9 @@ export const FLUSH_ROWS = 5000;
  * New rows folded between flushes (rows the table does not hold yet; the others count
  * toward FLUSH_ROWS only). A new row is written once, by COPY, whatever the period: a
  * shorter period for them costs a few more flushes, while a period of 5,000 new orders
- * kept 5,000 rows and their views' bytes alive (and promoted) until written. With heaps let
- * grow 250% during builds (heap_growth.ts), clone catch-ups of 1M events used ~10% less CPU
- * than with neither change, and peak RSS stayed under 512 MB (404–480 MiB); see bench/RESULTS.md.
+ * kept 5,000 rows and their views' bytes alive (and promoted) until written. A replay CLI of
+ * all three projections over 1M events: peak RSS 385–406 MiB against 443–475 MiB, in the same
+ * time (within the noise of alternating runs); see bench/RESULTS.md.
  */
 export const FLUSH_NEW_ROWS = 1500;
 /** Projections built together at most (each holds a connection of its own for its flushes). */
