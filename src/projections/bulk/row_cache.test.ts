@@ -6,13 +6,13 @@ import { Scenario } from "../testing/scenario.ts";
 import { RowCache } from "./row_cache.ts";
 
 /** A cache over the orders projection from an empty version, and a scenario to fold events of. */
-function setUp(): { cache: RowCache; world: Scenario; fold: (from: number) => void } {
-  const cache = new RowCache(orders, { partitions: partitionCount(orders), checkpoints: Array.from({ length: partitionCount(orders) }, () => START), emptyTables: true });
+function setUp(maxRows?: number): { cache: RowCache; world: Scenario; fold: (from: number) => void } {
+  const cache = new RowCache(orders, { partitions: partitionCount(orders), checkpoints: Array.from({ length: partitionCount(orders) }, () => START), emptyTables: true, ...(maxRows === undefined ? {} : { maxRows }) });
   const world = new Scenario();
   const fold = (from: number): void => {
     const events = world.log.events.slice(from).filter((event) => orders.handles.has(event.type));
     const refs = cache.refs(events);
-    expect(cache.missing(refs).size).toBe(0); // an empty table: nothing to load
+    expect(cache.missing(refs).size).toBe(0); // an empty table, rows kept: nothing to load
     cache.fold(events, refs);
   };
   return { cache, world, fold };
@@ -47,5 +47,41 @@ describe("RowCache", () => {
     expect([cache.dirtyCount, cache.dirtyNewCount]).toStrictEqual([1, 0]);
     cache.flushed(second, second.map((entry) => entry.current));
     expect([cache.dirtyCount, cache.dirtyNewCount]).toStrictEqual([1, 0]);
+  });
+
+  it("keeps rows while they fit its budget, then lets go of the least recently touched first (they are read back when touched again)", () => {
+    const { cache, world, fold } = setUp(3);
+    const product = world.createProduct("2026-01-01T00:00:00.000Z");
+    const flush = (): void => {
+      const taken = cache.takeDirty();
+      cache.flushed(taken, taken.map((entry) => entry.current));
+    };
+    const [a, b] = [1, 2].map((minute) => world.placeOrder(`2026-01-01T00:0${minute}:00.000Z`, crypto.randomUUID(), [[product, 1]]));
+    world.pay("2026-01-01T00:03:00.000Z", a!);
+    fold(0);
+    flush();
+    // Two periods later, untouched since, they still fit (3 rows): nothing is read back.
+    let from = world.log.events.length;
+    const c = world.placeOrder("2026-01-01T00:04:00.000Z", crypto.randomUUID(), [[product, 1]]);
+    fold(from);
+    flush();
+    flush();
+    from = world.log.events.length;
+    world.pay("2026-01-01T00:05:00.000Z", b!);
+    fold(from);
+    flush();
+
+    // Over the budget (4 rows): the row untouched longest goes first (a; of the others, the coldest).
+    from = world.log.events.length;
+    const d = world.placeOrder("2026-01-01T00:06:00.000Z", crypto.randomUUID(), [[product, 1]]);
+    fold(from);
+    flush();
+    const events = (start: number) => world.log.events.slice(start).filter((event) => orders.handles.has(event.type));
+    from = world.log.events.length;
+    world.ship("2026-01-01T00:07:00.000Z", a!);
+    world.pay("2026-01-01T00:08:00.000Z", c);
+    world.pay("2026-01-01T00:09:00.000Z", d);
+    const refs = cache.refs(events(from));
+    expect(Object.fromEntries(cache.missing(refs))).toStrictEqual({ orders: [a] });
   });
 });

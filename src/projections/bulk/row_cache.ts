@@ -2,7 +2,8 @@
  * The rows a bulk build works on, kept across its chunks: each touched row's state as
  * stored (`stored`) and as folded so far (`current`). A row is loaded from PostgreSQL once
  * (then folded from memory for as long as it stays), written once per flush however many
- * events touched it, and let go when a flush finds it untouched since the one before.
+ * events touched it, and let go when the cache is over its budget (the least recently
+ * touched first).
  *
  * Folding is the definition's own touches/reduce, per row in log order, exactly as a
  * worker task folds, and skips what a row's partition checkpoint already covers.
@@ -180,8 +181,13 @@ export class RowCache {
 
   /**
    * After a flush committed: each written row's stored state is what was written (`written`
-   * parallel to `rows`; undefined: deleted). Lets go of every row no event touched in the
-   * period flushed or since.
+   * parallel to `rows`; undefined: deleted). Then, while the cache holds more rows than its
+   * budget, lets go of rows that are not waiting for the next flush: first those no event
+   * touched in the period flushed or since (the longest untouched first), then the coldest of
+   * that period (fewest events folded). Rows are kept while they fit: a row let go and
+   * touched again is read back from PostgreSQL, while its build waits. Letting go of every
+   * untouched row at each flush, whatever the budget, made the catalog of a 1M-event catch-up
+   * read 3,258 products back in 1,214 queries (the long tail of sales), ~9.5 s of waiting.
    */
   flushed(rows: readonly CachedRow[], written: readonly (Row | undefined)[]): void {
     rows.forEach((entry, i) => {
@@ -189,23 +195,23 @@ export class RowCache {
       // Folded again since the flush took it: its current state is newer than what was written.
       if (!entry.dirty) entry.current = written[i];
     });
-    // The period flushed is the one before the current; let go of what it did not touch
-    // (and the current one has not either), then, while over the budget, of the coldest rows
-    // (fewest events folded) that are not waiting for the next flush.
+    if (this.#size <= this.#maxRows) return;
+    // The period flushed is the one before the current.
     const flushedPeriod = this.#period - 1;
+    const older: CachedRow[] = [];
     const candidates: CachedRow[] = [];
     for (const cached of this.#tables.values()) {
       for (const entry of cached.values()) {
         // Rows of the period in progress (folded, or about to be) stay.
         if (entry.dirty || entry.touched > flushedPeriod) continue;
-        if (entry.touched === flushedPeriod) candidates.push(entry);
-        else this.#evict(entry);
+        (entry.touched === flushedPeriod ? candidates : older).push(entry);
       }
     }
-    if (this.#size > this.#maxRows) {
-      candidates.sort((a, b) => a.hits - b.hits);
-      for (let i = 0; i < candidates.length && this.#size > this.#maxRows; i++) this.#evict(candidates[i]!);
-    }
+    older.sort((a, b) => a.touched - b.touched || a.hits - b.hits);
+    for (let i = 0; i < older.length && this.#size > this.#maxRows; i++) this.#evict(older[i]!);
+    if (this.#size <= this.#maxRows) return;
+    candidates.sort((a, b) => a.hits - b.hits);
+    for (let i = 0; i < candidates.length && this.#size > this.#maxRows; i++) this.#evict(candidates[i]!);
   }
 
   #evict(entry: CachedRow): void {
