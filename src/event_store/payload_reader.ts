@@ -77,9 +77,7 @@ export class PayloadReader {
       let found: unknown = undefined;
       for (let i = 0; i < length; i++) {
         // As msgpackr: the last of repeated keys wins.
-        let name = this.#key();
-        if (name === "__proto__") name = "__proto_"; // as #map (and msgpackr) name it
-        if (name === key) found = this.#fieldValue();
+        if (this.#key() === key) found = this.#fieldValue();
         else this.#skip();
       }
       return this.#at === end ? found : NOT_HANDLED;
@@ -127,16 +125,20 @@ export class PayloadReader {
     return this.#buffer.utf8Slice(start, this.#at);
   }
 
-  /** A map key (a string), or UNSUPPORTED. */
+  /** A map key as msgpackr names it (`__proto__` becomes `__proto_`: no prototype is ever set from data), or UNSUPPORTED. */
   #key(): string {
+    const key = this.#string(this.#keyLength());
+    return key === "__proto__" ? "__proto_" : key;
+  }
+
+  /** Reads a map key's header (a string of at most 255 bytes, as msgpackr writes keys) and answers its length; UNSUPPORTED for anything else. */
+  #keyLength(): number {
     this.#need(1);
     const token = this.#bytes[this.#at++]!;
-    if (token >= 0xa0 && token < 0xc0) return this.#string(token & 0x1f);
-    if (token === 0xd9) {
-      this.#need(1);
-      return this.#string(this.#bytes[this.#at++]!);
-    }
-    throw UNSUPPORTED;
+    if (token >= 0xa0 && token < 0xc0) return token & 0x1f;
+    if (token !== 0xd9) throw UNSUPPORTED;
+    this.#need(1);
+    return this.#bytes[this.#at++]!;
   }
 
   /** Steps over one value of the subset this reader decodes (UNSUPPORTED for anything else, as #value). */
@@ -168,20 +170,9 @@ export class PayloadReader {
   #skipEntries(count: number, map: boolean): void {
     if (count > this.#end - this.#at) throw UNSUPPORTED;
     for (let i = 0; i < count; i++) {
-      if (map) this.#skipKey();
+      if (map) this.#advance(this.#keyLength());
       this.#skip();
     }
-  }
-
-  #skipKey(): void {
-    this.#need(1);
-    const token = this.#bytes[this.#at++]!;
-    if (token >= 0xa0 && token < 0xc0) return this.#advance(token & 0x1f);
-    if (token === 0xd9) {
-      this.#need(1);
-      return this.#advance(this.#bytes[this.#at++]!);
-    }
-    throw UNSUPPORTED;
   }
 
   #advance(count: number): void {
@@ -229,19 +220,7 @@ export class PayloadReader {
     // Each entry takes at least two bytes.
     if (length > (this.#end - this.#at) / 2) throw UNSUPPORTED;
     const object: Record<string, unknown> = {};
-    for (let i = 0; i < length; i++) {
-      this.#need(1);
-      const token = this.#bytes[this.#at++]!;
-      let key: string;
-      if (token >= 0xa0 && token < 0xc0) key = this.#string(token & 0x1f);
-      else if (token === 0xd9) {
-        this.#need(1);
-        key = this.#string(this.#bytes[this.#at++]!);
-      } else throw UNSUPPORTED;
-      // As msgpackr: no prototype is ever set from data.
-      if (key === "__proto__") key = "__proto_";
-      object[key] = this.#value();
-    }
+    for (let i = 0; i < length; i++) object[this.#key()] = this.#value();
     return object;
   }
 

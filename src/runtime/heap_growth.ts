@@ -43,7 +43,7 @@ function apply(percent: number): void {
  * 42.5-46.1 s in alternating runs (service CPU 53.5-58.9 -> 47.6-51.6 s) for 6-20 MiB more
  * peak RSS; at 200%, one run each: 46.7 against 49.2 s, 508 against 462 MiB. 250%, with new
  * rows flushed every 1,500 (build.ts FLUSH_NEW_ROWS): ~9% less CPU in a service's catch-up
- * (peak RSS 436-469 MiB), but a replay CLI of all three peaked at 512 MiB against 385-406
+ * (peak RSS 426-469 MiB), but a replay CLI of all three peaked at 512 MiB against 377-397
  * with 100% (bench/RESULTS.md, 2026-12-06).
  */
 export const BUILD_HEAP_GROWING_PERCENT = 100;

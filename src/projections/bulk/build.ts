@@ -94,7 +94,7 @@ export const FLUSH_ROWS = 5000;
  * toward FLUSH_ROWS only). A new row is written once, by COPY, whatever the period: a
  * shorter period for them costs a few more flushes, while a period of 5,000 new orders
  * kept 5,000 rows and their views' bytes alive (and promoted) until written. A replay CLI of
- * all three projections over 1M events: peak RSS 385–406 MiB against 443–475 MiB, in the same
+ * all three projections over 1M events: peak RSS 377–397 MiB against 433–465 MiB, in the same
  * time (within the noise of alternating runs); see bench/RESULTS.md.
  */
 export const FLUSH_NEW_ROWS = 1500;

@@ -58,11 +58,6 @@ export class Tuple {
     return number;
   }
 
-  /** Field i, a binary uuid, as its canonical lower-case text. */
-  uuid(i: number): string {
-    return uuidText(this.bytes, this.#starts[i]!);
-  }
-
   /** Starts a tuple of `count` fields over `bytes`. */
   reset(bytes: Buffer, count: number): void {
     this.bytes = bytes;
@@ -160,7 +155,7 @@ export class CopyBinaryReader {
   }
 }
 
-/** The text of the uuid whose 16 bytes are at bytes[start]. */
+/** The canonical lower-case text of the binary uuid (a field's 16 bytes) at bytes[start]. */
 export function uuidText(bytes: Buffer, start: number): string {
   const hex = bytes.toString("hex", start, start + 16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;

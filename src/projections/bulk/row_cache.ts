@@ -198,19 +198,15 @@ export class RowCache {
     if (this.#size <= this.#maxRows) return;
     // The period flushed is the one before the current.
     const flushedPeriod = this.#period - 1;
-    const older: CachedRow[] = [];
     const candidates: CachedRow[] = [];
     for (const cached of this.#tables.values()) {
       for (const entry of cached.values()) {
         // Rows of the period in progress (folded, or about to be) stay.
-        if (entry.dirty || entry.touched > flushedPeriod) continue;
-        (entry.touched === flushedPeriod ? candidates : older).push(entry);
+        if (!entry.dirty && entry.touched <= flushedPeriod) candidates.push(entry);
       }
     }
-    older.sort((a, b) => a.touched - b.touched || a.hits - b.hits);
-    for (let i = 0; i < older.length && this.#size > this.#maxRows; i++) this.#evict(older[i]!);
-    if (this.#size <= this.#maxRows) return;
-    candidates.sort((a, b) => a.hits - b.hits);
+    // Least recently touched first; within a period, the coldest.
+    candidates.sort((a, b) => a.touched - b.touched || a.hits - b.hits);
     for (let i = 0; i < candidates.length && this.#size > this.#maxRows; i++) this.#evict(candidates[i]!);
   }
 
