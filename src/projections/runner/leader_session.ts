@@ -1,7 +1,9 @@
 /**
  * What a process does while it leads a projection: run its loop and keep its Redis views
  * whole. Every second (and whenever Redis becomes ready) the watchdog checks the version's
- * sentinel key and the dirty flag; when views were lost or missed writes, it rebuilds the
+ * sentinel key and the dirty flag, and, while the sentinel says complete, the views of the next
+ * few rows of each table (views_audit.ts: keys lost one by one leave the sentinel in place);
+ * when views were lost or missed writes, it rebuilds the
  * views from the rows, holding the loop one page at a time (live events go on between pages). While the loop defers views (the
  * bulk build of a fresh version) it does nothing; the loop marks them dirty when it stops
  * deferring, so they are rebuilt once, from the finished rows.
@@ -10,6 +12,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Pool } from "../../db/pool.ts";
 import type { ProjectionLoop } from "./projection_loop.ts";
+import { ViewsAudit } from "./views_audit.ts";
 import { restoreViews, viewsPresent } from "./views_restore.ts";
 
 export interface ViewsState {
@@ -41,12 +44,31 @@ export async function leadProjection(options: {
   );
   if (dirty.rows[0]?.views_dirty || dirty.rows[0]?.views_writing) views.dirty = true;
   let checking = false;
+  const audit = new ViewsAudit();
+
+  /** Checks the next few rows' views (the sentinel says they are complete); a reason to restore them, or null. */
+  const audited = async (client: NonNullable<typeof redis>): Promise<string | null> => {
+    const missing = await audit.next(pool, client, definition, version);
+    if (missing.size === 0) return null;
+    // Checked again with no task in flight: one may have moved a row's members before its commit.
+    const release = await loop.hold();
+    let still: Awaited<ReturnType<ViewsAudit["recheck"]>>;
+    try {
+      still = await audit.recheck(pool, client, definition, version, missing);
+    } finally {
+      release();
+    }
+    if (still.size === 0) return null;
+    const rows = [...still].flatMap(([table, keys]) => keys.map((key) => `${table}/${key}`));
+    logger.warn({ projection: definition.name, version, rows: rows.slice(0, 5), missing: rows.length }, "Redis lost views of rows while its sentinel says complete");
+    return "views missing in Redis";
+  };
 
   const check = async (): Promise<void> => {
     if (!redis || !definition.views || checking || signal.aborted || redis.status !== "ready" || loop.deferringViews) return;
     checking = true;
     try {
-      const reason = views.dirty ? "views marked dirty" : (await viewsPresent(redis, definition, version)) ? null : "sentinel missing";
+      const reason = views.dirty ? "views marked dirty" : (await viewsPresent(redis, definition, version)) ? await audited(redis) : "sentinel missing";
       if (reason === null) return;
       logger.info({ projection: definition.name, version, reason }, "restoring Redis views from rows");
       // Cleared first: a task whose views fail while the restore runs sets it again, and the

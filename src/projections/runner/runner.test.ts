@@ -220,6 +220,36 @@ describe.skipIf(skip !== null)(`projection runner${skip ? ` (${skip})` : ""}`, (
     expect(restored?.equals(expected["counters"]!["k1"]!["body"] as Buffer)).toBe(true);
   });
 
+  it("restores views lost one by one while the sentinel stays (keys evicted, or deleted by pattern around a restore)", { timeout: 30_000 }, async () => {
+    await caughtUp((await store.headPosition())!);
+    await waitUntil(async () => (await redisHandle.redis.get(sentinelKey("test_counter", 1))) === "1", 10_000, "views complete");
+    const plain = redisHandle.redis.duplicate({ keyPrefix: "" });
+    const sentinel = `${redisHandle.prefix}${sentinelKey("test_counter", 1)}`;
+    try {
+      // Every view key of the version but the sentinel, which still says complete.
+      let cursor = "0";
+      const keys: string[] = [];
+      do {
+        const [next, found] = await plain.scan(cursor, "MATCH", `${redisHandle.prefix}test_counter:v1:*`, "COUNT", 1000);
+        cursor = next;
+        keys.push(...found);
+      } while (cursor !== "0");
+      expect(keys.length).toBeGreaterThan(0);
+      messages.length = 0;
+      for (let i = 0; i < keys.length; i += 500) await plain.del(...keys.slice(i, i + 500));
+      expect(await plain.get(sentinel)).toBe("1");
+    } finally {
+      plain.disconnect();
+    }
+    const key = viewKey("test_counter", 1, "counter", "k1");
+    await waitUntil(async () => (await redisHandle.redis.exists(key)) === 1 && (await redisHandle.redis.get(sentinelKey("test_counter", 1))) === "1", 20_000, "views restored");
+    expect(messages.some((line) => line.includes("Redis lost views of rows while its sentinel says complete"))).toBe(true);
+    const expected = foldInMemory(counterProjection, await readEverything(store, db.pool));
+    const counterKeys = Object.keys(expected["counters"]!);
+    const restored = await redisHandle.redis.mgetBuffer(...counterKeys.map((name) => viewKey("test_counter", 1, "counter", name)));
+    expect(counterKeys.filter((name, i) => !restored[i]?.equals(expected["counters"]![name]!["body"] as Buffer))).toEqual([]);
+  });
+
   it("restores views page by page while live events keep applying, and ends with every view equal to its row", { timeout: 60_000 }, async () => {
     // Over 2,000 counters (many restore pages of the counters table).
     await caughtUp(await appendCounts(store, makeCounts(5000, { keys: 2500, groups: 11, seed: 3 }), 500));
