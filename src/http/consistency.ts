@@ -1,11 +1,13 @@
 /**
  * Read-your-writes for queries: `X-Consistent-With: <position>` makes a query wait until
  * the read models it reads have applied every event up to that position (bounded by
- * CONSISTENCY_WAIT_MS), else answer 503 with Retry-After. A malformed position is a 400.
+ * CONSISTENCY_WAIT_MS), else answer 503 with Retry-After. A malformed position is a 400,
+ * listed with the request's other issues (checkQuery).
  */
-import type { Context, Middleware } from "koa";
-import { UnavailableError, ValidationError } from "../shared/errors.ts";
-import { parsePosition } from "../shared/position.ts";
+import type { Context } from "koa";
+import { UnavailableError, ValidationError, type Issue } from "../shared/errors.ts";
+import { parsePosition, type Position } from "../shared/position.ts";
+import { collectIssues } from "../shared/validation.ts";
 import type { ProgressWaiter } from "../shared/read_models.ts";
 
 /** Documentation of the header, for route docs. */
@@ -18,31 +20,33 @@ export interface ConsistencyOptions {
   projections: readonly string[];
 }
 
-async function waitFor(raw: string | string[], options: ConsistencyOptions): Promise<void> {
+/** The position a request asks its answer to reflect (X-Consistent-With), or null when it sends none; a ValidationError when the header is not one. */
+export function requestedPosition(ctx: Context): Position | null {
+  const raw = ctx.req.headers["x-consistent-with"];
+  if (raw === undefined) return null;
   const text = Array.isArray(raw) ? raw.join(",") : raw;
   const position = parsePosition(text.trim());
   if (position === null) {
-    throw new ValidationError([{ path: "headers.x-consistent-with", message: 'must be a position as returned by a command ("<commit>-<prepare>")' }]);
+    throw new ValidationError([{ path: "headers.X-Consistent-With", message: 'must be a position as returned by a command ("<commit>-<prepare>")' }]);
   }
+  return position;
+}
+
+/** Waits until the projections reached the position (else 503 with Retry-After). */
+export async function waitForPosition(position: Position, options: ConsistencyOptions): Promise<void> {
   const reached = await options.progress.waitFor(options.projections, position, options.waitMs);
   if (!reached) throw new UnavailableError("The read model has not caught up with the requested position yet; retry shortly", 1);
 }
 
 /**
- * Waits for the named projections when the request sends a position: null at once when it
- * sends none (no promise, no tick on the hot path), else a promise that settles when the
- * wait is over (rejects with 400 or 503 like consistentWith).
+ * Checks a query's input (`parse`: its params and query string) and its X-Consistent-With
+ * together, so that a 400 lists every issue of the request; answers the parsed input and the
+ * position to wait for (null: none sent), for the caller to wait on (waitForPosition) before it reads.
  */
-export function consistencyWait(ctx: Context, options: ConsistencyOptions): Promise<void> | null {
-  const raw = ctx.req.headers["x-consistent-with"];
-  return raw === undefined ? null : waitFor(raw, options);
-}
-
-/** Middleware that waits for the named projections to reach the requested position, when one is sent. */
-export function consistentWith(options: ConsistencyOptions): Middleware {
-  return async (ctx, next) => {
-    const waiting = consistencyWait(ctx, options);
-    if (waiting !== null) await waiting;
-    await next();
-  };
+export function checkQuery<T>(ctx: Context, parse: () => T): { input: T; position: Position | null } {
+  const issues: Issue[] = [];
+  const input = collectIssues(issues, parse);
+  const position = collectIssues(issues, () => requestedPosition(ctx)) ?? null;
+  if (issues.length > 0) throw new ValidationError(issues);
+  return { input: input as T, position };
 }

@@ -7,7 +7,7 @@
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { sendBuilt } from "../http/conditional.ts";
-import { consistentWith } from "../http/consistency.ts";
+import { checkQuery, waitForPosition, type ConsistencyOptions } from "../http/consistency.ts";
 import type { RouteModule } from "../http/route_module.ts";
 import { dailyItemsKey, dailySetKey } from "../shared/daily_sales_keys.ts";
 import { readTable, sentinelKey } from "../shared/read_models.ts";
@@ -93,11 +93,12 @@ async function itemsFromPostgres(deps: QueryDeps, version: number, query: { from
 
 /** Route: GET /v1/stats/daily-sales. */
 export function dailySalesRoutes(deps: QueryDeps): RouteModule {
-  const wait = consistentWith({ progress: deps.progress, waitMs: deps.consistencyWaitMs, projections: [DAILY_SALES] });
+  const consistency: ConsistencyOptions = { progress: deps.progress, waitMs: deps.consistencyWaitMs, projections: [DAILY_SALES] };
   return {
     register(router) {
-      router.get("/v1/stats/daily-sales", wait, async (ctx) => {
-        const query = parseOrThrow(dailySalesQuery, ctx.query, "query");
+      router.get("/v1/stats/daily-sales", async (ctx) => {
+        const { input: query, position } = checkQuery(ctx, () => parseOrThrow(dailySalesQuery, ctx.query, "query"));
+        if (position !== null) await waitForPosition(position, consistency);
         const version = deps.activeVersions.get(DAILY_SALES);
         const items = await viewOrTable(deps.onViewRead, () => itemsFromRedis(deps.redis, version, query), () => itemsFromPostgres(deps, version, query));
         await sendBuilt(ctx, itemsBody(items, ""));

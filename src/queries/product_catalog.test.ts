@@ -239,6 +239,24 @@ describe.skipIf(skip)(skip ? `product queries: skipped, ${!databaseAvailable ? d
     expect((await getJson(`${h.server.url}/v1/categories/Bad_Cat/best-sellers?limit=500`)).json.errors.map((e: { path: string }) => e.path)).toEqual(["params.category", "query.limit"]);
   });
 
+  it("lists a malformed X-Consistent-With with every other issue of the request, on every read route", async () => {
+    const bad = { "X-Consistent-With": "twelve" };
+    const paths = async (path: string): Promise<string[]> => {
+      const answer = await getJson(`${h.server.url}${path}`, bad);
+      expect(answer.status, path).toBe(400);
+      return answer.json.errors.map((e: { path: string }) => e.path);
+    };
+    expect(await paths("/v1/products/not-a-uuid?x=1")).toEqual(["params.id", "query.x", "headers.X-Consistent-With"]);
+    expect(await paths("/v1/products/by-sku/-bad?x=1")).toEqual(["params.sku", "query.x", "headers.X-Consistent-With"]);
+    expect(await paths("/v1/products?limit=0&sort=up")).toEqual(["query.sort", "query.limit", "headers.X-Consistent-With"]);
+    expect(await paths("/v1/categories/Bad_Cat/best-sellers?limit=500")).toEqual(["params.category", "query.limit", "headers.X-Consistent-With"]);
+    expect(await paths("/v1/orders/not-a-uuid?x=1")).toEqual(["params.id", "query.x", "headers.X-Consistent-With"]);
+    expect(await paths(`/v1/customers/nobody/orders?limit=0`)).toEqual(["params.customerId", "query.limit", "headers.X-Consistent-With"]);
+    expect(await paths("/v1/stats/daily-sales?from=2026-13-01&to=x&z=1")).toEqual(expect.arrayContaining(["query.from", "query.to", "query.z", "headers.X-Consistent-With"]));
+    // A request with nothing else wrong: the header alone.
+    expect(await paths(`/v1/products?limit=1`)).toEqual(["headers.X-Consistent-With"]);
+  });
+
   it("waits for X-Consistent-With on the projection it reads; 400 when malformed, 503 with Retry-After when not reached", async () => {
     h.progress.calls.length = 0;
     const ok = await get(`${h.server.url}/v1/products/${ids[0]!}`, { "X-Consistent-With": "12-34" });
@@ -246,6 +264,7 @@ describe.skipIf(skip)(skip ? `product queries: skipped, ${!databaseAvailable ? d
     expect(h.progress.calls).toEqual([{ projections: ["product_catalog"], position: { commit: 12n, prepare: 34n }, timeoutMs: 50 }]);
     const malformed = await getJson(`${h.server.url}/v1/products/${ids[0]!}`, { "X-Consistent-With": "twelve" });
     expect(malformed.status).toBe(400);
+    expect(malformed.json.errors.map((e: { path: string }) => e.path)).toEqual(["headers.X-Consistent-With"]);
     h.progress.reached = false;
     try {
       const late = await getJson(`${h.server.url}/v1/products?limit=1`, { "X-Consistent-With": "12-34" });
