@@ -11,6 +11,12 @@ export const commandHeaders: Record<string, string> = {
   "Idempotency-Key": "Optional. 1..200 printable ASCII; a repeat within 24 h answers the first status and body again.",
 };
 
+/** The same, for creates: there is no aggregate (and no version) to match yet. */
+const createHeaders: Record<string, string> = {
+  ...commandHeaders,
+  "If-Match": 'Not used by creates (a duplicate id is a 409); a value that is not `"<version>"` is still a 400.',
+};
+
 function commandResponses(create: boolean, extra: Record<number, string>): Record<number, ResponseDoc> {
   const success: ResponseDoc = create
     ? { description: "Created", schema: commandResultSchema, headers: { ETag: '"<version>"', Location: "URL of the created resource" } }
@@ -56,7 +62,7 @@ export function commandDoc(options: {
     summary: options.summary,
     tags: [options.tag],
     scope: "commands",
-    headers: commandHeaders,
+    headers: options.create ? createHeaders : commandHeaders,
     body: options.body,
     ...(options.params ? { params: options.params } : {}),
     ...(options.description ? { description: options.description } : {}),

@@ -146,6 +146,11 @@ describe.skipIf(!available)(`service end to end (${available ? "PostgreSQL + Red
     const responses = (path: string, method: string) => Object.keys((doc.body.paths[path]![method] as { responses: Record<string, unknown> }).responses);
     expect(responses("/v1/projections", "get")).toEqual(expect.arrayContaining(["200", "401", "403"]));
     expect(responses("/v1/products", "post")).toEqual(expect.arrayContaining(["201", "400", "401", "403", "409"]));
+    expect(responses("/v1/projections", "get")).toContain("400");
+    // A body is required only where {} does not fit: an absent one reads as {}.
+    const bodyRequired = (path: string) => (doc.body.paths[path]!["post"] as { requestBody: { required: boolean } }).requestBody.required;
+    expect([bodyRequired("/v1/products"), bodyRequired("/v1/orders/{id}/pay")]).toEqual([true, true]);
+    expect([bodyRequired("/v1/products/{id}/discontinue"), bodyRequired("/v1/orders/{id}/cancel"), bodyRequired("/v1/projections/{name}/replay")]).toEqual([false, false, false]);
     // Served like a read: ETag, 304, compressed when accepted.
     const etag = doc.headers.get("etag");
     expect(etag).toMatch(/^"/);
@@ -175,6 +180,10 @@ describe.skipIf(!available)(`service end to end (${available ? "PostgreSQL + Red
     const status = await fetch(`${service.url}/v1/projections`, { headers: { authorization: `Bearer ${TOKEN}` } });
     const body = (await status.json()) as { items: Array<{ name: string }> };
     expect(body.items.map((item) => item.name).sort()).toEqual(["daily_sales", "orders", "product_catalog"]);
+    // It takes no query parameters.
+    const misspelt = await fetch(`${service.url}/v1/projections?nmae=orders`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(misspelt.status).toBe(400);
+    expect(((await misspelt.json()) as { errors: Array<{ path: string }> }).errors.map((issue) => issue.path)).toEqual(["query.nmae"]);
   });
 
   it("refuses a replay request with a body that is not empty JSON, before starting anything", async () => {

@@ -86,7 +86,8 @@ function operation(doc: RouteDoc): JsonSchema {
     ...(doc.tags ? { tags: doc.tags } : {}),
     ...(doc.scope ? { security: [{ bearer: [doc.scope] }] } : { security: [] }),
     ...(parameters.length ? { parameters } : {}),
-    ...(doc.body ? { requestBody: { required: true, content: { "application/json": { schema: toSchema(doc.body, "input") } } } } : {}),
+    // An absent body reads as {} (http/body.ts): required only when {} does not fit the schema.
+    ...(doc.body ? { requestBody: { required: !doc.body.safeParse({}).success, content: { "application/json": { schema: toSchema(doc.body, "input") } } } } : {}),
     responses,
   };
 }

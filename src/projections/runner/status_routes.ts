@@ -1,6 +1,8 @@
 /** The operator route `GET /v1/projections` (scope `operator`). */
 import { z } from "zod";
 import type { RouteModule } from "../../http/route_module.ts";
+import { ValidationError } from "../../shared/errors.ts";
+import { unknownQueryIssues } from "../../shared/validation.ts";
 import type { ProjectionStatusItem } from "./status.ts";
 
 const statusItem = z.object({
@@ -19,6 +21,8 @@ export function projectionStatusRoutes(status: () => Promise<{ items: Projection
   return {
     register(router, context) {
       router.get("/v1/projections", context.requireScope("operator"), async (ctx) => {
+        // It takes no parameters: a misspelt one is a 400, as on every other route.
+        if (ctx.querystring !== "") throw new ValidationError(unknownQueryIssues(ctx.query));
         ctx.body = await status();
       });
     },
@@ -33,10 +37,14 @@ export function projectionStatusRoutes(status: () => Promise<{ items: Projection
           "(its process ended): it does not run until a replay of that projection is started again, which resumes it. `lagEvents` " +
           "is exact up to 10,000 events; a longer lag is estimated from the log's sequence numbers (it can only over-count, by " +
           "appends that were rolled back). A projection far behind (a new one over a long history, a replay) builds in bulk: its " +
-          "`position` and `rebuild.progress` then move once per flush (every 5,000 rows or 100,000 events) rather than per batch.",
+          "`position` and `rebuild.progress` then move once per flush (every 1,500 new rows, 5,000 rows in all or 250,000 events) " +
+          "rather than per batch. It takes no query parameters (any is a 400).",
         tags: ["operations"],
         scope: "operator",
-        responses: { 200: { description: "Status of every projection", schema: z.object({ items: z.array(statusItem) }) } },
+        responses: {
+          200: { description: "Status of every projection", schema: z.object({ items: z.array(statusItem) }) },
+          400: { description: "A query parameter was sent (the route takes none); every one is listed" },
+        },
       },
     ],
   };
