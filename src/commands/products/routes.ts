@@ -39,7 +39,7 @@ export function registerProductCommands(router: Router, context: RouteContext, e
 
 /** OpenAPI descriptions of the product command routes. */
 export const productCommandDocs: readonly RouteDoc[] = [
-  commandDoc({ path: "/v1/products", summary: "Create a product", tag: "products", create: true, body: createProductBody, extra: { 409: "The id exists or the sku is taken" } }),
+  commandDoc({ path: "/v1/products", summary: "Create a product", tag: "products", create: true, body: createProductBody, extra: { 409: "The id exists or the sku is taken (a sku reserved by a create that was cut off before it created the product, e.g. by a crash, is free again 10 s later; a retry with the same Idempotency-Key takes the reservation over at once)" } }),
   commandDoc({ path: "/v1/products/{id}/price", summary: "Change a product's price", tag: "products", create: false, params: idParams, body: changePriceBody, extra: { 409: "The product is discontinued" } }),
   commandDoc({ path: "/v1/products/{id}/details", summary: "Change a product's name, description or category", tag: "products", create: false, params: idParams, body: changeDetailsBody, extra: { 409: "The product is discontinued" } }),
   commandDoc({ path: "/v1/products/{id}/stock", summary: "Adjust a product's stock", tag: "products", create: false, params: idParams, body: adjustStockBody, extra: { 409: "The product is discontinued", 422: "Stock would go below zero" } }),
