@@ -48,15 +48,21 @@ export async function leadProjection(options: {
 
   /** Checks the next few rows' views (the sentinel says they are complete); a reason to restore them, or null. */
   const audited = async (client: NonNullable<typeof redis>): Promise<string | null> => {
-    const missing = await audit.next(pool, client, definition, version);
-    if (missing.size === 0) return null;
-    // Checked again with no task in flight: one may have moved a row's members before its commit.
-    const release = await loop.hold();
     let still: Awaited<ReturnType<ViewsAudit["recheck"]>>;
     try {
-      still = await audit.recheck(pool, client, definition, version, missing);
-    } finally {
-      release();
+      const missing = await audit.next(pool, client, definition, version);
+      if (missing.size === 0) return null;
+      // Checked again with no task in flight: one may have moved a row's members before its commit.
+      const release = await loop.hold();
+      try {
+        still = await audit.recheck(pool, client, definition, version, missing);
+      } finally {
+        release();
+      }
+    } catch (error) {
+      // A store that did not answer says nothing about the views: the next check audits again.
+      logger.debug({ projection: definition.name, version, error: (error as Error).message }, "views audit skipped");
+      return null;
     }
     if (still.size === 0) return null;
     const rows = [...still].flatMap(([table, keys]) => keys.map((key) => `${table}/${key}`));
