@@ -8,7 +8,10 @@ import { commandResultSchema } from "./common_schemas.ts";
 /** Request headers every command reads. */
 export const commandHeaders: Record<string, string> = {
   "If-Match": 'Optional. `"<version>"`: answer 412 unless the aggregate is at this version.',
-  "Idempotency-Key": "Optional. 1..200 printable ASCII; a repeat within 24 h answers the first status and body again.",
+  "Idempotency-Key":
+    "Optional. 1..200 printable ASCII; a repeat with the same route and body within 24 h answers the first status and body again " +
+    "(another route or body: 422). Keys are one space for every token, so pick unique ones (a UUID). A request refused before it " +
+    "is run (400, 401, 403, 413, 415) does not take its key.",
 };
 
 /** The same, for creates: there is no aggregate (and no version) to match yet. */
