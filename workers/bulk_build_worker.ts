@@ -62,7 +62,7 @@ const POOL_SIZE = MAX_GROUP + 1;
  */
 function connections(): Promise<Pool> {
   pool ??= (async () => {
-    const created = createPool({ connectionString: data.databaseUrl, max: POOL_SIZE, applicationName: "projection-bulk-build", asyncCommit: true });
+    const created = createPool({ connectionString: data.databaseUrl, max: POOL_SIZE, applicationName: "projection-bulk-build" });
     const clients = await Promise.all(Array.from({ length: POOL_SIZE }, () => created.connect()));
     for (const client of clients) {
       if (data.backendNiceness) await lowerBackendPriority(client, data.backendNiceness).catch(() => undefined);

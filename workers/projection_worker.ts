@@ -31,7 +31,7 @@ let redis: Redis | null = null;
 let firstConnect: Promise<void> | null = null;
 
 function connections(): { pool: Pool; redis: Redis | null } {
-  pool ??= createPool({ connectionString: data.databaseUrl, max: TASKS_PER_WORKER, applicationName: "projection-worker", asyncCommit: true, ...(data.backendNiceness ? { backendNiceness: data.backendNiceness } : {}) });
+  pool ??= createPool({ connectionString: data.databaseUrl, max: TASKS_PER_WORKER, applicationName: "projection-worker", ...(data.backendNiceness ? { backendNiceness: data.backendNiceness } : {}) });
   if (data.redisUrl && !redis) {
     redis = new Redis(data.redisUrl, {
       keyPrefix: data.redisKeyPrefix,

@@ -25,12 +25,6 @@ export function createPool(options: {
   applicationName?: string;
   onError?: (error: Error) => void;
   /**
-   * Commit without waiting for the WAL flush. Only for writes that can be redone from the
-   * event log (read models with their checkpoints): a crash loses a suffix of them
-   * atomically, never a part of one, and the runner re-applies it.
-   */
-  asyncCommit?: boolean;
-  /**
    * Planner settings for every session of the pool (`enable_bitmapscan: "off"`, ...), on
    * top of the defaults every pool gets: no parallel workers (see SESSION_DEFAULTS).
    */
@@ -41,7 +35,7 @@ export function createPool(options: {
    */
   backendNiceness?: number;
 }): pg.Pool {
-  const settings: Record<string, string> = { ...SESSION_DEFAULTS, ...(options.asyncCommit ? { synchronous_commit: "off" } : {}), ...options.settings };
+  const settings: Record<string, string> = { ...SESSION_DEFAULTS, ...options.settings };
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     options: Object.entries(settings).map(([name, value]) => `-c ${name}=${value}`).join(" "),

@@ -69,7 +69,11 @@ export interface BuildHooks {
 }
 
 export interface BuildDeps {
-  /** Writes (flushes) and lookups; async commit is fine (a lost suffix is redone from the log). */
+  /**
+   * Writes (flushes) and lookups. Commits wait for the WAL flush: the build goes on from what it
+   * holds in memory, so a flush that PostgreSQL lost in a crash (committed asynchronously, not yet
+   * on disk) would leave a gap that nothing redoes while this process lives.
+   */
   pool: Pool;
   /** Opens the connection the log is streamed over (ended afterwards). */
   connectReader(): Promise<pg.Client>;
