@@ -3,12 +3,13 @@ import type { Router } from "@koa/router";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readJsonBody } from "./body.ts";
+import { READY_TIMEOUT_MS } from "./health.ts";
 import { createApp } from "./app.ts";
 import type { RouteModule } from "./route_module.ts";
 import { startServer, type RunningServer } from "./server.ts";
 import { UnavailableError } from "../shared/errors.ts";
 
-let ready = true;
+let ready: boolean | "hang" = true;
 const echo: RouteModule = {
   register(router: Router, context) {
     router.post("/echo", context.requireScope("commands"), async (ctx) => {
@@ -35,7 +36,7 @@ beforeAll(async () => {
     tokens: [{ token: "cmd-token", scopes: ["commands"] }, { token: "ops-token", scopes: ["operator"] }],
     logger: pino({ level: "silent" }),
     routes: [echo],
-    ready: async () => ready,
+    ready: async () => (ready === "hang" ? new Promise<boolean>(() => undefined) : ready),
   });
   server = await startServer(app, { port: 0, host: "127.0.0.1" });
 });
@@ -55,6 +56,11 @@ describe("http app", () => {
     expect(response.status).toBe(503);
     expect(response.headers.get("retry-after")).toBe("1");
     expect((await problem(response)).type).toBe("unavailable");
+    // A check that never answers (a frozen store) is not ready either, after READY_TIMEOUT_MS.
+    ready = "hang";
+    const started = performance.now();
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(503);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(READY_TIMEOUT_MS - 50);
     ready = true;
   });
 

@@ -12,9 +12,23 @@ export const healthDocs: readonly RouteDoc[] = [
   { method: "get", path: "/healthz", summary: "Liveness: 200 while the process runs", tags: ["operations"], responses: { 200: { description: "The process runs", schema: z.object({ status: z.literal("ok") }) } } },
   {
     method: "get", path: "/readyz", summary: "Readiness: the stores are reachable and migrations applied", tags: ["operations"],
-    responses: { 200: { description: "Ready", schema: z.object({ status: z.literal("ready") }) }, 503: { description: "A store is unreachable or migrations are not applied", headers: { "Retry-After": "Seconds to wait" } } },
+    responses: { 200: { description: "Ready", schema: z.object({ status: z.literal("ready") }) }, 503: { description: "A store is unreachable (or did not answer within 2 s) or migrations are not applied", headers: { "Retry-After": "Seconds to wait" } } },
   },
 ];
+
+/**
+ * How long /readyz waits for its check. A store that does not answer at all (a frozen server: its
+ * connections stay open, nothing comes back) is not ready: a fault audit saw /readyz hang for as
+ * long as PostgreSQL was stopped with SIGSTOP, 20 to 94 s.
+ */
+export const READY_TIMEOUT_MS = 2000;
+
+/** The check's answer, or false once it took longer than READY_TIMEOUT_MS (or failed). */
+function readyWithin(ready: () => Promise<boolean>): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS)));
+  return Promise.race([ready().catch(() => false), late]).finally(() => clearTimeout(timer));
+}
 
 /** Registers GET /healthz and GET /readyz on a router. */
 export function registerHealthRoutes(router: Router, ready: () => Promise<boolean>): void {
@@ -22,7 +36,7 @@ export function registerHealthRoutes(router: Router, ready: () => Promise<boolea
     ctx.body = { status: "ok" };
   });
   router.get("/readyz", async (ctx) => {
-    const isReady = await ready().catch(() => false);
+    const isReady = await readyWithin(ready);
     if (!isReady) throw new UnavailableError("Not ready: a store is unreachable or migrations are not applied", 1);
     ctx.body = { status: "ready" };
   });
