@@ -21,7 +21,7 @@ export interface ConsistencyOptions {
 }
 
 /** The position a request asks its answer to reflect (X-Consistent-With), or null when it sends none; a ValidationError when the header is not one. */
-export function requestedPosition(ctx: Context): Position | null {
+function requestedPosition(ctx: Context): Position | null {
   const raw = ctx.req.headers["x-consistent-with"];
   if (raw === undefined) return null;
   const text = Array.isArray(raw) ? raw.join(",") : raw;

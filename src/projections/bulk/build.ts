@@ -19,11 +19,10 @@ import type pg from "pg";
 import type { Pool, PoolClient } from "../../db/pool.ts";
 import type { RecordedEvent } from "../../event_store/types.ts";
 import { comparePositions, encodePosition, parsePosition, START, type Position } from "../../shared/position.ts";
-import type { ProjectionDefinition, Row } from "../define.ts";
-import { tableName } from "../define.ts";
+import type { ProjectionDefinition } from "../define.ts";
 import { partitionCount } from "../runner/partition.ts";
 import { modelOf } from "../runner/apply_partition.ts";
-import { ident, keyType, rowsByKey, selectList } from "../runner/row_io.ts";
+import { readRowsByKeys } from "../runner/row_io.ts";
 import { tablesEmpty } from "../runner/schema.ts";
 import { flushRows, type FlushTarget } from "./flush.ts";
 import { readLogRange, type LogChunk } from "./log_copy.ts";
@@ -126,16 +125,6 @@ async function loadCheckpoints(client: PoolClient, definition: ProjectionDefinit
   return checkpoints;
 }
 
-/** Reads the rows with these keys (no lock: the build is the version's only writer). */
-async function loadRows(pool: Pool, definition: ProjectionDefinition, version: number, table: string, keys: readonly string[]): Promise<Map<string, Row>> {
-  const model = modelOf(definition, table);
-  const result = await pool.query<Record<string, unknown>>(
-    `SELECT ${selectList(model)} FROM ${ident(tableName(table, version))} AS t WHERE t.${ident(model.key)} = ANY($1::${keyType(model)}[])`,
-    [keys],
-  );
-  return rowsByKey(model, result.rows);
-}
-
 /** One projection of a build: its rows, flushes and result. */
 class MemberBuild {
   readonly definition: ProjectionDefinition;
@@ -221,7 +210,8 @@ class MemberBuild {
   async take(chunk: LogChunk, events: readonly RecordedEvent[]): Promise<void> {
     const cache = this.#cache;
     const refs = cache.refs(events);
-    for (const [table, keys] of cache.missing(refs)) cache.loaded(table, await loadRows(this.#pool, this.definition, this.#request.version, table, keys));
+    // Read without a lock: the build is the version's only writer.
+    for (const [table, keys] of cache.missing(refs)) cache.loaded(table, await readRowsByKeys(this.#pool, modelOf(this.definition, table), this.#request.version, keys));
     cache.fold(events, refs);
     this.result.events += events.length;
     this.#consumed += chunk.read;

@@ -12,7 +12,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Pool } from "../../db/pool.ts";
 import type { ProjectionLoop } from "./projection_loop.ts";
-import { ViewsAudit } from "./views_audit.ts";
+import { ViewsAudit, type MissingViews } from "./views_audit.ts";
 import { restoreViews, viewsPresent } from "./views_restore.ts";
 
 export interface ViewsState {
@@ -48,7 +48,7 @@ export async function leadProjection(options: {
 
   /** Checks the next few rows' views (the sentinel says they are complete); a reason to restore them, or null. */
   const audited = async (client: NonNullable<typeof redis>): Promise<string | null> => {
-    let still: Awaited<ReturnType<ViewsAudit["recheck"]>>;
+    let still: MissingViews;
     try {
       const missing = await audit.next(pool, client, definition, version);
       if (missing.size === 0) return null;

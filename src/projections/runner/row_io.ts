@@ -3,7 +3,7 @@
  * projection wrote them: int/bigint → number, timestamptz → ISO string with ms (UTC),
  * date → "YYYY-MM-DD", jsonb → JSON text, bytea → Buffer, boolean, text/uuid → string.
  */
-import type { PoolClient } from "../../db/pool.ts";
+import type { Pool, PoolClient } from "../../db/pool.ts";
 import type { CellValue, ColumnType, Row, TableModel } from "../define.ts";
 import { tableName } from "../define.ts";
 
@@ -68,6 +68,30 @@ export function rowsByKey(model: TableModel, raws: readonly Record<string, unkno
     rows.set(String(row[model.key]), row);
   }
   return rows;
+}
+
+/** The rows of a version's table with these keys, by key (no lock). */
+export async function readRowsByKeys(pool: Pool, model: TableModel, version: number, keys: readonly string[]): Promise<Map<string, Row>> {
+  const result = await pool.query<Record<string, unknown>>(
+    `SELECT ${selectList(model)} FROM ${ident(tableName(model.table, version))} AS t WHERE t.${ident(model.key)} = ANY($1::${keyType(model)}[])`,
+    [keys],
+  );
+  return rowsByKey(model, result.rows);
+}
+
+/**
+ * A keyset page of a version's table: the first `limit` rows in key order after the key
+ * `after` (null: from the first). In the key column's own order (t.key: the select list
+ * aliases a text form of it under the same name), so each page is an index range scan.
+ */
+export async function readKeysetPage(pool: Pool, model: TableModel, version: number, after: string | null, limit: number): Promise<Row[]> {
+  const key = ident(model.key);
+  const result = await pool.query<Record<string, unknown>>(
+    `SELECT ${selectList(model)} FROM ${ident(tableName(model.table, version))} AS t
+      ${after === null ? "" : `WHERE t.${key} > $1::${keyType(model)}`} ORDER BY t.${key} LIMIT ${limit}`,
+    after === null ? [] : [after],
+  );
+  return result.rows.map((raw) => rowFromDatabase(model, raw));
 }
 
 /** An SQL text-array literal of `values` ('{"a","b"}', quoted and escaped), to inline where no parameter can go. */

@@ -1,6 +1,7 @@
 /** The operator route `GET /v1/projections` (scope `operator`). */
 import { z } from "zod";
 import type { RouteModule } from "../../http/route_module.ts";
+import { FLUSH_EVENTS, FLUSH_NEW_ROWS, FLUSH_ROWS } from "../bulk/build.ts";
 import { ValidationError } from "../../shared/errors.ts";
 import { unknownQueryIssues } from "../../shared/validation.ts";
 import type { ProjectionStatusItem } from "./status.ts";
@@ -15,6 +16,9 @@ const statusItem = z.object({
   parkedEvents: z.number().int(),
   rebuild: z.object({ version: z.number().int(), position: z.string(), progress: z.number().min(0).max(1) }).nullable(),
 });
+
+/** A number as the description writes it (1,500). */
+const count = (value: number): string => value.toLocaleString("en-US");
 
 /** Builds the route module that answers the projections' status. */
 export function projectionStatusRoutes(status: () => Promise<{ items: ProjectionStatusItem[] }>): RouteModule {
@@ -37,7 +41,7 @@ export function projectionStatusRoutes(status: () => Promise<{ items: Projection
           "(its process ended): it does not run until a replay of that projection is started again, which resumes it. `lagEvents` " +
           "is exact up to 10,000 events; a longer lag is estimated from the log's sequence numbers (it can only over-count, by " +
           "appends that were rolled back). A projection far behind (a new one over a long history, a replay) builds in bulk: its " +
-          "`position` and `rebuild.progress` then move once per flush (every 1,500 new rows, 5,000 rows in all or 250,000 events) " +
+          `\`position\` and \`rebuild.progress\` then move once per flush (every ${count(FLUSH_NEW_ROWS)} new rows, ${count(FLUSH_ROWS)} rows in all or ${count(FLUSH_EVENTS)} events) ` +
           "rather than per batch. It takes no query parameters (any is a 400).",
         tags: ["operations"],
         scope: "operator",

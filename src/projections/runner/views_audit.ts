@@ -4,16 +4,15 @@
  * keys lost one by one leave it in place: evicted under a memory limit, or deleted by pattern
  * (SCAN and DEL) over a few seconds, the sentinel among the first and the rest after a restore
  * had already written them back. Readers would then trust collections with members missing
- * (a customer's list answered empty, daily sales with a row of 2,013), for good. The audit
+ * (a customer's list answered empty, daily sales 1 row of 2,013), for good. The audit
  * walks each table in key order, a page per check, wrapping around at the end, and asks
  * Redis whether each row's views are there: its values (EXISTS), collection members (ZSCORE)
  * and hash fields (HEXISTS). Presence only: what a view holds is the writers' business.
  */
 import type { Redis } from "ioredis";
 import type { Pool } from "../../db/pool.ts";
-import type { ProjectionDefinition, Row, TableModel, ViewOp } from "../define.ts";
-import { tableName } from "../define.ts";
-import { ident, keyType, rowFromDatabase, selectList } from "./row_io.ts";
+import type { ProjectionDefinition, Row, TableModel } from "../define.ts";
+import { readKeysetPage, readRowsByKeys } from "./row_io.ts";
 
 /** Rows checked per table at each audit. */
 export const AUDIT_ROWS = 16;
@@ -29,7 +28,7 @@ async function rowsMissingViews(redis: Redis, definition: ProjectionDefinition, 
   const owners: string[] = [];
   for (const row of rows) {
     const key = String(row[model.key]);
-    for (const op of views(model.table, key, row, undefined, version) as ViewOp[]) {
+    for (const op of views(model.table, key, row, undefined, version)) {
       if (op.op === "set") pipeline.exists(op.key);
       else if (op.op === "zadd") pipeline.zscore(op.key, op.member);
       else if (op.op === "hset") pipeline.hexists(op.key, op.field);
@@ -46,39 +45,18 @@ async function rowsMissingViews(redis: Redis, definition: ProjectionDefinition, 
   return [...missing];
 }
 
-/** The rows of a table with these keys. */
-async function rowsByKeys(pool: Pool, model: TableModel, version: number, keys: readonly string[]): Promise<Row[]> {
-  const result = await pool.query<Record<string, unknown>>(
-    `SELECT ${selectList(model)} FROM ${ident(tableName(model.table, version))} AS t WHERE t.${ident(model.key)} = ANY($1::${keyType(model)}[])`,
-    [keys],
-  );
-  return result.rows.map((raw) => rowFromDatabase(model, raw));
-}
-
 /** Walks a version's tables a page at a time (one audit per leader and version). */
 export class ViewsAudit {
   /** Per table: the last key checked (null: start from the first). */
   readonly #after = new Map<string, string | null>();
-  readonly #rows: number;
-
-  constructor(rows: number = AUDIT_ROWS) {
-    this.#rows = rows;
-  }
 
   /** Checks the next page of each table; answers the keys whose views are missing something (empty: all there). */
   async next(pool: Pool, redis: Redis, definition: ProjectionDefinition, version: number): Promise<MissingViews> {
     const missing: MissingViews = new Map();
     for (const model of definition.tables) {
-      const after = this.#after.get(model.table) ?? null;
-      const key = ident(model.key);
-      const result = await pool.query<Record<string, unknown>>(
-        `SELECT ${selectList(model)} FROM ${ident(tableName(model.table, version))} AS t
-          ${after === null ? "" : `WHERE t.${key} > $1::${keyType(model)}`} ORDER BY t.${key} LIMIT ${this.#rows}`,
-        after === null ? [] : [after],
-      );
-      const rows = result.rows.map((raw) => rowFromDatabase(model, raw));
+      const rows = await readKeysetPage(pool, model, version, this.#after.get(model.table) ?? null, AUDIT_ROWS);
       // A short page reached the end: the next audit starts again from the first key.
-      this.#after.set(model.table, rows.length < this.#rows ? null : String(rows.at(-1)![model.key]));
+      this.#after.set(model.table, rows.length < AUDIT_ROWS ? null : String(rows.at(-1)![model.key]));
       const keys = await rowsMissingViews(redis, definition, version, model, rows);
       if (keys.length > 0) missing.set(model.table, keys);
     }
@@ -94,7 +72,8 @@ export class ViewsAudit {
     for (const model of definition.tables) {
       const wanted = keys.get(model.table);
       if (!wanted || wanted.length === 0) continue;
-      const still = await rowsMissingViews(redis, definition, version, model, await rowsByKeys(pool, model, version, wanted));
+      const rows = await readRowsByKeys(pool, model, version, wanted);
+      const still = await rowsMissingViews(redis, definition, version, model, [...rows.values()]);
       if (still.length > 0) missing.set(model.table, still);
     }
     return missing;

@@ -8,8 +8,7 @@ import type { Redis } from "ioredis";
 import type { Pool } from "../../db/pool.ts";
 import { sentinelKey } from "../../shared/read_models.ts";
 import type { ProjectionDefinition, TableModel, ViewOp } from "../define.ts";
-import { tableName } from "../define.ts";
-import { ident, keyType, rowFromDatabase, selectList } from "./row_io.ts";
+import { readKeysetPage } from "./row_io.ts";
 import { queueViewOps, unlinkMatching } from "./views.ts";
 
 /**
@@ -45,14 +44,12 @@ export type HoldWriters = () => Promise<() => void>;
 async function restoreTable(pool: Pool, redis: Redis, definition: ProjectionDefinition, version: number, model: TableModel, hold: HoldWriters | undefined): Promise<number> {
   const views = definition.views;
   if (!views) return 0;
-  const table = ident(tableName(model.table, version));
-  const key = ident(model.key);
   let after: string | null = null;
   let rows = 0;
   for (;;) {
     const release = hold ? await hold() : null;
     try {
-      const page = await restorePage(pool, redis, views, version, model, table, key, after);
+      const page = await restorePage(pool, redis, views, version, model, after);
       rows += page.rows;
       after = page.after;
       if (page.rows < RESTORE_PAGE_ROWS) break;
@@ -70,20 +67,12 @@ async function restorePage(
   views: NonNullable<ProjectionDefinition["views"]>,
   version: number,
   model: TableModel,
-  table: string,
-  key: string,
   after: string | null,
 ): Promise<{ rows: number; after: string | null }> {
-  const result: { rows: Record<string, unknown>[] } = await pool.query(
-    // Keyset pages in the key column's own order (t.key: the select list aliases a text
-    // form of it under the same name), so each page is an index range scan.
-    `SELECT ${selectList(model)} FROM ${table} AS t ${after === null ? "" : `WHERE t.${key} > $1::${keyType(model)}`} ORDER BY t.${key} LIMIT ${RESTORE_PAGE_ROWS}`,
-    after === null ? [] : [after],
-  );
-  if (result.rows.length === 0) return { rows: 0, after };
+  const rows = await readKeysetPage(pool, model, version, after, RESTORE_PAGE_ROWS);
+  if (rows.length === 0) return { rows: 0, after };
   const ops: ViewOp[] = [];
-  for (const raw of result.rows) {
-    const row = rowFromDatabase(model, raw);
+  for (const row of rows) {
     const rowKey = String(row[model.key]);
     ops.push(...views(model.table, rowKey, row, undefined, version));
     after = rowKey;
@@ -93,7 +82,7 @@ async function restorePage(
   const results = (await pipeline.exec()) ?? [];
   const failed = results.find(([error]) => error !== null);
   if (failed) throw failed[0]!;
-  return { rows: result.rows.length, after };
+  return { rows: rows.length, after };
 }
 
 /** Settles when the restore that asked last has finished (the turn of the next one). */
