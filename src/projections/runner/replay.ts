@@ -24,7 +24,7 @@ import { prepareBuild, trySwitch, type Build } from "./replay_build.ts";
 import { acquireReplayLock, type ReplayLock } from "./replay_lock.ts";
 import { ProgressLine } from "./replay_progress.ts";
 import { dropVersion, dropVersionKeys } from "./retire.ts";
-import { createIndexes } from "./schema.ts";
+import { buildIndexes } from "./schema.ts";
 import { groupDefinitions, resolveServing, type ProjectionFamily } from "./versions.ts";
 import { closeViewsSession, openViewsSession, restoreViews } from "./views_restore.ts";
 import { createWorkerPool } from "./worker_pool.ts";
@@ -269,8 +269,7 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
       const head = await store.headPosition();
       if (head && comparePositions(loop.position, head) < 0) continue;
       if (!indexesBuilt) {
-        await createIndexes(pool, definition, version);
-        await pool.query("UPDATE projections SET indexes_built = true WHERE name = $1 AND version = $2", [definition.name, version]);
+        await buildIndexes(pool, definition, version);
         indexesBuilt = true;
         logger.info({ projection: definition.name, version }, "replay reached the head; secondary indexes built");
         continue;

@@ -3,7 +3,7 @@ import { createTestDatabase, databaseAvailable, databaseSkipReason, type TestDat
 import { orders } from "../orders/projection.ts";
 import { tableName } from "../define.ts";
 import { productCatalog } from "../product_catalog/projection.ts";
-import { createTables, deferIndexes, ensureProjectionSchema, finishIndexes } from "./schema.ts";
+import { buildIndexes, createTables, deferIndexes, ensureProjectionSchema, finishIndexes } from "./schema.ts";
 
 describe.skipIf(!databaseAvailable)(`read-model tables${databaseAvailable ? "" : ` (${databaseSkipReason})`}`, () => {
   let db: TestDatabase;
@@ -89,5 +89,21 @@ describe.skipIf(!databaseAvailable)(`read-model tables${databaseAvailable ? "" :
       expect(await indexesOf(table(version))).toEqual(before);
       expect(await indexesBuilt(orders.name, version)).toBe(true);
     }
+  });
+
+  it("builds deferred indexes all or none: one that fails leaves the others unbuilt and the version still to index", async () => {
+    await ensureProjectionSchema(db.pool, productCatalog, 31);
+    const table = tableName(productCatalog.tables[0]!.table, 31);
+    const all = await indexesOf(table);
+    expect(await deferIndexes(db.pool, productCatalog, 31)).toBe(true);
+    const deferred = await indexesOf(table);
+    // The same definition with one more index, last, on a column that does not exist.
+    const model = productCatalog.tables[0]!;
+    const broken = { ...productCatalog, tables: [{ ...model, indexes: (physical: string) => [...model.indexes(physical), `CREATE INDEX ${physical}_bad ON ${physical} (no_such_column)`] }] };
+    await expect(buildIndexes(db.pool, broken, 31)).rejects.toThrow(/no_such_column/);
+    expect(await indexesOf(table)).toEqual(deferred);
+    expect(await indexesBuilt(productCatalog.name, 31)).toBe(false);
+    expect(await finishIndexes(db.pool, productCatalog, 31)).toBe(true);
+    expect(await indexesOf(table)).toEqual(all);
   });
 });

@@ -43,16 +43,46 @@ export async function createTables(client: PoolClient, definition: ProjectionDef
   return names;
 }
 
-/** Creates the secondary indexes of a version's tables; an index that already exists is kept. */
-export async function createIndexes(pool: Pool, definition: ProjectionDefinition, version: number): Promise<void> {
-  for (const model of definition.tables) {
-    for (const ddl of model.indexes(tableName(model.table, version))) {
-      try {
-        await pool.query(ddl);
-      } catch (error) {
-        if (!DUPLICATE_OBJECT.has((error as { code?: string }).code ?? "")) throw error;
+/**
+ * Creates the secondary indexes of a version whose indexes are not built (deferred for a bulk
+ * load, or a replay's version) and records them built, in one transaction: a run stopped or
+ * killed half-way leaves neither a flag that lies nor a half set (the next run builds them
+ * all). An index that already exists is kept. Returns false when they were built already
+ * (by another process, say), or when `state` is given and the version is in another state.
+ */
+export async function buildIndexes(pool: Pool, definition: ProjectionDefinition, version: number, state?: string): Promise<boolean> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    const row = await client.query<{ state: string; indexes_built: boolean }>("SELECT state, indexes_built FROM projections WHERE name = $1 AND version = $2 FOR UPDATE", [
+      definition.name,
+      version,
+    ]);
+    const found = row.rows[0];
+    if (found === undefined || found.indexes_built || (state !== undefined && found.state !== state)) {
+      await client.query("COMMIT");
+      return false;
+    }
+    for (const model of definition.tables) {
+      for (const ddl of model.indexes(tableName(model.table, version))) {
+        await client.query("SAVEPOINT index");
+        try {
+          await client.query(ddl);
+          await client.query("RELEASE SAVEPOINT index");
+        } catch (error) {
+          if (!DUPLICATE_OBJECT.has((error as { code?: string }).code ?? "")) throw error;
+          await client.query("ROLLBACK TO SAVEPOINT index");
+        }
       }
     }
+    await client.query("UPDATE projections SET indexes_built = true WHERE name = $1 AND version = $2", [definition.name, version]);
+    await client.query("COMMIT");
+    return true;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
   }
 }
 
@@ -113,13 +143,8 @@ export async function deferIndexes(pool: Pool, definition: ProjectionDefinition,
  * (deferIndexes) and records them built; nothing when they are (a replay's version builds its
  * own). Returns true when it built them.
  */
-export async function finishIndexes(pool: Pool, definition: ProjectionDefinition, version: number): Promise<boolean> {
-  const row = await pool.query<{ state: string; indexes_built: boolean }>("SELECT state, indexes_built FROM projections WHERE name = $1 AND version = $2", [definition.name, version]);
-  const found = row.rows[0];
-  if (found === undefined || found.state !== "live" || found.indexes_built) return false;
-  await createIndexes(pool, definition, version);
-  await pool.query("UPDATE projections SET indexes_built = true WHERE name = $1 AND version = $2", [definition.name, version]);
-  return true;
+export function finishIndexes(pool: Pool, definition: ProjectionDefinition, version: number): Promise<boolean> {
+  return buildIndexes(pool, definition, version, "live");
 }
 
 /** Creates missing tables and indexes for a version and registers it (serving it when nothing serves yet); idempotent across processes. */
