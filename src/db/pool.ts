@@ -55,6 +55,25 @@ export function createPool(options: {
   return pool;
 }
 
+/**
+ * Runs `work` in a transaction on a client of the pool: COMMIT when it resolves, ROLLBACK
+ * (best effort) when it throws, the client released either way.
+ */
+export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    const result = await work(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
 const UNAVAILABLE_CODES = new Set([
   "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH",
   "57P01", "57P02", "57P03", // admin shutdown, crash shutdown, cannot connect now

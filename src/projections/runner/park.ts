@@ -2,7 +2,7 @@
  * Parking: an event that keeps failing for a partition is recorded with its error in
  * `projection_parked`, and the partition's checkpoint moves past it, in one transaction.
  */
-import type { Pool } from "../../db/pool.ts";
+import { inTransaction, type Pool } from "../../db/pool.ts";
 import type { RecordedEvent } from "../../event_store/types.ts";
 import { comparePositions, encodePosition } from "../../shared/position.ts";
 import { lockCheckpoint, setCheckpoint } from "./apply_partition.ts";
@@ -14,9 +14,7 @@ export async function parkEvent(
   event: RecordedEvent,
   error: string,
 ): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
+  return inTransaction(pool, async (client) => {
     const checkpoint = await lockCheckpoint(client, target.projection, target.version, target.partition);
     if (comparePositions(event.position, checkpoint) > 0) {
       await client.query(
@@ -26,13 +24,7 @@ export async function parkEvent(
       );
       await setCheckpoint(client, target.projection, target.version, target.partition, event.position);
     }
-    await client.query("COMMIT");
-  } catch (failure) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw failure;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** Counts parked events per projection version. */

@@ -4,7 +4,7 @@
  * max(ever created) + 1 with its tables but without secondary indexes (they are built
  * once the load reached the head), and switches the serving version over atomically.
  */
-import type { Pool } from "../../db/pool.ts";
+import { inTransaction, type Pool } from "../../db/pool.ts";
 import type { EventStore } from "../../event_store/types.ts";
 import { comparePositions, parsePosition, START } from "../../shared/position.ts";
 import type { ProjectionDefinition } from "../define.ts";
@@ -27,9 +27,7 @@ async function countEvents(pool: Pool, store: EventStore): Promise<number | null
 /** Resumes or creates the replay target of the current definition (call while holding the replay lock). */
 export async function prepareBuild(pool: Pool, store: EventStore, definition: ProjectionDefinition): Promise<Build> {
   const total = await countEvents(pool, store);
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
+  return inTransaction(pool, async (client) => {
     const building = await client.query<{ version: number; definition_version: number; indexes_built: boolean; events_total: string | null }>(
       "SELECT version, definition_version, indexes_built, events_total FROM projections WHERE name = $1 AND state = 'building' ORDER BY version DESC FOR UPDATE",
       [definition.name],
@@ -39,27 +37,18 @@ export async function prepareBuild(pool: Pool, store: EventStore, definition: Pr
       if (row === match) continue;
       await client.query("UPDATE projections SET state = 'retired', drop_after = now() WHERE name = $1 AND version = $2", [definition.name, row.version]);
     }
-    let build: Build;
     if (match) {
-      build = { version: match.version, resumed: true, indexesBuilt: match.indexes_built, total: match.events_total === null ? null : Number(match.events_total) };
-    } else {
-      const max = await client.query<{ max: number | null }>("SELECT max(version) AS max FROM projections WHERE name = $1", [definition.name]);
-      const version = (max.rows[0]?.max ?? 0) + 1;
-      const tables = await createTables(client, definition, version, false);
-      await client.query(
-        `INSERT INTO projections (name, version, definition_version, state, tables, indexes_built, events_total) VALUES ($1, $2, $3, 'building', $4, false, $5)`,
-        [definition.name, version, definition.version, tables, total],
-      );
-      build = { version, resumed: false, indexesBuilt: false, total };
+      return { version: match.version, resumed: true, indexesBuilt: match.indexes_built, total: match.events_total === null ? null : Number(match.events_total) };
     }
-    await client.query("COMMIT");
-    return build;
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+    const max = await client.query<{ max: number | null }>("SELECT max(version) AS max FROM projections WHERE name = $1", [definition.name]);
+    const version = (max.rows[0]?.max ?? 0) + 1;
+    const tables = await createTables(client, definition, version, false);
+    await client.query(
+      `INSERT INTO projections (name, version, definition_version, state, tables, indexes_built, events_total) VALUES ($1, $2, $3, 'building', $4, false, $5)`,
+      [definition.name, version, definition.version, tables, total],
+    );
+    return { version, resumed: false, indexesBuilt: false, total };
+  });
 }
 
 /**
@@ -68,9 +57,7 @@ export async function prepareBuild(pool: Pool, store: EventStore, definition: Pr
  * retires the old version with `drop_after = now() + graceMs`. Returns the old version, or null when not yet.
  */
 export async function trySwitch(pool: Pool, name: string, version: number, graceMs: number): Promise<number | null> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
+  return inTransaction(pool, async (client) => {
     const active = await client.query<{ version: number }>("SELECT version FROM projection_active WHERE name = $1 FOR UPDATE", [name]);
     const old = active.rows[0]?.version ?? null;
     const positions = await client.query<{ version: number; position: string }>(
@@ -78,10 +65,7 @@ export async function trySwitch(pool: Pool, name: string, version: number, grace
       [name, old === null ? [version] : [old, version]],
     );
     const at = (v: number): ReturnType<typeof parsePosition> => parsePosition(positions.rows.find((row) => row.version === v)?.position ?? "0-0") ?? START;
-    if (old !== null && comparePositions(at(version)!, at(old)!) < 0) {
-      await client.query("ROLLBACK");
-      return null;
-    }
+    if (old !== null && comparePositions(at(version)!, at(old)!) < 0) return null;
     await client.query(
       "INSERT INTO projection_active (name, version) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET version = excluded.version, updated_at = now()",
       [name, version],
@@ -91,12 +75,6 @@ export async function trySwitch(pool: Pool, name: string, version: number, grace
       await client.query("UPDATE projections SET state = 'retired', drop_after = now() + $3 * interval '1 millisecond' WHERE name = $1 AND version = $2", [name, old, graceMs]);
     }
     await client.query("SELECT pg_notify($1, $2)", [ACTIVE_CHANNEL, `${name} ${version}`]);
-    await client.query("COMMIT");
     return old ?? version;
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }

@@ -3,7 +3,7 @@
  * not exist yet, and registers the version in `projections` (with the definition version
  * that builds it and its physical tables) and, for a first install, in `projection_active`.
  */
-import type { Pool, PoolClient } from "../../db/pool.ts";
+import { inTransaction, type Pool, type PoolClient } from "../../db/pool.ts";
 import type { ProjectionDefinition } from "../define.ts";
 import { tableName } from "../define.ts";
 import { ident } from "./row_io.ts";
@@ -50,19 +50,14 @@ export async function createTables(client: PoolClient, definition: ProjectionDef
  * all). An index that already exists is kept. Returns false when they were built already
  * (by another process, say), or when `state` is given and the version is in another state.
  */
-export async function buildIndexes(pool: Pool, definition: ProjectionDefinition, version: number, state?: string): Promise<boolean> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
+export function buildIndexes(pool: Pool, definition: ProjectionDefinition, version: number, state?: string): Promise<boolean> {
+  return inTransaction(pool, async (client) => {
     const row = await client.query<{ state: string; indexes_built: boolean }>("SELECT state, indexes_built FROM projections WHERE name = $1 AND version = $2 FOR UPDATE", [
       definition.name,
       version,
     ]);
     const found = row.rows[0];
-    if (found === undefined || found.indexes_built || (state !== undefined && found.state !== state)) {
-      await client.query("COMMIT");
-      return false;
-    }
+    if (found === undefined || found.indexes_built || (state !== undefined && found.state !== state)) return false;
     for (const model of definition.tables) {
       for (const ddl of model.indexes(tableName(model.table, version))) {
         await client.query("SAVEPOINT index");
@@ -76,14 +71,8 @@ export async function buildIndexes(pool: Pool, definition: ProjectionDefinition,
       }
     }
     await client.query("UPDATE projections SET indexes_built = true WHERE name = $1 AND version = $2", [definition.name, version]);
-    await client.query("COMMIT");
     return true;
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** True when none of the version's tables holds a row. */
@@ -105,20 +94,15 @@ export async function tablesEmpty(client: PoolClient, definition: ProjectionDefi
  * Redis (a fresh version's views are complete from the start), rows by primary key.
  * Returns true when it dropped them.
  */
-export async function deferIndexes(pool: Pool, definition: ProjectionDefinition, version: number): Promise<boolean> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
+export function deferIndexes(pool: Pool, definition: ProjectionDefinition, version: number): Promise<boolean> {
+  return inTransaction(pool, async (client) => {
     const row = await client.query<{ state: string; indexes_built: boolean; position: string }>(
       "SELECT state, indexes_built, position FROM projections WHERE name = $1 AND version = $2 FOR UPDATE",
       [definition.name, version],
     );
     const found = row.rows[0];
     const fresh = found !== undefined && found.state === "live" && found.indexes_built && found.position === "0-0" && (await tablesEmpty(client, definition, version));
-    if (!fresh) {
-      await client.query("COMMIT");
-      return false;
-    }
+    if (!fresh) return false;
     for (const model of definition.tables) {
       const indexes = await client.query<{ name: string }>(
         `SELECT i.relname AS name FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
@@ -128,14 +112,8 @@ export async function deferIndexes(pool: Pool, definition: ProjectionDefinition,
       for (const { name } of indexes.rows) await client.query(`DROP INDEX IF EXISTS ${ident(name)}`);
     }
     await client.query("UPDATE projections SET indexes_built = false WHERE name = $1 AND version = $2", [definition.name, version]);
-    await client.query("COMMIT");
     return true;
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /**
@@ -148,10 +126,8 @@ export function finishIndexes(pool: Pool, definition: ProjectionDefinition, vers
 }
 
 /** Creates missing tables and indexes for a version and registers it (serving it when nothing serves yet); idempotent across processes. */
-export async function ensureProjectionSchema(pool: Pool, definition: ProjectionDefinition, version = definition.version): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
+export function ensureProjectionSchema(pool: Pool, definition: ProjectionDefinition, version = definition.version): Promise<void> {
+  return inTransaction(pool, async (client) => {
     const tables = await createTables(client, definition, version, true);
     await client.query("INSERT INTO projections (name, version, definition_version, tables) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING", [
       definition.name,
@@ -160,11 +136,5 @@ export async function ensureProjectionSchema(pool: Pool, definition: ProjectionD
       tables,
     ]);
     await client.query("INSERT INTO projection_active (name, version) VALUES ($1, $2) ON CONFLICT DO NOTHING", [definition.name, version]);
-    await client.query("COMMIT");
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
