@@ -8,6 +8,7 @@ import type { Context, Middleware } from "koa";
 import type { z } from "zod";
 import type { Pool } from "../db/pool.ts";
 import type { EventMetadata, EventStore, IdempotencyRecord } from "../event_store/types.ts";
+import { clientOf } from "../http/auth.ts";
 import { readJsonBodyInto } from "../http/body.ts";
 import { problemFor } from "../http/error_middleware.ts";
 import { requestIdOf } from "../http/request_id.ts";
@@ -19,7 +20,7 @@ import { idParams } from "./common_schemas.ts";
 import { handle, type CommandResult, type Decider, type EventShape } from "./handle.ts";
 import { parseIfMatch } from "./if_match.ts";
 import {
-  IdempotencyInFlightError, awaitRecordedAnswer, locationFor, lookupIdempotency, parseIdempotencyKey, recordNonAppend, requestHash,
+  IdempotencyInFlightError, awaitRecordedAnswer, clientKey, locationFor, lookupIdempotency, parseIdempotencyKey, recordNonAppend, requestHash,
   type IdempotentRequest, type StoredAnswer,
 } from "./idempotency.ts";
 
@@ -85,8 +86,9 @@ export function commandHandler<PS extends z.ZodType, BS extends z.ZodType>(env: 
     const rawBody = await readJsonBodyInto(ctx, issues);
     const body = rawBody === undefined ? undefined : collectIssues(issues, () => parseOrThrow(spec.body, rawBody));
     const ifMatch = collectIssues(issues, () => parseIfMatch(ctx.get("If-Match")));
-    const key = collectIssues(issues, () => parseIdempotencyKey(ctx.headers["idempotency-key"] as string | undefined));
-    if (issues.length > 0 || params === undefined || body === undefined || ifMatch === undefined || key === undefined) throw new ValidationError(issues);
+    const sentKey = collectIssues(issues, () => parseIdempotencyKey(ctx.headers["idempotency-key"] as string | undefined));
+    if (issues.length > 0 || params === undefined || body === undefined || ifMatch === undefined || sentKey === undefined) throw new ValidationError(issues);
+    const key = sentKey === null ? null : clientKey(clientOf(ctx), sentKey);
     const request: IdempotentRequest | null = key === null ? null : { key, scope, requestHash: requestHash("POST", spec.template, rawParams, rawBody) };
     if (request) {
       const stored = await lookupIdempotency(env.pool, request);

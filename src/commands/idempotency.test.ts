@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { databaseAvailable, databaseSkipReason } from "../testing/db.ts";
-import { productBody, startCommandHarness, type CommandHarness } from "./test_support.ts";
+import { clientTag } from "../http/auth.ts";
+import { clientKey } from "./idempotency.ts";
+import { COMMANDS_TOKEN, OTHER_COMMANDS_TOKEN, productBody, startCommandHarness, type CommandHarness } from "./test_support.ts";
 
 describe.skipIf(!databaseAvailable)(`idempotency keys (${databaseAvailable ? "PostgreSQL" : databaseSkipReason})`, () => {
   let h: CommandHarness;
@@ -37,6 +39,29 @@ describe.skipIf(!databaseAvailable)(`idempotency keys (${databaseAvailable ? "Po
     const otherRoute = await h.post("/v1/orders", { customerId: crypto.randomUUID(), lines: [{ productId: crypto.randomUUID(), quantity: 1 }] }, headers);
     expect(otherRoute.status).toBe(422);
     expect(await h.countEvents()).toBe(before);
+  });
+
+  it("keeps one key space per client: another token's request with the same key runs as its own, and replays only to its own token", async () => {
+    const created = (await (await h.post("/v1/products", productBody({ stock: 10 }))).json()) as { id: string };
+    const path = `/v1/products/${created.id}/stock`;
+    const mine = key();
+    const theirs = { ...mine, authorization: `Bearer ${OTHER_COMMANDS_TOKEN}` };
+    const first = await h.post(path, { delta: 2 }, mine);
+    expect(first.status).toBe(200);
+    expect(((await first.json()) as { version: number }).version).toBe(2);
+    // The same key and body from the other client: not a replay of the first client's answer.
+    const other = await h.post(path, { delta: 2 }, theirs);
+    expect(other.status).toBe(200);
+    expect(other.headers.get("idempotent-replayed")).toBeNull();
+    expect(((await other.json()) as { version: number }).version).toBe(3);
+    // Each client's repeat replays its own answer; another body under the key is each one's own 422.
+    const again = await h.post(path, { delta: 2 }, mine);
+    expect(((await again.json()) as { version: number }).version).toBe(2);
+    const theirsAgain = await h.post(path, { delta: 2 }, theirs);
+    expect(theirsAgain.headers.get("idempotent-replayed")).toBe("true");
+    expect(((await theirsAgain.json()) as { version: number }).version).toBe(3);
+    expect((await h.post(path, { delta: 5 }, theirs)).status).toBe(422);
+    expect(await h.countEvents(`product-${created.id}`)).toBe(3);
   });
 
   it("replays updates, no-ops and domain errors; keys are per request, not per stream", async () => {
@@ -86,7 +111,7 @@ describe.skipIf(!databaseAvailable)(`idempotency keys (${databaseAvailable ? "Po
     const sku = body["sku"] as string;
     const earlierId = crypto.randomUUID();
     await h.store.append(`sku-${sku}`, [
-      { type: "SkuReserved", data: { sku, productId: earlierId }, metadata: { occurredAt: new Date().toISOString(), correlationId: "cut-off", causationId: null, idempotencyKey: headers["idempotency-key"] } },
+      { type: "SkuReserved", data: { sku, productId: earlierId }, metadata: { occurredAt: new Date().toISOString(), correlationId: "cut-off", causationId: null, idempotencyKey: clientKey(clientTag(COMMANDS_TOKEN), headers["idempotency-key"]) } },
     ], { expectedVersion: "no_stream" });
     const retried = await h.post("/v1/products", body, headers);
     expect(retried.status).toBe(201);

@@ -1,7 +1,7 @@
 /**
- * Idempotency keys: a repeat of the same request (route + params + body) within 24 h
- * answers the first status and body again and appends nothing; the same key with
- * another request answers 422. Appending results are recorded by the event store in the
+ * Idempotency keys: a repeat of the same request (route + params + body) with the same key
+ * from the same client (token) within 24 h answers the first status and body again and
+ * appends nothing; the same key with another request answers 422. Appending results are recorded by the event store in the
  * append's transaction; results that append nothing are recorded here.
  */
 import { createHash } from "node:crypto";
@@ -53,6 +53,15 @@ export function parseIdempotencyKey(header: string | undefined): string | null {
     throw new ValidationError([{ path: "headers.Idempotency-Key", message: "must be 1..200 printable ASCII characters" }]);
   }
   return header;
+}
+
+/**
+ * The key as stored: one key space per client (the token's, see clientOf), so two clients that
+ * pick the same key never see each other's answers, and a client's retry finds only its own.
+ * A tab cannot occur in a key (printable ASCII only), so the two parts never run together.
+ */
+export function clientKey(client: string | null, key: string): string {
+  return client === null ? key : `${client}\t${key}`;
 }
 
 /** The sha256 hash of a request: method, route template, route params and canonical body. */

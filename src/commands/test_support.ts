@@ -15,6 +15,8 @@ import { commandRoutes } from "./routes.ts";
 
 export const COMMANDS_TOKEN = "test-commands-token";
 export const OPERATOR_TOKEN = "test-operator-token";
+/** A second client with the commands scope (idempotency keys are per client). */
+export const OTHER_COMMANDS_TOKEN = "test-commands-token-other";
 
 export interface CommandHarness {
   url: string;
@@ -46,7 +48,7 @@ export async function startCommandHarness(options: CommandHarnessOptions = {}): 
   const db: TestDatabase = shared ? { ...shared, pool: createPool({ connectionString: shared.url, applicationName: "test-second" }), drop: async () => undefined } : await createTestDatabase();
   const store = createPostgresStore(db.pool);
   const app = createApp({
-    tokens: [{ token: COMMANDS_TOKEN, scopes: ["commands"] }, { token: OPERATOR_TOKEN, scopes: ["operator"] }],
+    tokens: [{ token: COMMANDS_TOKEN, scopes: ["commands"] }, { token: OTHER_COMMANDS_TOKEN, scopes: ["commands"] }, { token: OPERATOR_TOKEN, scopes: ["operator"] }],
     logger: options.logger ?? pino({ level: "silent" }),
     routes: [commandRoutes({ store, pool: db.pool, ...(options.clock ? { clock: options.clock } : {}) }), ...(options.extraRoutes ?? [])],
     ready: async () => true,

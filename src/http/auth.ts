@@ -18,6 +18,25 @@ function sha256(text: string): Buffer {
   return createHash("sha256").update(text, "utf8").digest();
 }
 
+const CLIENT_STATE = "client";
+
+const tagOf = (digest: Buffer): string => digest.subarray(0, 12).toString("base64url");
+
+/** The client tag of a token (what clientOf gives for requests that carry it). */
+export function clientTag(token: string): string {
+  return tagOf(sha256(token));
+}
+
+/**
+ * The client a request was authenticated as (set by requireScope): 16 characters derived from
+ * the token's sha256, stable across restarts for a configured token, never the token itself;
+ * null on a route without auth.
+ */
+export function clientOf(ctx: { state: unknown }): string | null {
+  const client = (ctx.state as Record<string, unknown> | undefined)?.[CLIENT_STATE];
+  return typeof client === "string" ? client : null;
+}
+
 class UnauthorizedBearerError extends UnauthorizedError {
   readonly headers = { "WWW-Authenticate": 'Bearer realm="commerce"' };
 }
@@ -30,17 +49,12 @@ export class Authenticator {
     this.#tokens = tokens.map((token) => ({ digest: sha256(token.token), scopes: new Set(token.scopes) }));
   }
 
-  /** The scopes of the token in an Authorization header value, or null when it names no known token. */
-  scopesOf(authorization: string): ReadonlySet<Scope> | null {
-    return this.#lookup(authorization)?.scopes ?? null;
-  }
-
   /** The token in an Authorization header value when it is a known one, else null (for keying, never for logging). */
   knownToken(authorization: string): string | null {
     return this.#lookup(authorization)?.token ?? null;
   }
 
-  #lookup(authorization: string): { token: string; scopes: ReadonlySet<Scope> } | null {
+  #lookup(authorization: string): { token: string; digest: Buffer; scopes: ReadonlySet<Scope> } | null {
     const match = BEARER.exec(authorization);
     const digest = sha256(match?.[1] ?? "");
     let found: ReadonlySet<Scope> | null = null;
@@ -48,15 +62,19 @@ export class Authenticator {
       // No early exit: every token is compared, whatever matched.
       if (timingSafeEqual(token.digest, digest) && match) found = token.scopes;
     }
-    return found && match ? { token: match[1]!, scopes: found } : null;
+    return found && match ? { token: match[1]!, digest, scopes: found } : null;
   }
 
-  /** Middleware answering 401 without a known bearer token and 403 when its scopes lack `scope`. */
+  /**
+   * Middleware answering 401 without a known bearer token and 403 when its scopes lack `scope`;
+   * past it, `clientOf(ctx)` names the token's client.
+   */
   requireScope(scope: Scope): Middleware {
     return async (ctx, next) => {
-      const scopes = this.scopesOf(ctx.get("Authorization"));
-      if (scopes === null) throw new UnauthorizedBearerError();
-      if (!scopes.has(scope)) throw new ForbiddenError(`The token lacks the scope ${scope}`);
+      const known = this.#lookup(ctx.get("Authorization"));
+      if (known === null) throw new UnauthorizedBearerError();
+      if (!known.scopes.has(scope)) throw new ForbiddenError(`The token lacks the scope ${scope}`);
+      (ctx.state as Record<string, unknown>)[CLIENT_STATE] = tagOf(known.digest);
       await next();
     };
   }

@@ -30,7 +30,8 @@ export async function readEvents(databaseUrl: string): Promise<StoredEvent[]> {
       version: Number(row.stream_version),
       type: row.type,
       data: decodePayload(row.data),
-      key: decodePayload<EventMetadata>(row.metadata).idempotencyKey,
+      // As the client sent it (the store keeps it behind its client's tag: clientKey).
+      key: decodePayload<EventMetadata>(row.metadata).idempotencyKey?.replace(/^[^\t]*\t/, ""),
     }));
   } finally {
     await client.end();
