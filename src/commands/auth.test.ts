@@ -74,6 +74,8 @@ describe.skipIf(!databaseAvailable)(`tokens and scopes (${databaseAvailable ? "P
     expect((await get()).status).toBe(401);
     expect((await get("Bearer nope")).status).toBe(401);
     expect((await get(`Bearer ${OPERATOR_TOKEN}`)).status).toBe(200);
+    // RFC 6750: "Bearer" 1*SP b64token; the scheme is case-insensitive.
+    expect((await get(`bearer   ${OPERATOR_TOKEN}`)).status).toBe(200);
     const before = await h.countEvents();
     const command = await h.post("/v1/products", productBody(), { authorization: `Bearer ${OPERATOR_TOKEN}` });
     expect(command.status).toBe(403);

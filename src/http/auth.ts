@@ -12,7 +12,7 @@ interface HashedToken {
   scopes: ReadonlySet<Scope>;
 }
 
-const BEARER = /^Bearer ([\x21-\x7e]+)$/i;
+const BEARER = /^Bearer +([\x21-\x7e]+)$/i;
 
 function sha256(text: string): Buffer {
   return createHash("sha256").update(text, "utf8").digest();

@@ -108,7 +108,7 @@ export function dailySalesRoutes(deps: QueryDeps): RouteModule {
       queryDoc({
         path: "/v1/stats/daily-sales",
         summary: "Sales per UTC day, category and currency",
-        description: "from and to are inclusive UTC dates at most 366 days apart; sorted by date, category, currency. Unknown query parameters are a 400.",
+        description: "from and to are inclusive UTC calendar dates (YYYY-MM-DD); to before from, or more than 366 days after it, is a 400, as are unknown query parameters. Sorted by date, category, currency.",
         tags: ["stats"],
         query: dailySalesQuery,
         answer: dailySalesAnswer,

@@ -167,7 +167,7 @@ export function productCatalogRoutes(deps: QueryDeps): RouteModule {
       queryDoc({
         path: "/v1/products",
         summary: "Products, filtered and sorted, in keyset pages",
-        description: "Sorts: newest (createdAt desc), price_asc, price_desc, best_selling (unitsSold desc); ties by id ascending. Walk nextCursor until null; a cursor is valid only with the sort it came from. Unknown query parameters are a 400.",
+        description: "Sorts: newest (createdAt desc), price_asc, price_desc, best_selling (unitsSold desc); ties by id ascending. Walk nextCursor until null; a cursor is valid only with the sort it came from. minPriceCents and maxPriceCents are whole numbers 0..100000000 and inclusive bounds; maxPriceCents below minPriceCents is a 400, as are unknown query parameters.",
         tags: ["products"],
         query: listQuery,
         answer: productListAnswer,

@@ -51,6 +51,7 @@ export function intParam(min: number, max: number): z.ZodType<number, string> {
   return z
     .string()
     .regex(/^\d{1,12}$/, "must be a whole number")
+    .describe(`a whole number ${min}..${max}`)
     .transform(Number)
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 }

@@ -41,6 +41,8 @@ export class ProgressLine {
     const now = performance.now();
     if (!this.#tty && !force && now - this.#lastPlain < 2000) return;
     this.#lastPlain = now;
+    // Live events appended since the total was counted: the total grows with them (never "36,459/36,330").
+    if (this.#total !== null && done > this.#total) this.#total = done;
     const fraction = replayProgress(done, this.#total);
     const seconds = (now - this.#startedAt) / 1000;
     const rate = seconds > 0 ? (done - this.#startDone) / seconds : 0;
