@@ -93,6 +93,38 @@ describe.skipIf(skip !== null)(`Redis outage with data loss${skip ? ` (${skip})`
     expect((last.body as { priceCents: number }).priceCents).toBe(4242);
   });
 
+  it("after Redis comes back, reads with X-Consistent-With see every change at once (idle projection threads reconnect meanwhile)", { timeout: 60_000 }, async () => {
+    const ids: string[] = [];
+    let position = "";
+    for (let i = 0; i < 8; i++) {
+      const created = await sendCommand(service.url, "/v1/products", { sku: `IDLE-${i}`, name: `Idle ${i}`, category: "faults-idle", priceCents: 100 + i });
+      expect(created.status).toBe(201);
+      ids.push((created.body as { id: string }).id);
+      position = (created.body as { position: string }).position;
+    }
+    expect((await sendQuery(service.url, `/v1/products/${ids[0]}`, { headers: { "x-consistent-with": position } })).status).toBe(200);
+    await redis.stop();
+    await sleep(500);
+    await redis.start();
+    // The service is idle meanwhile: its projection threads get no task until the commands below.
+    const plain = redis.client();
+    try {
+      expect(await eventually(async () => (await plain.keys("*faults-idle*")).length > 0, { timeoutMs: 20_000 })).toBe(true);
+    } finally {
+      plain.disconnect();
+    }
+    await sleep(3000);
+    const stale: string[] = [];
+    for (const [i, id] of ids.entries()) {
+      const changed = await sendCommand(service.url, `/v1/products/${id}/price`, { priceCents: 7000 + i });
+      expect(changed.status).toBe(200);
+      const read = await sendQuery(service.url, `/v1/products/${id}`, { headers: { "x-consistent-with": (changed.body as { position: string }).position } });
+      const body = read.body as { priceCents: number; version: number };
+      if (read.status !== 200 || body.priceCents !== 7000 + i) stale.push(`${id}: ${read.status} ${JSON.stringify(body)}`);
+    }
+    expect(stale).toEqual([]);
+  });
+
   it("answers reads from PostgreSQL, each within a bounded wait, while Redis is paused (SIGSTOP), and from Redis again after", { timeout: 60_000 }, async () => {
     const created = await sendCommand(service.url, "/v1/products", { sku: "PAUSE-1", name: "Paused", category: "faults-pause", priceCents: 500 });
     expect(created.status).toBe(201);

@@ -16,7 +16,7 @@ import { sentinelKey } from "../../shared/read_models.ts";
 import type { ProjectionDefinition, Row, RowRef, TableModel, ViewOp } from "../define.ts";
 import { partitionOf } from "./partition.ts";
 import { arrayLiteral, deleteRows, loadRowsSql, rowsByKey, sameRow, upsertRows } from "./row_io.ts";
-import { writeViews } from "./views.ts";
+import { forgetViews, writeViews } from "./views.ts";
 
 export interface PartitionWork {
   version: number;
@@ -327,9 +327,9 @@ export async function applyPartition(deps: { pool: Pool; redis: Redis | null }, 
     } finally {
       if (views) viewsFailed = !(await views);
     }
-    // Views that may now be behind their rows: readers of view collections must not trust
-    // them until the restore (the dirty flag below) rebuilt them. Best effort (Redis may be down).
-    if (viewsFailed && deps.redis) await deps.redis.del(sentinelKey(definition.name, work.version)).catch(() => undefined);
+    // Views that may now be behind their rows: readers must not trust them until the restore
+    // (the dirty flag below) rebuilt them. Best effort (Redis may be down).
+    if (viewsFailed && deps.redis) await forgetViews(deps.redis, viewOps, sentinelKey(definition.name, work.version));
     const advanced = new Map<number, Position>();
     for (const [partition, checkpoint] of checkpoints) if (comparePositions(work.through, checkpoint) > 0) advanced.set(partition, work.through);
     const markDirty = viewsFailed ? [`UPDATE projections SET views_dirty = true WHERE name = ${client.escapeLiteral(definition.name)} AND version = ${work.version}`] : [];

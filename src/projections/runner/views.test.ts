@@ -1,7 +1,8 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestRedis, redisAvailable, redisSkipReason } from "../../testing/redis.ts";
-import { unlinkMatching, unlinkMatchingTogether } from "./views.ts";
+import type { ViewOp } from "../define.ts";
+import { forgetViews, unlinkMatching, unlinkMatchingTogether } from "./views.ts";
 
 describe.skipIf(!redisAvailable)(`unlinkMatching${redisAvailable ? "" : ` (${redisSkipReason})`}`, () => {
   let handle: ReturnType<typeof createTestRedis>;
@@ -58,5 +59,40 @@ describe.skipIf(!redisAvailable)(`unlinkMatching${redisAvailable ? "" : ` (${red
     const calls = [unlinkMatchingTogether(unreachable, ["x:v1:*"]), unlinkMatchingTogether(unreachable, ["y:v1:*"])];
     for (const call of calls) await expect(call).rejects.toThrow();
     unreachable.disconnect();
+  });
+});
+
+describe.skipIf(!redisAvailable)(`forgetViews${redisAvailable ? "" : ` (${redisSkipReason})`}`, () => {
+  let handle: ReturnType<typeof createTestRedis>;
+  beforeAll(() => {
+    handle = createTestRedis();
+  });
+  afterAll(async () => {
+    await handle?.cleanup();
+  });
+
+  it("deletes the values and hash fields a failed write would have set, and the sentinel; leaves collections and other keys", async () => {
+    const { redis } = handle;
+    const ops: ViewOp[] = [
+      { op: "set", key: "f:v1:id:1", value: Buffer.from("new") },
+      { op: "hset", key: "f:v1:days", field: "2026-12-07", value: Buffer.from("new") },
+      { op: "zadd", key: "f:v1:list", score: 2, member: "1" },
+      { op: "del", key: "f:v1:id:gone" },
+    ];
+    await redis.mset("f:v1:id:1", "old", "f:v1:id:2", "other", "f:sentinel", "1");
+    await redis.hset("f:v1:days", "2026-12-07", "old", "2026-12-06", "kept");
+    await redis.zadd("f:v1:list", 1, "1");
+    await forgetViews(redis, ops, "f:sentinel");
+    expect(await redis.exists("f:v1:id:1", "f:sentinel")).toBe(0);
+    expect(await redis.hgetall("f:v1:days")).toEqual({ "2026-12-06": "kept" });
+    expect(await redis.get("f:v1:id:2")).toBe("other");
+    expect(await redis.zscore("f:v1:list", "1")).toBe("1");
+  });
+
+  it("does not throw when Redis cannot be reached", async () => {
+    const offline = new Redis("redis://127.0.0.1:1", { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    offline.on("error", () => undefined);
+    await expect(forgetViews(offline, [{ op: "set", key: "k", value: Buffer.from("v") }], "s")).resolves.toBeUndefined();
+    offline.disconnect();
   });
 });

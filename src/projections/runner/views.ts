@@ -54,6 +54,27 @@ export async function writeViews(redis: Redis, ops: readonly ViewOp[]): Promise<
   }
 }
 
+/**
+ * After a failed writeViews: deletes the single-value views the operations would have set
+ * (keys and hash fields), and the sentinel, in one best-effort call. A view that is missing is
+ * read from the rows (always current); one left as it was would be served stale until the
+ * restore reaches it. Collections (sorted sets) are covered by the sentinel: without it their
+ * readers go to the rows too.
+ */
+export async function forgetViews(redis: Redis, ops: readonly ViewOp[], sentinel: string): Promise<void> {
+  try {
+    const pipeline = redis.multi();
+    for (const op of ops) {
+      if (op.op === "set") pipeline.del(op.key);
+      else if (op.op === "hset") pipeline.hdel(op.key, op.field);
+    }
+    pipeline.del(sentinel);
+    await pipeline.exec();
+  } catch {
+    // Redis unreachable: its readers fall back to the rows meanwhile, and the restore follows.
+  }
+}
+
 /** Slots a SCAN step of unlinkMatching visits (and so, at most, keys it unlinks at once). */
 const UNLINK_STEP = 1000;
 

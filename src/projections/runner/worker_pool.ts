@@ -61,6 +61,11 @@ export function createWorkerPool(options: { threads: number; data: ProjectionWor
     idleTimeout: 60_000,
     // Tasks mostly wait on PostgreSQL and Redis: several in flight per thread keep both busy.
     concurrentTasksPerWorker: TASKS_PER_WORKER,
+    // The threads' event loops keep running between tasks (piscina's default, "sync", parks an
+    // idle thread in Atomics.wait): a thread owns PostgreSQL and Redis connections, and a parked
+    // one noticed a Redis restart only at its next task, whose views then failed (left stale
+    // until a restore, while the task's position released reads with X-Consistent-With).
+    atomics: "disabled",
     // A bounded heap per worker thread: V8 collects before it grows past this (peak RSS).
     resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: WORKER_YOUNG_MB },
     workerData: options.data,
@@ -80,6 +85,7 @@ export function createBulkBuildPool(options: { threads: number; data: Projection
     maxThreads: Math.max(1, options.threads),
     idleTimeout: 1000,
     concurrentTasksPerWorker: 1,
+    atomics: "disabled",
     resourceLimits: { maxOldGenerationSizeMb: BULK_HEAP_MB, maxYoungGenerationSizeMb: BULK_YOUNG_MB },
     workerData: options.data,
     execArgv: workerExecArgv(),
