@@ -1,8 +1,12 @@
 /**
  * A private redis-server for fault tests on a free loopback port, with no persistence:
- * stopping it loses every key, as a real Redis crash without persistence would.
+ * stopping it loses every key, as a real Redis crash without persistence would; unless a test
+ * saved a snapshot (SAVE), which the next start loads, as a Redis with RDB persistence would.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { Redis } from "ioredis";
 import { freePort } from "../../db/embedded.ts";
 
@@ -11,7 +15,7 @@ export interface RedisServer {
   url: string;
   /** Kills the server (SIGKILL: its data is gone). */
   stop(): Promise<void>;
-  /** Starts a fresh, empty server on the same port. */
+  /** Starts a fresh server on the same port: empty, or with the last snapshot a test saved (SAVE). */
   start(): Promise<void>;
   /** Freezes the server (SIGSTOP): connections stay open, nothing answers. */
   pause(): void;
@@ -49,8 +53,10 @@ export async function startRedisServer(): Promise<RedisServer> {
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | null = null;
+  // Its own directory: a snapshot a test saves is loaded by this server's next start only.
+  const dir = mkdtempSync(path.join(tmpdir(), "fault-redis-"));
   const launch = async (): Promise<void> => {
-    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdio: "ignore" });
     await waitForPing(url, 10_000);
   };
   await launch();

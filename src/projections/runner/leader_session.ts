@@ -1,7 +1,8 @@
 /**
  * What a process does while it leads a projection: run its loop and keep its Redis views
  * whole. Every second (and whenever Redis becomes ready) the watchdog checks the version's
- * sentinel key and the dirty flag, and, while the sentinel says complete, the views of the next
+ * sentinel key, the dirty flag and the Redis server's run_id (a restart from an older
+ * snapshot brings back views that look complete), and, while the sentinel says complete, the views of the next
  * few rows of each table (views_audit.ts: keys lost one by one leave the sentinel in place);
  * when views were lost or missed writes, it rebuilds the
  * views from the rows, holding the loop one page at a time (live events go on between pages). While the loop defers views (the
@@ -12,6 +13,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Pool } from "../../db/pool.ts";
 import type { ProjectionLoop } from "./projection_loop.ts";
+import { dropVersionKeys } from "./retire.ts";
 import { ViewsAudit, type MissingViews } from "./views_audit.ts";
 import { restoreViews, viewsPresent } from "./views_restore.ts";
 
@@ -45,6 +47,18 @@ export async function leadProjection(options: {
   if (dirty.rows[0]?.views_dirty || dirty.rows[0]?.views_writing) views.dirty = true;
   let checking = false;
   const audit = new ViewsAudit();
+  /** The Redis server's run_id when last checked; a new one means it restarted. */
+  let runId: string | null = null;
+  /** Set when Redis restarted: its keys may be an older snapshot's, dropped before the restore. */
+  let restarted = false;
+
+  /** True when the Redis server is not the one seen at the last check (it restarted, empty or from a snapshot). */
+  const newServer = async (client: NonNullable<typeof redis>): Promise<boolean> => {
+    const id = /^run_id:(\w+)/m.exec(await client.info("server"))?.[1] ?? null;
+    const changed = runId !== null && id !== null && id !== runId;
+    if (id !== null) runId = id;
+    return changed;
+  };
 
   /** Checks the next few rows' views (the sentinel says they are complete); a reason to restore them, or null. */
   const audited = async (client: NonNullable<typeof redis>): Promise<string | null> => {
@@ -74,9 +88,21 @@ export async function leadProjection(options: {
     if (!redis || !definition.views || checking || signal.aborted || redis.status !== "ready" || loop.deferringViews) return;
     checking = true;
     try {
-      const reason = views.dirty ? "views marked dirty" : (await viewsPresent(redis, definition, version)) ? await audited(redis) : "sentinel missing";
+      // A Redis restarted from an older snapshot holds a sentinel and views that look complete
+      // and are not current: nothing else would tell.
+      if (await newServer(redis)) restarted = true;
+      const reason = restarted
+        ? "Redis restarted"
+        : views.dirty
+          ? "views marked dirty"
+          : (await viewsPresent(redis, definition, version))
+            ? await audited(redis)
+            : "sentinel missing";
       if (reason === null) return;
       logger.info({ projection: definition.name, version, reason }, "restoring Redis views from rows");
+      // Its keys go first: readers find no view (and read the rows) rather than a stale one meanwhile.
+      if (restarted) await dropVersionKeys(redis, definition.name, version);
+      restarted = false;
       // Cleared first: a task whose views fail while the restore runs sets it again, and the
       // views are restored once more.
       views.dirty = false;
