@@ -29,12 +29,14 @@ const echo: RouteModule = {
 };
 
 let server: RunningServer;
+/** The app's log lines, parsed. */
+const logged: Array<Record<string, unknown>> = [];
 const auth = { authorization: "Bearer cmd-token", "content-type": "application/json" };
 
 beforeAll(async () => {
   const app = createApp({
     tokens: [{ token: "cmd-token", scopes: ["commands"] }, { token: "ops-token", scopes: ["operator"] }],
-    logger: pino({ level: "silent" }),
+    logger: pino({ level: "info" }, { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) }),
     routes: [echo],
     ready: async () => (ready === "hang" ? new Promise<boolean>(() => undefined) : ready),
   });
@@ -48,6 +50,22 @@ async function problem(response: Response) {
 }
 
 describe("http app", () => {
+  it("logs a store outage's 503s as one warning a second without a stack, and other failures as errors", async () => {
+    logged.length = 0;
+    for (let i = 0; i < 5; i++) {
+      expect((await fetch(`${server.url}/pgdown`)).status).toBe(503);
+      expect((await fetch(`${server.url}/down`)).status).toBe(503);
+    }
+    expect((await fetch(`${server.url}/boom`)).status).toBe(500);
+    const warnings = logged.filter((line) => line["msg"] === "request answered 503: a store is unavailable");
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ level: 40, error: "connect ECONNREFUSED 127.0.0.1:5432" });
+    expect(warnings[0]).not.toHaveProperty("err");
+    const errors = logged.filter((line) => line["msg"] === "request failed");
+    expect(errors).toHaveLength(1);
+    expect((errors[0]!["err"] as { message: string }).message).toContain("secret internals");
+  });
+
   it("answers /healthz and /readyz publicly; /readyz follows the ready check", async () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
