@@ -9,6 +9,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { openDatabase, type OpenDatabase } from "./db/open.ts";
+import { isConnectionError, type Pool } from "./db/pool.ts";
 import { createEventStoreDbStore } from "./event_store/eventstoredb.ts";
 import { createPostgresStore } from "./event_store/postgres.ts";
 import type { EventStore } from "./event_store/types.ts";
@@ -126,24 +127,54 @@ async function runReplayCommand(config: Config, args: readonly string[]): Promis
   // (Several replays read the log together in one bulk build, not through the store's window.)
   const stores = await openStores(config, REPLAY_NICENESS);
   try {
-    const results = await replayCommand({
-      pool: stores.database.pool,
-      databaseUrl: stores.database.url,
-      store: stores.store,
-      redisUrl: config.redisUrl === "off" ? null : config.redisUrl === "auto" ? "redis://127.0.0.1:6379" : config.redisUrl,
-      redisKeyPrefix: config.redisKeyPrefix,
-      projections: projectionModules,
-      names,
-      workers: config.projectionWorkers,
-      logger: createLogger({ logLevel: config.logLevel === "info" ? "warn" : config.logLevel }),
-    });
-    results.forEach((result, i) => {
-      const resumed = result.resumedFrom > 0 ? ` (resumed from ${result.resumedFrom})` : "";
-      console.log(`replayed ${names[i]} into v${result.version}: ${result.events} events${resumed} in ${result.seconds.toFixed(1)} s; serving v${result.version}`);
-    });
+    let pending = names;
+    // What serves when the command starts: a replay that switched over since is done.
+    const servingAtStart = await servingVersions(stores.database.pool, names);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const results = await replayCommand({
+          pool: stores.database.pool,
+          databaseUrl: stores.database.url,
+          store: stores.store,
+          redisUrl: config.redisUrl === "off" ? null : config.redisUrl === "auto" ? "redis://127.0.0.1:6379" : config.redisUrl,
+          redisKeyPrefix: config.redisKeyPrefix,
+          projections: projectionModules,
+          names: pending,
+          workers: config.projectionWorkers,
+          logger: createLogger({ logLevel: config.logLevel === "info" ? "warn" : config.logLevel }),
+        });
+        results.forEach((result, i) => {
+          const resumed = result.resumedFrom > 0 ? ` (resumed from ${result.resumedFrom})` : "";
+          console.log(`replayed ${pending[i]} into v${result.version}: ${result.events} events${resumed} in ${result.seconds.toFixed(1)} s; serving v${result.version}`);
+        });
+        return;
+      } catch (error) {
+        // A store outage (a dropped connection, PostgreSQL restarting) interrupts a replay; it resumes
+        // from its checkpoints. Anything else, or an outage that lasts, ends the command.
+        if (!isConnectionError(error) || attempt >= REPLAY_ATTEMPTS) throw error;
+        const delayMs = Math.min(15_000, 1000 * 2 ** (attempt - 1));
+        console.error(`replay interrupted by a store outage (${(error as Error).message}); resuming in ${delayMs / 1000} s (attempt ${attempt + 1} of ${REPLAY_ATTEMPTS})`);
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        // Replays that switched over before the interruption are done; the rest resume (or start).
+        const serving = await servingVersions(stores.database.pool, pending).catch(() => servingAtStart);
+        const switched = pending.filter((name) => serving.get(name) !== servingAtStart.get(name));
+        for (const name of switched) console.log(`replayed ${name} into v${serving.get(name)} (finished before the interruption); serving v${serving.get(name)}`);
+        pending = pending.filter((name) => !switched.includes(name));
+        if (pending.length === 0) return;
+      }
+    }
   } finally {
     await stores.close();
   }
+}
+
+/** How many times `cli replay` starts over after a store outage (~3 minutes of backoff in all). */
+const REPLAY_ATTEMPTS = 15;
+
+/** The version each of `names` serves now (absent: none yet). */
+async function servingVersions(pool: Pool, names: readonly string[]): Promise<Map<string, number>> {
+  const result = await pool.query<{ name: string; version: number }>("SELECT name, version FROM projection_active WHERE name = ANY($1::text[])", [names]);
+  return new Map(result.rows.map((row) => [row.name, row.version]));
 }
 
 /** Runs one CLI command; returns the process exit code. */

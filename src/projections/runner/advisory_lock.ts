@@ -13,7 +13,8 @@ export function lockConnection(connectionString: string, applicationName: string
   const client = new pg.Client({ connectionString, application_name: applicationName, keepAlive: true });
   const lost = new AbortController();
   client.on("error", (error) => lost.abort(error));
-  client.on("end", () => lost.abort(new Error(`${applicationName}: lock connection ended`)));
+  // SQLSTATE 08006 (connection failure): callers retry it like any lost connection (isConnectionError).
+  client.on("end", () => lost.abort(Object.assign(new Error(`${applicationName}: lock connection ended`), { code: "08006" })));
   return { client, lost };
 }
 

@@ -1,4 +1,5 @@
 import { Writable } from "node:stream";
+import pg from "pg";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NotFoundError } from "../../shared/errors.ts";
@@ -152,5 +153,29 @@ describe.skipIf(skip !== null)(`blue/green replay${skip ? ` (${skip})` : ""}`, (
     const groups = await Promise.all([2, 3].map((v) => redisHandle.redis.zrange(viewKey(NAME, v, "groups"), 0, -1, "WITHSCORES")));
     expect(groups[1]).toEqual(groups[0]);
     expect(groups[0]!.length).toBeGreaterThan(0);
+  });
+
+  it("resumes a replay started in the service by itself when its connections are cut (a store restart, terminated backends)", { timeout: 60_000 }, async () => {
+    const before = (await projections.status()).items[0]!.version;
+    const accepted = await projections.startReplay(NAME);
+    expect(accepted.version).toBeGreaterThan(before);
+    // Cut every connection of the replay and of the projection threads, once it is under way.
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    try {
+      await waitUntil(async () => (await projections.status()).items[0]?.rebuild !== null, 10_000, "the replay under way");
+      const cut = await admin.query<{ n: string }>(
+        `SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid() AND (application_name LIKE 'projection-replay-%' OR application_name = 'projection-worker')`,
+      );
+      expect(Number(cut.rows[0]!.n)).toBeGreaterThan(0);
+    } finally {
+      await admin.end();
+    }
+    await waitUntil(async () => {
+      const item = (await projections.status()).items[0];
+      return item?.version === accepted.version && item.rebuild === null;
+    }, 45_000, "the replay resumed, finished and switched");
+    expect(await dumpTables(db.pool, effectsProjection, accepted.version)).toEqual(await dumpTables(db.pool, effectsProjection, before));
   });
 });

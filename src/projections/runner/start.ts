@@ -4,8 +4,10 @@
  * notifications, replays started over HTTP) and returns what the query side and operators need.
  */
 import { Redis } from "ioredis";
+import { isConnectionError } from "../../db/pool.ts";
 import type { ActiveVersions, ProgressWaiter } from "../../shared/read_models.ts";
 import type { RouteModule } from "../../http/route_module.ts";
+import { sleep } from "./backoff.ts";
 import { buildThreads, createBulkBuilder, type BulkTuning } from "./bulk_builder.ts";
 import { leadFamily } from "./lead_family.ts";
 import { runWhileLeader } from "./leadership.ts";
@@ -112,8 +114,8 @@ export async function startProjections(options: StartProjectionsOptions): Promis
   );
 
   const replays = new Set<Promise<unknown>>();
-  const startReplay = async (name: string): Promise<ReplayAccepted> => {
-    const handle = await beginReplay({
+  const begin = (name: string): ReturnType<typeof beginReplay> =>
+    beginReplay({
       pool,
       databaseUrl: options.databaseUrl,
       store,
@@ -127,9 +129,39 @@ export async function startProjections(options: StartProjectionsOptions): Promis
       graceMs: options.replayGraceMs ?? 60_000,
       dropOld: "leave",
     });
-    const done = handle.done.then(
-      (result) => logger.info({ projection: name, ...result }, "replay finished"),
-      (error: unknown) => logger.error({ projection: name, error: (error as Error).message }, "replay stopped; start it again to resume"),
+  /**
+   * Follows a replay started over HTTP to its end. One stopped by a store outage (a dropped
+   * connection, PostgreSQL restarting) resumes from its checkpoints by itself, after 1 s
+   * doubling to 30 s, as the projections do: nobody is at a terminal to run it again.
+   */
+  const follow = async (name: string, first: Awaited<ReturnType<typeof beginReplay>>): Promise<void> => {
+    let handle = first;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        logger.info({ projection: name, ...(await handle.done) }, "replay finished");
+        return;
+      } catch (error) {
+        if (signal.aborted || !isConnectionError(error)) throw error;
+        const delayMs = Math.min(30_000, 1000 * 2 ** (attempt - 1));
+        logger.warn({ projection: name, error: (error as Error).message, retryInMs: delayMs }, "replay interrupted by a store outage; resuming it");
+        for (;;) {
+          await sleep(delayMs, signal).catch(() => undefined);
+          if (signal.aborted) throw error;
+          try {
+            handle = await begin(name);
+            break;
+          } catch (again) {
+            // Still down: wait again. Anything else (another process took the replay over) ends it here.
+            if (!isConnectionError(again)) throw again;
+          }
+        }
+      }
+    }
+  };
+  const startReplay = async (name: string): Promise<ReplayAccepted> => {
+    const handle = await begin(name);
+    const done = follow(name, handle).catch((error: unknown) =>
+      logger.error({ projection: name, error: (error as Error).message }, "replay stopped; start it again to resume"),
     );
     replays.add(done);
     void done.finally(() => replays.delete(done));
