@@ -15,6 +15,7 @@ import { createEventStoreDbStore } from "./event_store/eventstoredb.ts";
 import { createPostgresStore } from "./event_store/postgres.ts";
 import type { EventStore } from "./event_store/types.ts";
 import { createApp } from "./http/app.ts";
+import { defaultDeadlineMs } from "./http/deadline.ts";
 import { createMetrics } from "./http/metrics.ts";
 import { openApiRoutes } from "./http/openapi.ts";
 import { sequentialIds } from "./http/request_id.ts";
@@ -169,6 +170,7 @@ export async function startService(config: Config, options: { logger?: Logger; /
       tokens,
       logger,
       commandRateLimit: config.commandRateLimit,
+      requestDeadlineMs: defaultDeadlineMs(config.consistencyWaitMs),
       observers: [metrics.observe],
       routes: [...modules, openApiRoutes(modules, { title: "commerce-cqrs", version: "1.0.0", description: "Event-sourced CQRS commerce service: commands, queries over prepared read models, operator routes." })],
       ready: async () => {

@@ -10,6 +10,8 @@ import { startServer, type RunningServer } from "./server.ts";
 import { UnavailableError } from "../shared/errors.ts";
 
 let ready: boolean | "hang" = true;
+/** Past /readyz's own 2 s timeout, so that its test sees its own answer. */
+const DEADLINE_MS = 3000;
 const echo: RouteModule = {
   register(router: Router, context) {
     router.post("/echo", context.requireScope("commands"), async (ctx) => {
@@ -20,6 +22,11 @@ const echo: RouteModule = {
     });
     router.get("/down", () => {
       throw new UnavailableError("store down", 3);
+    });
+    router.get("/hang", () => new Promise<void>(() => undefined));
+    router.post("/late", async (ctx) => {
+      await new Promise((resolve) => setTimeout(resolve, DEADLINE_MS + 300));
+      ctx.body = { late: true };
     });
     router.get("/pgdown", () => {
       throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
@@ -38,6 +45,7 @@ beforeAll(async () => {
     tokens: [{ token: "cmd-token", scopes: ["commands"] }, { token: "ops-token", scopes: ["operator"] }],
     logger: pino({ level: "info" }, { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) }),
     routes: [echo],
+    requestDeadlineMs: DEADLINE_MS,
     ready: async () => (ready === "hang" ? new Promise<boolean>(() => undefined) : ready),
   });
   server = await startServer(app, { port: 0, host: "127.0.0.1" });
@@ -172,6 +180,21 @@ describe("http app", () => {
     expect(pgDown.status).toBe(503);
     expect(pgDown.headers.get("retry-after")).toBe("1");
     expect(JSON.stringify(await problem(pgDown))).not.toContain("ECONNREFUSED");
+  });
+
+  it("answers 503 + Retry-After when a request takes longer than the deadline, and ignores what its handler sets later", { timeout: 15_000 }, async () => {
+    const started = performance.now();
+    const response = await fetch(`${server.url}/hang`);
+    expect(response.status).toBe(503);
+    expect(response.headers.get("retry-after")).toBe("1");
+    expect((await problem(response)).type).toBe("unavailable");
+    expect(performance.now() - started).toBeGreaterThanOrEqual(DEADLINE_MS - 50);
+    expect(performance.now() - started).toBeLessThan(DEADLINE_MS + 2000);
+    const late = await fetch(`${server.url}/late`, { method: "POST" });
+    expect(late.status).toBe(503);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    // The server is fine after the late handler finished.
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
 });
 

@@ -11,6 +11,7 @@ import type { Logger } from "pino";
 import type { ApiToken } from "../config.ts";
 import { createAuthenticator } from "./auth.ts";
 import { setBodyTimeout } from "./body.ts";
+import { defaultDeadlineMs, requestDeadline } from "./deadline.ts";
 import { errorMiddleware } from "./error_middleware.ts";
 import { throwIfUnanswered } from "./fallback.ts";
 import { registerHealthRoutes } from "./health.ts";
@@ -46,6 +47,8 @@ export interface AppOptions {
   commandRateLimit?: number | RateLimiterOptions;
   /** Longest time to receive a request body before answering 408 (default 10 s). */
   bodyTimeoutMs?: number;
+  /** Longest time a request may take before answering 503 (requestDeadline; default 15 s). */
+  requestDeadlineMs?: number;
 }
 
 function commandLimiter(setting: AppOptions["commandRateLimit"]): RateLimiter | null {
@@ -80,6 +83,7 @@ export function createApp(options: AppOptions): Koa {
   for (const middleware of options.middleware ?? []) app.use(middleware);
   // One middleware answers errors and requests no route answered (404/405 problems).
   app.use(errorMiddleware(options.logger, throwIfUnanswered));
+  app.use(requestDeadline(options.requestDeadlineMs ?? defaultDeadlineMs(0)));
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

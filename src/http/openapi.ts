@@ -97,6 +97,7 @@ const GENERAL_NOTES = [
   "Every path answers 405 (problem+json, `type` `not_found`: the contract's closed list has no method type) with an `Allow` header for a method it does not define, and 404 for a path no route has.",
   "Commands and reads by id or sku take no query parameters; list reads take only those listed. An unknown query parameter is a 400 issue `query.<name>`, listed with every other issue of the request (params, query, headers, body).",
   "A request body with a `Content-Encoding` other than `identity` answers 415.",
+  "A request that has no answer within its deadline (15 s, or CONSISTENCY_WAIT_MS + 10 s when that is longer: a store that stopped answering) answers 503 with `Retry-After`. A command cut off so may still be applied: retry it with its Idempotency-Key.",
   "`/metrics` (Prometheus text) is public like the health routes: it shows counts and timings, never data.",
 ].join("\n\n");
 
