@@ -54,7 +54,9 @@ export async function leadProjection(options: {
 
   /** True when the Redis server is not the one seen at the last check (it restarted, empty or from a snapshot). */
   const newServer = async (client: NonNullable<typeof redis>): Promise<boolean> => {
-    const id = /^run_id:(\w+)/m.exec(await client.info("server"))?.[1] ?? null;
+    // Unanswered: nothing learned (the next check asks again), and no restore for it.
+    const info = await client.info("server").catch(() => "");
+    const id = /^run_id:(\w+)/m.exec(info)?.[1] ?? null;
     const changed = runId !== null && id !== null && id !== runId;
     if (id !== null) runId = id;
     return changed;
