@@ -10,6 +10,8 @@ export type Scope = "commands" | "operator";
 export interface ApiToken {
   token: string;
   scopes: Scope[];
+  /** Made at start because API_TOKENS was unset: a new one each run (see clientOf). */
+  generated?: boolean;
 }
 
 export interface Config {

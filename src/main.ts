@@ -141,7 +141,7 @@ export async function startService(config: Config, options: { logger?: Logger; /
     let tokens = config.apiTokens;
     if (!tokens) {
       const token = crypto.randomUUID().replaceAll("-", "");
-      tokens = [{ token, scopes: ["commands", "operator"] }];
+      tokens = [{ token, scopes: ["commands", "operator"], generated: true }];
       logger.warn(`API_TOKENS is unset: generated one token with scopes commands+operator for this run: ${token}`);
     }
 

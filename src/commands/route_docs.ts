@@ -11,8 +11,8 @@ export const commandHeaders: Record<string, string> = {
   "Idempotency-Key":
     "Optional. 1..200 printable ASCII; a repeat with the same route and body within 24 h answers the first status and body again " +
     "(another route or body: 422). The same body is the same JSON value: key order and whitespace do not matter, but a field " +
-    "sent with its default or with spaces the command would trim is another body. Each token has its own key space: a key sent with one token is unknown to another, and a retry " +
-    "must use the token of the first attempt. Unique keys (a UUID) are still best. A request refused before it " +
+    "sent with its default or with spaces the command would trim is another body. Each token of API_TOKENS has its own key space: a key sent with one token is unknown to another, and a retry " +
+    "must use the token of the first attempt (the token generated when API_TOKENS is unset keeps one space across restarts). Unique keys (a UUID) are still best. A request refused before it " +
     "is run (400, 401, 403, 413, 415) does not take its key.",
 };
 

@@ -10,6 +10,8 @@ import { ForbiddenError, UnauthorizedError } from "../shared/errors.ts";
 interface HashedToken {
   digest: Buffer;
   scopes: ReadonlySet<Scope>;
+  /** The client tag of its requests; null for a generated token (one client, a new token each run). */
+  tag: string | null;
 }
 
 const BEARER = /^Bearer +([\x21-\x7e]+)$/i;
@@ -30,7 +32,9 @@ export function clientTag(token: string): string {
 /**
  * The client a request was authenticated as (set by requireScope): 16 characters derived from
  * the token's sha256, stable across restarts for a configured token, never the token itself;
- * null on a route without auth.
+ * null on a route without auth, and for the token generated when API_TOKENS is unset (the one
+ * client of such a run gets a new token at each start, and its retries after a restart must
+ * still find their keys).
  */
 export function clientOf(ctx: { state: unknown }): string | null {
   const client = (ctx.state as Record<string, unknown> | undefined)?.[CLIENT_STATE];
@@ -46,7 +50,10 @@ export class Authenticator {
   #tokens: HashedToken[];
 
   constructor(tokens: readonly ApiToken[]) {
-    this.#tokens = tokens.map((token) => ({ digest: sha256(token.token), scopes: new Set(token.scopes) }));
+    this.#tokens = tokens.map((token) => {
+      const digest = sha256(token.token);
+      return { digest, scopes: new Set(token.scopes), tag: token.generated ? null : tagOf(digest) };
+    });
   }
 
   /** The token in an Authorization header value when it is a known one, else null (for keying, never for logging). */
@@ -54,15 +61,15 @@ export class Authenticator {
     return this.#lookup(authorization)?.token ?? null;
   }
 
-  #lookup(authorization: string): { token: string; digest: Buffer; scopes: ReadonlySet<Scope> } | null {
+  #lookup(authorization: string): { token: string; tag: string | null; scopes: ReadonlySet<Scope> } | null {
     const match = BEARER.exec(authorization);
     const digest = sha256(match?.[1] ?? "");
-    let found: ReadonlySet<Scope> | null = null;
+    let found: HashedToken | null = null;
     for (const token of this.#tokens) {
       // No early exit: every token is compared, whatever matched.
-      if (timingSafeEqual(token.digest, digest) && match) found = token.scopes;
+      if (timingSafeEqual(token.digest, digest) && match) found = token;
     }
-    return found && match ? { token: match[1]!, digest, scopes: found } : null;
+    return found && match ? { token: match[1]!, tag: found.tag, scopes: found.scopes } : null;
   }
 
   /**
@@ -74,7 +81,7 @@ export class Authenticator {
       const known = this.#lookup(ctx.get("Authorization"));
       if (known === null) throw new UnauthorizedBearerError();
       if (!known.scopes.has(scope)) throw new ForbiddenError(`The token lacks the scope ${scope}`);
-      (ctx.state as Record<string, unknown>)[CLIENT_STATE] = tagOf(known.digest);
+      if (known.tag !== null) (ctx.state as Record<string, unknown>)[CLIENT_STATE] = known.tag;
       await next();
     };
   }
