@@ -16,6 +16,7 @@ import { createPostgresStore } from "./event_store/postgres.ts";
 import type { EventStore } from "./event_store/types.ts";
 import { createApp } from "./http/app.ts";
 import { defaultDeadlineMs } from "./http/deadline.ts";
+import { suspendReadsOnReconnect } from "./queries/redis_health.ts";
 import { createMetrics } from "./http/metrics.ts";
 import { openApiRoutes } from "./http/openapi.ts";
 import { sequentialIds } from "./http/request_id.ts";
@@ -67,6 +68,8 @@ async function connectRedis(config: Config, logger: Logger, keyPrefix: string): 
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
   });
   client.on("error", () => undefined); // reads fall back to PostgreSQL; reconnects on its own
+  // After a reconnect, reads come from PostgreSQL for a few seconds: the Redis may be a restarted one with older views.
+  suspendReadsOnReconnect(client);
   try {
     await client.connect();
     await client.ping();
