@@ -126,10 +126,15 @@ export class ProgressTracker implements ProgressWaiter {
     const { signal } = options;
     while (!signal.aborted) {
       const client = new pg.Client({ connectionString: options.connectionString, application_name: "projection-progress", keepAlive: true });
+      // One abort listener per connection, removed when it ends: added on the long-lived signal
+      // and never removed, they piled up one per reconnect (Node's MaxListenersExceededWarning
+      // after ten seconds of a PostgreSQL outage).
+      let onAbort = (): void => undefined;
       const ended = new Promise<void>((resolve) => {
         client.on("error", () => resolve());
         client.on("end", () => resolve());
-        signal.addEventListener("abort", () => resolve(), { once: true });
+        onAbort = () => resolve();
+        signal.addEventListener("abort", onAbort, { once: true });
       });
       client.on("notification", (message) => {
         if (message.channel === ACTIVE_CHANNEL && message.payload) {
@@ -156,6 +161,7 @@ export class ProgressTracker implements ProgressWaiter {
       } catch (error) {
         if (!signal.aborted) options.logger.warn({ error: (error as Error).message }, "progress listener lost; reconnecting");
       } finally {
+        signal.removeEventListener("abort", onAbort);
         await client.end().catch(() => undefined);
       }
       if (!signal.aborted) await sleep(1000, signal).catch(() => undefined);
