@@ -69,6 +69,10 @@ describe("http app", () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({ level: 40, error: "connect ECONNREFUSED 127.0.0.1:5432" });
     expect(warnings[0]).not.toHaveProperty("err");
+    // Their access lines are info (the warning above tells the outage); a 500's stays warn.
+    const access = logged.filter((line) => line["msg"] === "request");
+    expect(access.filter((line) => line["status"] === 503).map((line) => line["level"])).toEqual(new Array(10).fill(30));
+    expect(access.filter((line) => line["status"] === 500).map((line) => line["level"])).toEqual([40]);
     const errors = logged.filter((line) => line["msg"] === "request failed");
     expect(errors).toHaveLength(1);
     expect((errors[0]!["err"] as { message: string }).message).toContain("secret internals");

@@ -10,7 +10,11 @@ import { requestIdOf } from "./request_id.ts";
 /** Told about every finished request with its final status; must not throw. */
 export type RequestObserver = (ctx: Context, seconds: number) => void;
 
-/** Middleware that logs each finished request (5xx at warn, 4xx at info, others at debug) and tells the observers. */
+/**
+ * Middleware that logs each finished request (5xx at warn, except 503s: info, as 4xx; others at
+ * debug) and tells the observers. A 503 is a store outage or a wait that ran out, already told
+ * once a second by the error middleware: a warn line per request buried the rest of an outage's log.
+ */
 export function requestLog(logger: Logger, observers: readonly RequestObserver[] = []): Middleware {
   return async (ctx, next) => {
     const started = performance.now();
@@ -20,7 +24,7 @@ export function requestLog(logger: Logger, observers: readonly RequestObserver[]
       const ms = performance.now() - started;
       for (const observe of observers) observe(ctx, ms / 1000);
       const status = ctx.status;
-      const level = status >= 500 ? "warn" : status >= 400 ? "info" : "debug";
+      const level = status >= 500 && status !== 503 ? "warn" : status >= 400 ? "info" : "debug";
       if (logger.isLevelEnabled(level)) {
         const line = { requestId: requestIdOf(ctx), method: ctx.method, path: ctx.path, status, ms: Math.round(ms * 10) / 10 };
         logger[level](line, "request");
