@@ -10,7 +10,7 @@
 import type { Redis } from "ioredis";
 import type { Piscina } from "piscina";
 import type { Logger } from "pino";
-import type { Pool } from "../../db/pool.ts";
+import { isConnectionError, type Pool } from "../../db/pool.ts";
 import type { EventStore } from "../../event_store/types.ts";
 import { sentinelKey } from "../../shared/read_models.ts";
 import { backoffMs, sleep } from "./backoff.ts";
@@ -126,7 +126,8 @@ export async function leadFamily(deps: LeadDeps, family: ProjectionFamily, leade
         local.set(name, "failed");
         if (performance.now() - startedAt >= HEALTHY_RUN_MS) failures = 0;
         const retryInMs = Math.max(1000, backoffMs(failures++, RETRY_CAP_MS));
-        logger.error({ projection: name, error: (error as Error).message, retryInMs }, "projection failed; retrying");
+        // A lost connection (a store outage) is expected to pass: a warning; anything else is an error.
+        logger[isConnectionError(error) ? "warn" : "error"]({ projection: name, error: (error as Error).message, retryInMs }, "projection failed; retrying");
         await sleep(retryInMs, signal).catch(() => undefined);
       } finally {
         deps.viewsReady.delete(name);
