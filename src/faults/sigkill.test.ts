@@ -46,8 +46,8 @@ describe.skipIf(skip !== null)(`SIGKILL under load${skip ? ` (${skip})` : ""}`, 
   afterAll(async () => {
     await service?.kill("SIGKILL");
     await clean?.kill("SIGKILL");
-    await redis?.stop();
-    await cleanRedis?.stop();
+    await redis?.close();
+    await cleanRedis?.close();
     await postgres?.destroy();
   });
 

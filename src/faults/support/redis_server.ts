@@ -4,7 +4,7 @@
  * saved a snapshot (SAVE), which the next start loads, as a Redis with RDB persistence would.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
@@ -15,6 +15,8 @@ export interface RedisServer {
   url: string;
   /** Kills the server (SIGKILL: its data is gone). */
   stop(): Promise<void>;
+  /** Stops the server for good and removes its directory (and any snapshot in it). */
+  close(): Promise<void>;
   /** Starts a fresh server on the same port: empty, or with the last snapshot a test saved (SAVE). */
   start(): Promise<void>;
   /** Freezes the server (SIGSTOP): connections stay open, nothing answers. */
@@ -59,17 +61,22 @@ export async function startRedisServer(): Promise<RedisServer> {
     child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdio: "ignore" });
     await waitForPing(url, 10_000);
   };
+  const stop = async (): Promise<void> => {
+    const running = child as ChildProcess | null;
+    child = null;
+    if (!running || running.exitCode !== null) return;
+    const exited = new Promise((resolve) => running.once("exit", resolve));
+    running.kill("SIGKILL");
+    await exited;
+  };
   await launch();
   return {
     port,
     url,
-    async stop() {
-      const running = child;
-      child = null;
-      if (!running || running.exitCode !== null) return;
-      const exited = new Promise((resolve) => running.once("exit", resolve));
-      running.kill("SIGKILL");
-      await exited;
+    stop,
+    async close() {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
     },
     start: launch,
     pause() {

@@ -33,7 +33,7 @@ export async function startFaultStack(): Promise<FaultStack> {
     databaseUrl,
     async stop() {
       await service.kill("SIGKILL");
-      await redis.stop();
+      await redis.close();
       await postgres.destroy();
     },
   };
