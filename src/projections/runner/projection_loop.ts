@@ -81,6 +81,7 @@ export class ProjectionLoop {
   #consumed = 0;
   #resumedFrom = 0;
   #read = 0;
+  #progressKnown = false;
   #tail: Promise<void> = Promise.resolve();
   #gate: Promise<void> = Promise.resolve();
   #openGate: (() => void) | null = null;
@@ -142,9 +143,14 @@ export class ProjectionLoop {
     return this.#read;
   }
 
-  /** `consumed` when this run started (what earlier runs of this version had consumed); valid once the state is no longer "starting". */
+  /** `consumed` when this run started (what earlier runs of this version had consumed); valid once `progressKnown`. */
   get resumedFrom(): number {
     return this.#resumedFrom;
+  }
+
+  /** True once the run has read its stored progress: `resumedFrom` and `read` mean something (a bulk build advances `read` while the state is still "starting"). */
+  get progressKnown(): boolean {
+    return this.#progressKnown;
   }
 
   /** Consumes until the signal aborts; rejects when the projection fails (stop policy). */
@@ -154,6 +160,7 @@ export class ProjectionLoop {
     const stored = await readProgress(this.#deps.pool, definition.name, version);
     this.#position = stored.position;
     this.#consumed = this.#read = this.#resumedFrom = stored.consumed;
+    this.#progressKnown = true;
     try {
       if (await this.#bulkWanted()) {
         // A fresh version loads without its secondary indexes (built once at the head, below).

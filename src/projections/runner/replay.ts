@@ -256,10 +256,15 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
   let previous: number | null = null;
   let resumedFrom = 0;
   try {
-    while (loop.state === "starting") await sleep(20, outer);
+    while (loop.state === "starting" && !loop.progressKnown) await sleep(20, outer);
     // What earlier runs had consumed (not loop.consumed now: batches may have committed already).
     resumedFrom = loop.resumedFrom;
     if (options.out) line = new ProgressLine({ out: options.out, label: `replay ${definition.name} v${version}`, total: build.total, startDone: resumedFrom });
+    // The bulk build (most of a replay) runs while the loop is still "starting": its progress shows as it goes.
+    while (loop.state === "starting") {
+      line?.update(loop.read);
+      await sleep(100, outer);
+    }
     let indexesBuilt = build.indexesBuilt;
     while (previous === null) {
       await Promise.race([sleep(100, outer), running]);
