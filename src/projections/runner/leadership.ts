@@ -27,6 +27,8 @@ export async function runWhileLeader(options: {
 }): Promise<void> {
   const { signal, logger, projection } = options;
   const retryMs = options.retryMs ?? 1000;
+  /** Attempts that failed in a row: during an outage one warning, then one every 30 (the rest at debug). */
+  let failing = 0;
   while (!signal.aborted) {
     const { client, lost } = lockConnection(options.connectionString, `projection-leader-${process.pid}`);
     try {
@@ -38,11 +40,16 @@ export async function runWhileLeader(options: {
         await sleep(retryMs, AbortSignal.any([signal, lost.signal]));
       }
       if (signal.aborted || lost.signal.aborted) continue;
+      failing = 0;
       logger.info({ projection }, "leading projection");
       await options.lead(AbortSignal.any([signal, lost.signal]));
     } catch (error) {
       options.notLeading?.();
-      if (!signal.aborted) logger.warn({ projection, error: (error as Error).message }, "projection leadership interrupted; retrying");
+      if (!signal.aborted) {
+        failing++;
+        const level = failing === 1 || failing % 30 === 0 ? "warn" : "debug";
+        logger[level]({ projection, error: (error as Error).message, attemptsFailed: failing }, "projection leadership interrupted; retrying");
+      }
     } finally {
       await client.end().catch(() => undefined);
     }
