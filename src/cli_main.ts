@@ -17,6 +17,7 @@ import { replayCommand } from "./cli_replay.ts";
 import { REPLAY_NICENESS } from "./runtime/priority.ts";
 import { createLogger } from "./main.ts";
 import { projectionModules } from "./projections/all.ts";
+import { backoffMs, sleep } from "./projections/runner/backoff.ts";
 import { projectionStatusForModules } from "./projections/runner/status.ts";
 import { boundHeapGrowth } from "./runtime/heap_growth.ts";
 import { seed, seedEventCount, seedSizeForEvents } from "./seed/seed.ts";
@@ -152,9 +153,9 @@ async function runReplayCommand(config: Config, args: readonly string[]): Promis
         // A store outage (a dropped connection, PostgreSQL restarting) interrupts a replay; it resumes
         // from its checkpoints. Anything else, or an outage that lasts, ends the command.
         if (!isConnectionError(error) || attempt >= REPLAY_ATTEMPTS) throw error;
-        const delayMs = Math.min(15_000, 1000 * 2 ** (attempt - 1));
+        const delayMs = backoffMs(attempt - 1, 15_000, 1000);
         console.error(`replay interrupted by a store outage (${(error as Error).message}); resuming in ${delayMs / 1000} s (attempt ${attempt + 1} of ${REPLAY_ATTEMPTS})`);
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        await sleep(delayMs);
         // Replays that switched over before the interruption are done; the rest resume (or start).
         const serving = await servingVersions(stores.database.pool, pending).catch(() => servingAtStart);
         const switched = pending.filter((name) => serving.get(name) !== servingAtStart.get(name));

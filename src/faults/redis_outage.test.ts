@@ -93,15 +93,21 @@ describe.skipIf(skip !== null)(`Redis outage with data loss${skip ? ` (${skip})`
     expect((last.body as { priceCents: number }).priceCents).toBe(4242);
   });
 
-  it("after Redis comes back, reads with X-Consistent-With see every change at once (idle projection threads reconnect meanwhile)", { timeout: 60_000 }, async () => {
+  /** Creates `count` products (skus `<prefix>-<i>`, prices 100 + i) in a category; their ids and the last position. */
+  async function createProducts(count: number, prefix: string, category: string): Promise<{ ids: string[]; position: string }> {
     const ids: string[] = [];
     let position = "";
-    for (let i = 0; i < 8; i++) {
-      const created = await sendCommand(service.url, "/v1/products", { sku: `IDLE-${i}`, name: `Idle ${i}`, category: "faults-idle", priceCents: 100 + i });
+    for (let i = 0; i < count; i++) {
+      const created = await sendCommand(service.url, "/v1/products", { sku: `${prefix}-${i}`, name: `${prefix} ${i}`, category, priceCents: 100 + i });
       expect(created.status).toBe(201);
       ids.push((created.body as { id: string }).id);
       position = (created.body as { position: string }).position;
     }
+    return { ids, position };
+  }
+
+  it("after Redis comes back, reads with X-Consistent-With see every change at once (idle projection threads reconnect meanwhile)", { timeout: 60_000 }, async () => {
+    const { ids, position } = await createProducts(8, "IDLE", "faults-idle");
     expect((await sendQuery(service.url, `/v1/products/${ids[0]}`, { headers: { "x-consistent-with": position } })).status).toBe(200);
     await redis.stop();
     await sleep(500);
@@ -126,14 +132,9 @@ describe.skipIf(skip !== null)(`Redis outage with data loss${skip ? ` (${skip})`
   });
 
   it("rewrites the views when Redis comes back from an older snapshot (its views and sentinel look complete)", { timeout: 60_000 }, async () => {
-    const ids: string[] = [];
-    let position = "";
-    for (let i = 0; i < 6; i++) {
-      const created = await sendCommand(service.url, "/v1/products", { sku: `SNAP-${i}`, name: `Snapshot ${i}`, category: "faults-snapshot", priceCents: 100 + i });
-      expect(created.status).toBe(201);
-      ids.push((created.body as { id: string }).id);
-      position = (created.body as { position: string }).position;
-    }
+    const created = await createProducts(6, "SNAP", "faults-snapshot");
+    const ids = created.ids;
+    let position = created.position;
     expect((await sendQuery(service.url, `/v1/products/${ids[5]}`, { headers: { "x-consistent-with": position } })).status).toBe(200);
     const plain = redis.client();
     try {

@@ -10,6 +10,7 @@ import type Koa from "koa";
 import type { Context } from "koa";
 import getRawBody from "raw-body";
 import { AppError, PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError, type Issue } from "../shared/errors.ts";
+import { withTimeout } from "../shared/with_timeout.ts";
 
 /** The largest accepted request body in bytes. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -51,23 +52,11 @@ function declaredLength(ctx: Context): number | null {
   return Number.isSafeInteger(length) && length >= 0 ? length : null;
 }
 
-async function withTimeout(reading: Promise<Buffer>, timeoutMs: number): Promise<Buffer> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new RequestTimeoutError(timeoutMs)), timeoutMs);
-  });
-  // After a timeout the read fails later (the connection closes); nobody waits for it then.
-  reading.catch(() => undefined);
-  try {
-    return await Promise.race([reading, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 async function readBytes(ctx: Context, limit: number, length: number | null): Promise<Buffer> {
   try {
-    return await withTimeout(getRawBody(ctx.req, { limit, ...(length === null ? {} : { length }) }), bodyTimeoutOf(ctx));
+    // After a timeout the read fails later (the connection closes); nobody waits for it then.
+    const timeoutMs = bodyTimeoutOf(ctx);
+    return await withTimeout(getRawBody(ctx.req, { limit, ...(length === null ? {} : { length }) }), timeoutMs, () => new RequestTimeoutError(timeoutMs));
   } catch (error) {
     if (error instanceof RequestTimeoutError) throw error;
     const type = (error as { type?: unknown }).type;

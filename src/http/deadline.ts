@@ -8,6 +8,7 @@
  */
 import type { Middleware } from "koa";
 import { UnavailableError } from "../shared/errors.ts";
+import { withTimeout } from "../shared/with_timeout.ts";
 
 /** The default: longer than any wait a request is allowed on purpose (X-Consistent-With's, bodies). */
 export function defaultDeadlineMs(consistencyWaitMs: number): number {
@@ -15,19 +16,6 @@ export function defaultDeadlineMs(consistencyWaitMs: number): number {
 }
 
 export function requestDeadline(ms: number): Middleware {
-  return async (ctx, next) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const work = next();
-    const expired = new Promise<"expired">((resolve) => {
-      timer = setTimeout(() => resolve("expired"), ms);
-    });
-    try {
-      if ((await Promise.race([work, expired])) !== "expired") return;
-    } finally {
-      clearTimeout(timer);
-    }
-    // Settles unobserved; a failure after the answer is nobody's to report.
-    work.catch(() => undefined);
-    throw new UnavailableError(`No answer within ${ms / 1000} s: a store is not answering; retry shortly (a command with its Idempotency-Key)`, 1);
-  };
+  const late = (): Error => new UnavailableError(`No answer within ${ms / 1000} s: a store is not answering; retry shortly (a command with its Idempotency-Key)`, 1);
+  return (_ctx, next) => withTimeout(next(), ms, late);
 }

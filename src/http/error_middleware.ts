@@ -10,7 +10,7 @@ import { sendProblem, type ProblemBody } from "./problem.ts";
 import { requestIdOf } from "./request_id.ts";
 
 /** Converts any thrown value to the problem body and extra headers it answers with. */
-export function problemFor(error: unknown): { problem: ProblemBody; headers: Record<string, string>; expected: boolean; outage?: boolean } {
+export function problemFor(error: unknown): { problem: ProblemBody; headers: Record<string, string>; expected: boolean } {
   if (error instanceof AppError) {
     const problem: ProblemBody = { type: error.type, title: error.title, status: error.status };
     if (error.message && error.message !== error.title) problem.detail = error.message;
@@ -19,7 +19,7 @@ export function problemFor(error: unknown): { problem: ProblemBody; headers: Rec
     if (error instanceof UnavailableError) headers["Retry-After"] = String(error.retryAfterSeconds);
     const extra = (error as { headers?: unknown }).headers;
     if (extra && typeof extra === "object") Object.assign(headers, extra);
-    return { problem, headers, expected: error.status < 500, outage: error instanceof UnavailableError };
+    return { problem, headers, expected: error.status < 500 };
   }
   if (isConnectionError(error)) {
     const unavailable = new UnavailableError();
@@ -27,7 +27,6 @@ export function problemFor(error: unknown): { problem: ProblemBody; headers: Rec
       problem: { type: unavailable.type, title: unavailable.title, status: 503, detail: unavailable.message },
       headers: { "Retry-After": String(unavailable.retryAfterSeconds) },
       expected: false,
-      outage: true,
     };
   }
   return {
@@ -78,8 +77,9 @@ export function errorMiddleware(logger: Logger, after?: (ctx: Context) => void):
       await next();
       if (after !== undefined) after(ctx);
     } catch (error) {
-      const { problem, headers, expected, outage } = problemFor(error);
-      if (outage) outages.note(error, requestIdOf(ctx));
+      const { problem, headers, expected } = problemFor(error);
+      // A 503 is an outage (UnavailableError, or a lost connection to a store).
+      if (problem.status === 503) outages.note(error, requestIdOf(ctx));
       else if (!expected) logger.error({ err: error, requestId: requestIdOf(ctx) }, "request failed");
       for (const [name, value] of Object.entries(headers)) ctx.set(name, value);
       // A body left unread (a 401 before reading, a stalled upload) is not drained: close instead.

@@ -5,6 +5,7 @@
 import type Router from "@koa/router";
 import { z } from "zod";
 import { UnavailableError } from "../shared/errors.ts";
+import { withTimeout } from "../shared/with_timeout.ts";
 import type { RouteDoc } from "./route_module.ts";
 
 /** OpenAPI descriptions of the health routes. */
@@ -25,9 +26,7 @@ export const READY_TIMEOUT_MS = 2000;
 
 /** The check's answer, or false once it took longer than READY_TIMEOUT_MS (or failed). */
 function readyWithin(ready: () => Promise<boolean>): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS)));
-  return Promise.race([ready().catch(() => false), late]).finally(() => clearTimeout(timer));
+  return withTimeout(ready(), READY_TIMEOUT_MS, () => new Error("readiness check timed out")).catch(() => false);
 }
 
 /** Registers GET /healthz and GET /readyz on a router. */

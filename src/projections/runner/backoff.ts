@@ -16,7 +16,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** Delay before retry number `attempt` (0-based): 100 ms doubling, capped. */
-export function backoffMs(attempt: number, capMs = 5000): number {
-  return Math.min(capMs, 100 * 2 ** attempt);
+/** Delay before retry number `attempt` (0-based): `baseMs` (100 ms) doubling, capped. */
+export function backoffMs(attempt: number, capMs = 5000, baseMs = 100): number {
+  return Math.min(capMs, baseMs * 2 ** attempt);
 }

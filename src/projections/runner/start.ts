@@ -7,7 +7,7 @@ import { Redis } from "ioredis";
 import { isConnectionError } from "../../db/pool.ts";
 import type { ActiveVersions, ProgressWaiter } from "../../shared/read_models.ts";
 import type { RouteModule } from "../../http/route_module.ts";
-import { sleep } from "./backoff.ts";
+import { backoffMs, sleep } from "./backoff.ts";
 import { buildThreads, createBulkBuilder, type BulkTuning } from "./bulk_builder.ts";
 import { leadFamily } from "./lead_family.ts";
 import { runWhileLeader } from "./leadership.ts";
@@ -135,26 +135,20 @@ export async function startProjections(options: StartProjectionsOptions): Promis
    * doubling to 30 s, as the projections do: nobody is at a terminal to run it again.
    */
   const follow = async (name: string, first: Awaited<ReturnType<typeof beginReplay>>): Promise<void> => {
-    let handle = first;
-    for (let attempt = 1; ; attempt++) {
+    let done = first.done;
+    for (let failures = 0; ; failures++) {
       try {
-        logger.info({ projection: name, ...(await handle.done) }, "replay finished");
+        logger.info({ projection: name, ...(await done) }, "replay finished");
         return;
       } catch (error) {
+        // A lost connection, from the replay or from starting it again: wait and resume. Anything
+        // else (another process took the replay over) ends it here.
         if (signal.aborted || !isConnectionError(error)) throw error;
-        const delayMs = Math.min(30_000, 1000 * 2 ** (attempt - 1));
+        const delayMs = backoffMs(failures, 30_000, 1000);
         logger.warn({ projection: name, error: (error as Error).message, retryInMs: delayMs }, "replay interrupted by a store outage; resuming it");
-        for (;;) {
-          await sleep(delayMs, signal).catch(() => undefined);
-          if (signal.aborted) throw error;
-          try {
-            handle = await begin(name);
-            break;
-          } catch (again) {
-            // Still down: wait again. Anything else (another process took the replay over) ends it here.
-            if (!isConnectionError(again)) throw again;
-          }
-        }
+        await sleep(delayMs, signal).catch(() => undefined);
+        if (signal.aborted) throw error;
+        done = begin(name).then((handle) => handle.done);
       }
     }
   };
