@@ -16,7 +16,7 @@ import { createPostgresStore } from "./event_store/postgres.ts";
 import type { EventStore } from "./event_store/types.ts";
 import { createApp } from "./http/app.ts";
 import { defaultDeadlineMs } from "./http/deadline.ts";
-import { suspendReadsOnReconnect } from "./queries/redis_health.ts";
+import { holdReadsOnNewServer, suspendReadsOnReconnect } from "./queries/redis_health.ts";
 import { createMetrics } from "./http/metrics.ts";
 import { openApiRoutes } from "./http/openapi.ts";
 import { sequentialIds } from "./http/request_id.ts";
@@ -45,7 +45,7 @@ export function createLogger(config: Pick<Config, "logLevel">): Logger {
 }
 
 /** Connects to Redis per REDIS_URL: "off" → none; "auto" → 127.0.0.1:6379 when it answers. */
-async function connectRedis(config: Config, logger: Logger, keyPrefix: string): Promise<{ client: Redis | null; url: string | null }> {
+async function connectRedis(config: Config, logger: Logger, keyPrefix: string, pool: Pool): Promise<{ client: Redis | null; url: string | null }> {
   if (config.redisUrl === "off") {
     logger.info("Redis disabled (REDIS_URL=off): reads come from PostgreSQL");
     return { client: null, url: null };
@@ -70,6 +70,14 @@ async function connectRedis(config: Config, logger: Logger, keyPrefix: string): 
   client.on("error", () => undefined); // reads fall back to PostgreSQL; reconnects on its own
   // After a reconnect, reads come from PostgreSQL for a few seconds: the Redis may be a restarted one with older views.
   suspendReadsOnReconnect(client);
+  // And until the views are known to be this Redis server run's: one restarted while the service
+  // was down or cut off from it may hold an older snapshot's views (src/shared/redis_server.ts).
+  holdReadsOnNewServer(client, pool, {
+    onHeld: (settled, ms) =>
+      settled
+        ? logger.info({ ms }, "Redis restarted since the views were written: reads came from PostgreSQL until its old views were dropped")
+        : logger.warn({ ms }, "Redis restarted since the views were written and its old views were not dropped in time: reads use it again"),
+  });
   try {
     await client.connect();
     await client.ping();
@@ -110,7 +118,7 @@ export async function startService(config: Config, options: { logger?: Logger; /
     await store.ping();
 
     const redisKeyPrefix = options.redisKeyPrefix ?? config.redisKeyPrefix;
-    const redis = await connectRedis(config, logger, redisKeyPrefix);
+    const redis = await connectRedis(config, logger, redisKeyPrefix, pool);
     if (redis.client) {
       const client = redis.client;
       cleanups.push(async () => void client.disconnect());

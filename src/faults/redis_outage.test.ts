@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, sendCommand, sendQuery, sleep } from "./support/client.ts";
 import { dumpRedis } from "./support/redis_dump.ts";
 import type { RedisServer } from "./support/redis_server.ts";
-import type { ServiceProcess } from "../testing/service_process.ts";
+import { startServiceProcess, type ServiceProcess } from "../testing/service_process.ts";
 import { faultStackSkipReason, startFaultStack, type FaultStack } from "./support/stack.ts";
 
 const skip = faultStackSkipReason();
@@ -19,7 +19,11 @@ describe.skipIf(skip !== null)(`Redis outage with data loss${skip ? ` (${skip})`
     stack = await startFaultStack();
     ({ redis, service } = stack);
   });
-  afterAll(async () => stack?.stop());
+  // A test may replace the service (a restart): that one is stopped too.
+  afterAll(async () => {
+    await service?.kill();
+    await stack?.stop();
+  });
 
   it("serves reads from PostgreSQL while Redis is down and restores the views after it returns", { timeout: 120_000 }, async () => {
     const ids: string[] = [];
@@ -93,6 +97,31 @@ describe.skipIf(skip !== null)(`Redis outage with data loss${skip ? ` (${skip})`
     expect((last.body as { priceCents: number }).priceCents).toBe(4242);
   });
 
+  /**
+   * Creates six products, has Redis save a snapshot, then gives product i a stock of
+   * `stock + i`: a change only in the products' own views (no list member or score moves with
+   * it, so the audit of list memberships cannot notice). Their ids and the last position.
+   */
+  async function snapshotThenChangeStock(prefix: string, category: string, stock: number): Promise<{ ids: string[]; position: string }> {
+    const created = await createProducts(6, prefix, category);
+    const ids = created.ids;
+    let position = created.position;
+    expect((await sendQuery(service.url, `/v1/products/${ids[5]}`, { headers: { "x-consistent-with": position } })).status).toBe(200);
+    const plain = redis.client();
+    try {
+      await plain.save();
+    } finally {
+      plain.disconnect();
+    }
+    for (const [i, id] of ids.entries()) {
+      const changed = await sendCommand(service.url, `/v1/products/${id}/stock`, { delta: stock + i });
+      expect(changed.status).toBe(200);
+      position = (changed.body as { position: string }).position;
+    }
+    expect((await sendQuery(service.url, `/v1/products/${ids[5]}`, { headers: { "x-consistent-with": position } })).status).toBe(200);
+    return { ids, position };
+  }
+
   /** Creates `count` products (skus `<prefix>-<i>`, prices 100 + i) in a category; their ids and the last position. */
   async function createProducts(count: number, prefix: string, category: string): Promise<{ ids: string[]; position: string }> {
     const ids: string[] = [];
@@ -132,24 +161,7 @@ describe.skipIf(skip !== null)(`Redis outage with data loss${skip ? ` (${skip})`
   });
 
   it("rewrites the views when Redis comes back from an older snapshot (its views and sentinel look complete)", { timeout: 60_000 }, async () => {
-    const created = await createProducts(6, "SNAP", "faults-snapshot");
-    const ids = created.ids;
-    let position = created.position;
-    expect((await sendQuery(service.url, `/v1/products/${ids[5]}`, { headers: { "x-consistent-with": position } })).status).toBe(200);
-    const plain = redis.client();
-    try {
-      await plain.save();
-    } finally {
-      plain.disconnect();
-    }
-    // Stock: only in the products' own views (no list member or score moves with it, so the
-    // audit of list memberships cannot notice).
-    for (const [i, id] of ids.entries()) {
-      const changed = await sendCommand(service.url, `/v1/products/${id}/stock`, { delta: 10 + i });
-      expect(changed.status).toBe(200);
-      position = (changed.body as { position: string }).position;
-    }
-    expect((await sendQuery(service.url, `/v1/products/${ids[5]}`, { headers: { "x-consistent-with": position } })).status).toBe(200);
+    const { ids, position } = await snapshotThenChangeStock("SNAP", "faults-snapshot", 10);
     await redis.stop();
     await redis.start();
     // Once the service uses Redis again (reads skip it for a second after errors), every change
@@ -165,6 +177,34 @@ describe.skipIf(skip !== null)(`Redis outage with data loss${skip ? ` (${skip})`
     // And the product lists (a collection) agree.
     const list = await sendQuery(service.url, "/v1/products?category=faults-snapshot&sort=price_asc&limit=10");
     expect((list.body as { items: Array<{ stock: number }> }).items.map((item) => item.stock)).toEqual(ids.map((_, i) => 10 + i));
+  });
+
+  it("rewrites the views when Redis restarted from an older snapshot while the service was down: no read sees the snapshot's", { timeout: 90_000 }, async () => {
+    const { ids } = await snapshotThenChangeStock("DOWN", "faults-down", 20);
+    await service.kill("SIGTERM");
+    await redis.stop();
+    await redis.start();
+    // A new process knows the views' Redis only from what was stored with them: from its very
+    // first answers, none may come from the snapshot's views (stock 0).
+    service = await startServiceProcess({ databaseUrl: stack!.databaseUrl, redisUrl: redis.url });
+    const stale: string[] = [];
+    const until = performance.now() + 4000;
+    let reads = 0;
+    while (performance.now() < until) {
+      for (const [i, id] of ids.entries()) {
+        const read = await sendQuery(service.url, `/v1/products/${id}`);
+        reads++;
+        if (read.status !== 200 || (read.body as { stock?: number }).stock !== 20 + i) stale.push(`${id}: ${read.status} ${JSON.stringify(read.body)}`);
+      }
+      const list = await sendQuery(service.url, "/v1/products?category=faults-down&sort=price_asc&limit=10");
+      const stocks = (list.body as { items?: Array<{ stock: number }> }).items?.map((item) => item.stock);
+      if (JSON.stringify(stocks) !== JSON.stringify(ids.map((_, i) => 20 + i))) stale.push(`list: ${JSON.stringify(stocks)}`);
+    }
+    expect(stale.slice(0, 5)).toEqual([]);
+    expect(reads).toBeGreaterThan(12);
+    // The restart was told by its run_id (stored with the views), and the views rewritten.
+    expect(await eventually(async () => service.logs.join("").includes("restored Redis views from rows"), { timeoutMs: 20_000 })).toBe(true);
+    expect(service.logs.join("")).toContain('"reason":"Redis restarted"');
   });
 
   it("answers reads from PostgreSQL, each within a bounded wait, while Redis is paused (SIGSTOP), and from Redis again after", { timeout: 60_000 }, async () => {

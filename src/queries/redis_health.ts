@@ -6,15 +6,40 @@
  * read.
  */
 import type { Redis } from "ioredis";
+import type { Pool } from "../db/pool.ts";
+import { servingViewsOnServer } from "../shared/redis_server.ts";
 
 /** How long reads skip Redis after one of its commands timed out. */
 export const SUSPEND_MS = 1000;
 
 const suspendedUntil = new WeakMap<Redis, number>();
 
+/** How many holds (holdReadsUntil) each client's reads are under. */
+const holds = new WeakMap<Redis, number>();
+
 /** True when the client is connected and not suspended after a timeout. */
 export function redisUsable(redis: Redis | null): redis is Redis {
-  return redis !== null && redis.status === "ready" && (suspendedUntil.get(redis) ?? 0) <= performance.now();
+  return redis !== null && redis.status === "ready" && (suspendedUntil.get(redis) ?? 0) <= performance.now() && !holds.get(redis);
+}
+
+/**
+ * Holds Redis reads (they come from the rows) until `settled()` answers true, asked every
+ * `everyMs`, or for `maxMs` at most (a failed ask counts as not settled). Resolves when the
+ * hold ends: true when it settled, false when it gave up.
+ */
+export async function holdReadsUntil(redis: Redis, settled: () => Promise<boolean>, options: { everyMs?: number; maxMs?: number; signal?: AbortSignal } = {}): Promise<boolean> {
+  const { everyMs = 500, maxMs = 60_000, signal } = options;
+  holds.set(redis, (holds.get(redis) ?? 0) + 1);
+  const until = performance.now() + maxMs;
+  try {
+    while (performance.now() < until && !signal?.aborted) {
+      if (await settled().catch(() => false)) return true;
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+    return false;
+  } finally {
+    holds.set(redis, (holds.get(redis) ?? 1) - 1);
+  }
 }
 
 /**
@@ -38,4 +63,27 @@ export function suspendReadsOnReconnect(redis: Redis): void {
 /** Records a failed Redis read: a timeout suspends Redis reads for SUSPEND_MS. */
 export function redisReadFailed(redis: Redis, error: unknown): void {
   if (error instanceof Error && /timed out/i.test(error.message)) suspendedUntil.set(redis, performance.now() + SUSPEND_MS);
+}
+
+/**
+ * Whenever the client becomes ready (the first time included), holds Redis reads until every
+ * serving projection version's views are known to be this server run's (servingViewsOnServer):
+ * a Redis that restarted while the service was down or unable to reach it, from an older
+ * snapshot, holds views that look complete and are not, and its run_id is the only sign. A
+ * server the views were written to passes at the first ask (one INFO, one query); a restarted
+ * one once each leader has dropped its keys, within a second or two. `onHeld` hears of holds
+ * that did not pass at once (settled false: given up after `maxMs`).
+ */
+export function holdReadsOnNewServer(redis: Redis, pool: Pool, options: { maxMs?: number; onHeld?: (settled: boolean, ms: number) => void } = {}): void {
+  redis.on("ready", () => {
+    const started = performance.now();
+    let asks = 0;
+    const settled = async (): Promise<boolean> => {
+      asks++;
+      return servingViewsOnServer(pool, redis);
+    };
+    void holdReadsUntil(redis, settled, { maxMs: options.maxMs ?? 60_000 }).then((ok) => {
+      if (asks > 1 || !ok) options.onHeld?.(ok, Math.round(performance.now() - started));
+    });
+  });
 }

@@ -1,8 +1,9 @@
 /**
  * What a process does while it leads a projection: run its loop and keep its Redis views
  * whole. Every second (and whenever Redis becomes ready) the watchdog checks the version's
- * sentinel key, the dirty flag and the Redis server's run_id (a restart from an older
- * snapshot brings back views that look complete), and, while the sentinel says complete, the views of the next
+ * sentinel key, the dirty flag and the Redis server's run_id against the one stored with the
+ * version (a restart from an older snapshot, even while no process ran, brings back views that
+ * look complete), and, while the sentinel says complete, the views of the next
  * few rows of each table (views_audit.ts: keys lost one by one leave the sentinel in place);
  * when views were lost or missed writes, it rebuilds the
  * views from the rows, holding the loop one page at a time (live events go on between pages). While the loop defers views (the
@@ -13,6 +14,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Pool } from "../../db/pool.ts";
 import type { ProjectionLoop } from "./projection_loop.ts";
+import { redisRunId } from "../../shared/redis_server.ts";
 import { dropVersionKeys } from "./retire.ts";
 import { ViewsAudit, type MissingViews } from "./views_audit.ts";
 import { restoreViews, viewsPresent } from "./views_restore.ts";
@@ -40,27 +42,42 @@ export async function leadProjection(options: {
   const version = loop.version;
   // views_writing still set: the last leader died while writing views, which may be ahead
   // of rows that never committed; restore them. Then mark this leader as writing.
-  const dirty = await pool.query<{ views_dirty: boolean; views_writing: boolean }>(
-    "UPDATE projections AS p SET views_writing = $3 FROM (SELECT views_dirty, views_writing FROM projections WHERE name = $1 AND version = $2 FOR UPDATE) AS old WHERE p.name = $1 AND p.version = $2 RETURNING old.views_dirty, old.views_writing",
+  const dirty = await pool.query<{ views_dirty: boolean; views_writing: boolean; redis_run_id: string | null }>(
+    "UPDATE projections AS p SET views_writing = $3 FROM (SELECT views_dirty, views_writing, redis_run_id FROM projections WHERE name = $1 AND version = $2 FOR UPDATE) AS old WHERE p.name = $1 AND p.version = $2 RETURNING old.views_dirty, old.views_writing, old.redis_run_id",
     [definition.name, version, Boolean(redis && definition.views)],
   );
   if (dirty.rows[0]?.views_dirty || dirty.rows[0]?.views_writing) views.dirty = true;
   let checking = false;
   const audit = new ViewsAudit();
-  /** The Redis server's run_id when last checked; a new one means it restarted. */
-  let runId: string | null = null;
+  /**
+   * The run_id of the Redis server the views were last seen on (stored with the version, so
+   * a restart while no leader ran is told too); a new one means it restarted.
+   */
+  let runId: string | null = dirty.rows[0]?.redis_run_id ?? null;
   /** Set when Redis restarted: its keys may be an older snapshot's, dropped before the restore. */
   let restarted = false;
 
-  /** True when the Redis server is not the one seen at the last check (it restarted, empty or from a snapshot). */
+  /** Stores the server's run_id with the version (after a restart, once its keys are dropped). */
+  const recordServer = async (id: string): Promise<void> => {
+    await pool.query("UPDATE projections SET redis_run_id = $3 WHERE name = $1 AND version = $2", [definition.name, version, id]);
+    runId = id;
+  };
+
+  /** True when the Redis server is not the one the views were last seen on (it restarted, empty or from a snapshot). */
   const newServer = async (client: NonNullable<typeof redis>): Promise<boolean> => {
     // Unanswered: nothing learned (the next check asks again), and no restore for it.
-    const info = await client.info("server").catch(() => "");
-    const id = /^run_id:(\w+)/m.exec(info)?.[1] ?? null;
-    const changed = runId !== null && id !== null && id !== runId;
-    if (id !== null) runId = id;
-    return changed;
+    const id = await redisRunId(client);
+    if (id === null || id === runId) return false;
+    if (runId === null) {
+      // First seen (a new version, or one from before run_ids were stored): nothing to compare.
+      await recordServer(id);
+      return false;
+    }
+    pendingRunId = id;
+    return true;
   };
+  /** A restarted server's run_id, recorded once the keys it came back with are dropped. */
+  let pendingRunId: string | null = null;
 
   /** Checks the next few rows' views (the sentinel says they are complete); a reason to restore them, or null. */
   const audited = async (client: NonNullable<typeof redis>): Promise<string | null> => {
@@ -103,7 +120,11 @@ export async function leadProjection(options: {
       if (reason === null) return;
       logger.info({ projection: definition.name, version, reason }, "restoring Redis views from rows");
       // Its keys go first: readers find no view (and read the rows) rather than a stale one meanwhile.
-      if (restarted) await dropVersionKeys(redis, definition.name, version);
+      if (restarted) {
+        await dropVersionKeys(redis, definition.name, version);
+        if (pendingRunId !== null) await recordServer(pendingRunId);
+        pendingRunId = null;
+      }
       restarted = false;
       // Cleared first: a task whose views fail while the restore runs sets it again, and the
       // views are restored once more.
