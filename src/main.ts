@@ -104,6 +104,7 @@ export async function startService(config: Config, options: { logger?: Logger; /
   try {
     const database = await openDatabase(config, {
       poolSize: config.databasePoolMax,
+      exclusiveEmbedded: true,
       log: (line) => logger.info(line),
       onPoolError: (error) => logger.warn({ err: error.message }, "idle PostgreSQL client error"),
     });

@@ -37,12 +37,19 @@ async function migrateWhenReachable(pool: Pool, waitMs: number, log?: (message: 
 /** Connects (starting the embedded server when DATABASE_URL is unset), then migrates. */
 export async function openDatabase(
   config: Pick<Config, "databaseUrl" | "dataDir"> & Partial<Pick<Config, "databaseWaitMs">>,
-  options: { poolSize?: number; log?: (message: string) => void; onPoolError?: (error: Error) => void; backendNiceness?: number } = {},
+  options: {
+    poolSize?: number;
+    log?: (message: string) => void;
+    onPoolError?: (error: Error) => void;
+    backendNiceness?: number;
+    /** Refuse an embedded PostgreSQL another live process started on DATA_DIR (the service: that process would take it down on exit); the CLI attaches to it. */
+    exclusiveEmbedded?: boolean;
+  } = {},
 ): Promise<OpenDatabase> {
   let url = config.databaseUrl;
   let stopEmbedded = async (): Promise<void> => undefined;
   if (!url) {
-    const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, ...(options.log ? { log: options.log } : {}) });
+    const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, exclusive: options.exclusiveEmbedded ?? false, ...(options.log ? { log: options.log } : {}) });
     url = embedded.connectionString;
     stopEmbedded = () => embedded.stop();
     options.log?.(`embedded PostgreSQL ready (data under ${config.dataDir})`);

