@@ -3,7 +3,10 @@
  * `Cache-Control: no-cache` (caches may store it but must revalidate); a matching
  * `If-None-Match` answers 304 with no body; bodies over 1 KiB are compressed when the
  * client accepts gzip or br (a precomputed gzip is used as it is), with
- * `Vary: Accept-Encoding`. The ETag names the identity bytes, whatever the encoding.
+ * `Vary: Accept-Encoding`. A strong ETag names one representation (RFC 9110 8.8.3), so a
+ * compressed answer's ETag is the identity bytes' with the coding appended inside the quotes
+ * (`"abc"`, `"abc-gzip"`, `"abc-br"`, as Apache httpd does); If-None-Match matches any of
+ * the three, and a 304 carries the one a 200 would have.
  */
 import { createHash } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
@@ -31,14 +34,23 @@ export function bodyEtag(body: Buffer): string {
   return `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`;
 }
 
-/** True when an If-None-Match header matches the etag (`*`, lists, weak comparison as RFC 9110 asks). */
+/** The ETag of an answer's bytes sent with a content coding: the coding appended inside the quotes (null: the identity etag). */
+export function encodedEtag(etag: string, encoding: Encoding | null): string {
+  return encoding === null ? etag : `${etag.slice(0, -1)}-${encoding}"`;
+}
+
+/**
+ * True when an If-None-Match header matches the etag in any of its codings (`*`, lists, weak
+ * comparison as RFC 9110 asks): a client that cached the gzip answer revalidates with its
+ * etag, and the bytes it names are the same.
+ */
 export function etagMatches(header: string | undefined, etag: string): boolean {
   if (header === undefined || header === "") return false;
   const bare = etag.replace(/^W\//, "");
   for (const part of header.split(",")) {
-    const candidate = part.trim();
-    if (candidate === "*") return true;
-    if (candidate.replace(/^W\//, "") === bare) return true;
+    const candidate = part.trim().replace(/^W\//, "");
+    if (candidate === "*" || candidate === bare) return true;
+    if (candidate === encodedEtag(bare, "gzip") || candidate === encodedEtag(bare, "br")) return true;
   }
   return false;
 }
@@ -53,17 +65,19 @@ function parseEncoding(header: string | undefined, hasGzip: boolean): Encoding |
     accepted.set(name.trim(), Number.isFinite(quality) ? quality : 0);
   }
   const wildcard = accepted.get("*");
-  const allows = (name: Encoding): boolean => (accepted.get(name) ?? wildcard ?? 0) > 0;
-  if (hasGzip && allows("gzip")) return "gzip";
-  if (allows("br")) return "br";
-  if (allows("gzip")) return "gzip";
-  return null;
+  const quality = (name: Encoding): number => accepted.get(name) ?? wildcard ?? 0;
+  const br = quality("br");
+  const gz = quality("gzip");
+  if (br <= 0 && gz <= 0) return null;
+  // The client's preference first; at equal quality a precomputed gzip, else br (smaller).
+  if (gz > br || (gz === br && hasGzip)) return "gzip";
+  return "br";
 }
 
 // The last header seen, per hasGzip: clients send the same few Accept-Encoding values.
 const lastChoice: Array<{ header: string; encoding: Encoding | null } | undefined> = [undefined, undefined];
 
-/** Picks br or gzip from Accept-Encoding (q=0 refuses); prefers an available precomputed gzip. */
+/** Picks br or gzip from Accept-Encoding: the higher quality (q=0 refuses); at equal quality an available precomputed gzip, else br. */
 export function chooseEncoding(header: string | undefined, hasGzip: boolean): Encoding | null {
   if (header === undefined || header === "") return null;
   const slot = hasGzip ? 1 : 0;
@@ -85,15 +99,16 @@ export function acceptsGzip(headers: IncomingHttpHeaders): boolean {
  * encoding (null: identity) and the bytes to send, or `ready: null` when they must be
  * compressed now (no precomputed gzip for what the client accepts).
  */
-export type PreparedReply = { status: 304 } | { status: 200; encoding: Encoding | null; ready: Buffer } | { status: 200; encoding: Encoding; ready: null };
+export type PreparedReply = { etag: string } & ({ status: 304 } | { status: 200; encoding: Encoding | null; ready: Buffer } | { status: 200; encoding: Encoding; ready: null });
 
-/** The reply for a prepared answer and the request's headers (see PreparedReply); the one decision of every prepared answer. */
+/** The reply for a prepared answer and the request's headers (see PreparedReply), with the ETag to send; the one decision of every prepared answer. */
 export function preparedReply(headers: IncomingHttpHeaders, answer: PreparedAnswer): PreparedReply {
-  if (etagMatches(headers["if-none-match"], answer.etag)) return { status: 304 };
   const gz = answer.gzip ?? null;
   const encoding = answer.body.length > COMPRESS_THRESHOLD ? chooseEncoding(headers["accept-encoding"], gz !== null) : null;
-  if (encoding === null) return { status: 200, encoding, ready: answer.body };
-  return { status: 200, encoding, ready: encoding === "gzip" && gz !== null ? gz : null };
+  const etag = encodedEtag(answer.etag, encoding);
+  if (etagMatches(headers["if-none-match"], answer.etag)) return { etag, status: 304 };
+  if (encoding === null) return { etag, status: 200, encoding, ready: answer.body };
+  return { etag, status: 200, encoding, ready: encoding === "gzip" && gz !== null ? gz : null };
 }
 
 /** Compresses bytes for an encoding (on the fly; brotli at a fast quality). */
@@ -106,11 +121,11 @@ export async function compress(body: Buffer, encoding: Encoding): Promise<Buffer
 export async function sendPrepared(ctx: Context, answer: PreparedAnswer): Promise<void> {
   // Headers straight on the node response: koa's setters re-validate and re-parse each one.
   const res = ctx.res;
-  res.setHeader("ETag", answer.etag);
+  const reply = preparedReply(ctx.req.headers, answer);
+  res.setHeader("ETag", reply.etag);
   res.setHeader("Cache-Control", "no-cache");
   if (res.hasHeader("Vary")) ctx.vary("Accept-Encoding");
   else res.setHeader("Vary", "Accept-Encoding");
-  const reply = preparedReply(ctx.req.headers, answer);
   if (reply.status === 304) {
     ctx.status = 304;
     ctx.body = null;

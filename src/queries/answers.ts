@@ -55,7 +55,8 @@ export const dailySalesAnswer = z.object({
 
 /** Response headers every 200 of a query carries. */
 export const QUERY_RESPONSE_HEADERS: Record<string, string> = {
-  ETag: "Strong etag of the answer bytes; send it back in If-None-Match for a 304",
+  ETag: 'Strong etag of the answer bytes; a compressed answer\'s has its coding inside the quotes ("abc-gzip", "abc-br" for the bytes of "abc"). Send any of them back in If-None-Match for a 304',
+  "Content-Encoding": "gzip or br when the body is over 1 KiB and Accept-Encoding allows one: the higher q wins; at equal q gzip when it is precomputed, else br",
   "Cache-Control": "no-cache (store, but revalidate)",
   Vary: "Accept-Encoding",
 };

@@ -102,7 +102,7 @@ function answerer(deps: HotReadDeps): HotReads {
     deps.onViewRead?.("memory");
     // The headers in the order koa's path sets them (request id, conditional, type, encoding, length).
     res.setHeader("X-Request-Id", pickRequestId(headers["x-request-id"], deps.newRequestId));
-    res.setHeader("ETag", answer.etag);
+    res.setHeader("ETag", reply.etag);
     res.setHeader("Cache-Control", "no-cache");
     res.setHeader("Vary", "Accept-Encoding");
     res.statusCode = reply.status;
