@@ -38,7 +38,7 @@ export interface CommandInput<P, B> {
   body: B;
   /** The addressed aggregate's id (from the URL, or the body / a new id on creates). */
   id: string;
-  ifMatch: number | null;
+  ifMatch: readonly number[] | null;
   metadata: EventMetadata;
   idempotency: IdempotencyRecord | undefined;
 }

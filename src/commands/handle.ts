@@ -6,6 +6,7 @@
 import type { EventMetadata, EventStore, IdempotencyRecord, NewEvent, RecordedEvent, StreamGuard } from "../event_store/types.ts";
 import { ConflictError, NotFoundError, PreconditionError, WrongExpectedVersionError } from "../shared/errors.ts";
 import type { Position } from "../shared/position.ts";
+import { ifMatchAccepts } from "./if_match.ts";
 
 /** Any domain event: a type and its data. */
 export interface EventShape {
@@ -30,7 +31,7 @@ export interface HandleOptions<C, S, E extends EventShape> {
   /** `create`: the stream must not exist (409 otherwise); `update`: it must (404 otherwise). */
   mode: "create" | "update";
   /** The version from If-Match; a different loaded version answers 412 and is never retried. */
-  ifMatch: number | null;
+  ifMatch: readonly number[] | null;
   metadata: EventMetadata;
   idempotency?: IdempotencyRecord | undefined;
   /** Other streams the command was decided from, at the versions read; a moved one throws StaleGuardError (not retried here). */
@@ -82,8 +83,9 @@ export async function handle<C, S, E extends EventShape>(options: HandleOptions<
     const read = blind ? { version: 0, events: [] } : await store.readStream(streamId);
     if (mode === "create" && read.version > 0) throw new ConflictError(`${options.label} already exists`);
     if (mode === "update" && read.version === 0) throw new NotFoundError(`${options.label} not found`);
-    if (ifMatch !== null && ifMatch !== read.version) {
-      throw new PreconditionError(`If-Match names version ${ifMatch}; the current version is ${read.version}`);
+    if (!ifMatchAccepts(ifMatch, read.version)) {
+      const named = ifMatch!.length === 0 ? "no version (a weak tag never matches)" : `version ${ifMatch!.join(" or ")}`;
+      throw new PreconditionError(`If-Match names ${named}; the current version is ${read.version}`);
     }
     const state = fold(decider as Decider<unknown, S, E>, read.events);
     const events = decider.decide(options.command, state);
@@ -107,7 +109,7 @@ export async function handle<C, S, E extends EventShape>(options: HandleOptions<
     } catch (error) {
       if (!(error instanceof WrongExpectedVersionError)) throw error;
       if (mode === "create") throw new ConflictError(`${options.label} already exists`);
-      if (ifMatch !== null) throw new PreconditionError(`The ${options.label.toLowerCase()} changed concurrently; its version is no longer ${ifMatch}`);
+      if (ifMatch !== null) throw new PreconditionError(`The ${options.label.toLowerCase()} changed concurrently; its version is no longer ${read.version}`);
       if (attempt >= maxAttempts) throw new ConflictError(`The ${options.label.toLowerCase()} kept changing concurrently; try again`);
       await backoff(attempt);
     }

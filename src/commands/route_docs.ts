@@ -7,7 +7,10 @@ import { commandResultSchema } from "./common_schemas.ts";
 
 /** Request headers every command reads. */
 export const commandHeaders: Record<string, string> = {
-  "If-Match": 'Optional. `"<version>"`: answer 412 unless the aggregate is at this version.',
+  "If-Match":
+    'Optional. `"<version>"`, or a list of them: answer 412 unless the aggregate is at one of these versions. The comparison is strong ' +
+    '(RFC 9110): a weak tag (`W/"3"`) or `"03"` never matches; a bare `3` is read as `"3"`; `*` matches any existing aggregate. ' +
+    "Anything else is a 400.",
   "Idempotency-Key":
     "Optional. 1..200 printable ASCII; a repeat with the same route and body within 24 h answers the first status and body again " +
     "(another route or body: 422). The same body is the same JSON value: key order and whitespace do not matter, but a field " +
@@ -19,7 +22,7 @@ export const commandHeaders: Record<string, string> = {
 /** The same, for creates: there is no aggregate (and no version) to match yet. */
 const createHeaders: Record<string, string> = {
   ...commandHeaders,
-  "If-Match": 'Not used by creates (a duplicate id is a 409); a value that is not `"<version>"` is still a 400.',
+  "If-Match": 'Not used by creates (a duplicate id is a 409); it is still read: a value that is not `"<version>"`, a list of them or `*` is a 400.',
 };
 
 function commandResponses(create: boolean, extra: Record<number, string>): Record<number, ResponseDoc> {
