@@ -74,6 +74,16 @@ async function replayOrConflict(env: CommandEnv, ctx: Context, request: Idempote
   sendAnswer(ctx, answer);
 }
 
+/**
+ * A header that may be sent once: node joins repeated unknown headers with ", " (two
+ * Idempotency-Key lines would become one key, "a, b"), so a repeat is a 400.
+ */
+function onceOnly(ctx: Context, name: string, label: string): string | undefined {
+  const values = ctx.req.headersDistinct[name];
+  if (values !== undefined && values.length > 1) throw new ValidationError([{ path: `headers.${label}`, message: "must be sent once" }]);
+  return values?.[0];
+}
+
 /** Builds the koa handler for one command route. */
 export function commandHandler<PS extends z.ZodType, BS extends z.ZodType>(env: CommandEnv, spec: CommandSpec<PS, BS>): Middleware {
   const scope = `POST ${spec.template}`;
@@ -86,7 +96,7 @@ export function commandHandler<PS extends z.ZodType, BS extends z.ZodType>(env: 
     const rawBody = await readJsonBodyInto(ctx, issues);
     const body = rawBody === undefined ? undefined : collectIssues(issues, () => parseOrThrow(spec.body, rawBody));
     const ifMatch = collectIssues(issues, () => parseIfMatch(ctx.get("If-Match")));
-    const sentKey = collectIssues(issues, () => parseIdempotencyKey(ctx.headers["idempotency-key"] as string | undefined));
+    const sentKey = collectIssues(issues, () => parseIdempotencyKey(onceOnly(ctx, "idempotency-key", "Idempotency-Key")));
     if (issues.length > 0 || params === undefined || body === undefined || ifMatch === undefined || sentKey === undefined) throw new ValidationError(issues);
     const key = sentKey === null ? null : clientKey(clientOf(ctx), sentKey);
     const request: IdempotentRequest | null = key === null ? null : { key, scope, requestHash: requestHash("POST", spec.template, rawParams, rawBody) };

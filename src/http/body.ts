@@ -79,6 +79,8 @@ export async function readJsonBody(ctx: Context, limit = MAX_BODY_BYTES): Promis
     ctx.set("Connection", "close");
     throw tooLarge(limit);
   }
+  // Node keeps the first of two Content-Type lines; which one the sender meant is unknown.
+  if ((ctx.req.headersDistinct["content-type"]?.length ?? 0) > 1) throw new ValidationError([{ path: "headers.Content-Type", message: "must be sent once" }]);
   const jsonType = isJsonContentType(ctx.get("Content-Type"));
   if (!jsonType && length !== null) throw new UnsupportedMediaTypeError();
   // Compressed request bodies are not accepted (RFC 9110 §15.5.16: 415 for a content coding

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_ATTEMPTS } from "../handle.ts";
 import { databaseAvailable, databaseSkipReason } from "../../testing/db.ts";
-import { OPERATOR_TOKEN, productBody, startCommandHarness, type CommandHarness } from "../test_support.ts";
+import { openRaw, parseAnswer, rawRequest } from "../../http/test_raw_http.ts";
+import { COMMANDS_TOKEN, OPERATOR_TOKEN, productBody, startCommandHarness, type CommandHarness } from "../test_support.ts";
 
 describe.skipIf(!databaseAvailable)(`product command routes (${databaseAvailable ? "PostgreSQL" : databaseSkipReason})`, () => {
   let h: CommandHarness;
@@ -134,6 +135,28 @@ describe.skipIf(!databaseAvailable)(`product command routes (${databaseAvailable
     expect((await h.post(`/v1/products/${id}/price`, { priceCents: 10 }, { "if-match": "*" })).status).toBe(200);
     expect((await h.post(`/v1/products/${id}/price`, { priceCents: 11 }, { "if-match": '"5", abc' })).status).toBe(400);
     expect(await h.countEvents()).toBe(before + 4);
+  });
+
+  it("refuses an Idempotency-Key or Content-Type sent twice (400, nothing appended): node would join the keys into one, or keep the first type", async () => {
+    const { id } = await create();
+    const before = await h.countEvents();
+    const body = JSON.stringify({ priceCents: 77 });
+    const send = (extra: string) =>
+      rawRequest(h.url, `POST /v1/products/${id}/price HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${COMMANDS_TOKEN}\r\nContent-Type: application/json\r\n${extra}Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    for (const [extra, path] of [
+      ["Idempotency-Key: a1\r\nIdempotency-Key: a2\r\n", "headers.Idempotency-Key"],
+      ["Content-Type: text/plain\r\n", "headers.Content-Type"],
+    ] as const) {
+      const answer = await send(extra);
+      expect(answer?.status, extra).toBe(400);
+      expect(answer?.headers["content-type"]).toMatch(/^application\/problem\+json/);
+      expect(JSON.stringify(JSON.parse(answer!.body).errors)).toContain(path);
+    }
+    expect(await h.countEvents()).toBe(before);
+    // Sent once, the key works (written without a half-close, which node answers by closing: the command takes a round trip to the store).
+    const connection = await openRaw(h.url);
+    connection.socket.write(`POST /v1/products/${id}/price HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${COMMANDS_TOKEN}\r\nContent-Type: application/json\r\nIdempotency-Key: a1\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    expect(parseAnswer(await connection.closed)?.status).toBe(200);
   });
 
   it("lets exactly one of 20 parallel creates with the same sku win", async () => {
