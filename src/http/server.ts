@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type Koa from "koa";
+import { MAX_BODY_BYTES } from "./body.ts";
 
 export interface RunningServer {
   /** Base URL, e.g. `http://127.0.0.1:3000`. */
@@ -80,15 +81,38 @@ function onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
  */
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
-/** The app's handler behind the fast path; once closing, every request goes to the app (its answers are told to close the connection). */
+/** Answers a request with a problem+json the app never sees, and closes the connection. */
+function answerProblem(res: ServerResponse, status: number, title: string, detail: string): void {
+  const body = JSON.stringify({ type: "validation", title, status, detail });
+  res.writeHead(status, { "Content-Type": "application/problem+json", "Content-Length": Buffer.byteLength(body), Connection: "close" });
+  res.end(body);
+}
+
+/**
+ * The app's handler behind the fast path; once closing, every request goes to the app (its
+ * answers are told to close the connection). An HTTP/1.1 request without Host is a 400
+ * (RFC 9112 3.2), in problem+json (node's own check answers it with no body).
+ */
 function handlerWith(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   fastPath: ((req: IncomingMessage, res: ServerResponse) => boolean) | null,
   closing: () => boolean,
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  if (fastPath === null) return handler;
   return (req, res) => {
-    if (closing() || !fastPath(req, res)) handler(req, res);
+    if (req.headers.host === undefined && req.httpVersion === "1.1") answerProblem(res, 400, "Bad request", "An HTTP/1.1 request needs a Host header");
+    else if (fastPath === null || closing() || !fastPath(req, res)) handler(req, res);
+  };
+}
+
+/**
+ * `Expect: 100-continue`: node would send 100 Continue before the app runs, inviting a body
+ * the app then refuses by its Content-Length (413); over the limit, the app answers without it.
+ */
+function continueUnlessTooLarge(handler: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const length = Number(req.headers["content-length"]);
+    if (!(Number.isFinite(length) && length > MAX_BODY_BYTES)) res.writeContinue();
+    handler(req, res);
   };
 }
 
@@ -97,8 +121,11 @@ export async function startServer(app: Koa, options: ServerOptions): Promise<Run
   let closing: Promise<void> | null = null;
   const requestTimeout = options.requestTimeoutMs ?? 30_000;
   const headersTimeout = Math.min(options.headersTimeoutMs ?? 10_000, requestTimeout);
+  const handler = handlerWith(app.callback(), options.fastPath ?? null, () => closing !== null);
   const server = createServer(
     {
+      // Checked by handlerWith, so that the 400 is problem+json like every other.
+      requireHostHeader: false,
       maxHeaderSize: options.maxHeaderBytes ?? 16 * 1024,
       headersTimeout,
       requestTimeout,
@@ -106,8 +133,11 @@ export async function startServer(app: Koa, options: ServerOptions): Promise<Run
       // Timeouts are enforced by a periodic sweep; keep it a fraction of the shortest one.
       connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(headersTimeout / 4))),
     },
-    handlerWith(app.callback(), options.fastPath ?? null, () => closing !== null),
+    handler,
   );
+  server.on("checkContinue", continueUnlessTooLarge(handler));
+  // Any other expectation cannot be met (RFC 9110 10.1.1): 417, in problem+json.
+  server.on("checkExpectation", (_req: IncomingMessage, res: ServerResponse) => answerProblem(res, 417, "Expectation failed", "Only Expect: 100-continue is supported"));
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS;
   server.maxConnections = options.maxConnections ?? 10_000;
   server.on("clientError", onClientError);

@@ -42,6 +42,31 @@ function expectProblem(answer: ReturnType<typeof parseAnswer>, status: number, t
   expect(body).toMatchObject({ type, status });
 }
 
+describe("requests the HTTP layer answers itself", () => {
+  it("answers problem+json to a missing Host (400) and an expectation it cannot meet (417)", async () => {
+    expectProblem(await rawRequest(server.url, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n"), 400, "validation");
+    // HTTP/1.0 has no Host requirement.
+    expect((await rawRequest(server.url, "GET /healthz HTTP/1.0\r\n\r\n"))?.status).toBe(200);
+    expectProblem(await rawRequest(server.url, "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"), 417, "validation");
+  });
+
+  it("Expect: 100-continue: invites a body within the limit, answers 413 without inviting one over it", async () => {
+    const small = await openRaw(server.url);
+    small.socket.write("POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: 8\r\nConnection: close\r\n\r\n");
+    const invited = await new Promise<string>((resolve) => small.socket.once("data", (chunk: Buffer) => resolve(chunk.toString("latin1"))));
+    expect(invited).toMatch(/^HTTP\/1\.1 100 Continue/);
+    small.socket.write('{"a": 1}');
+    const raw = (await small.closed).toString("latin1");
+    expect(parseAnswer(Buffer.from(raw.slice(raw.indexOf("HTTP/1.1", 1)), "latin1"))?.status).toBe(200);
+
+    const large = await openRaw(server.url);
+    large.socket.write("POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: 70000\r\n\r\n");
+    const answered = (await large.closed).toString("latin1");
+    expect(answered).not.toContain("100 Continue");
+    expectProblem(parseAnswer(Buffer.from(answered, "latin1")), 413, "payload_too_large");
+  });
+});
+
 describe("server limits", () => {
   it("closes a connection whose headers trickle in slower than the headers timeout (408)", async () => {
     const connection = await openRaw(server.url);
