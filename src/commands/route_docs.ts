@@ -25,10 +25,13 @@ const createHeaders: Record<string, string> = {
   "If-Match": 'Not used by creates (a duplicate id is a 409); it is still read: a value that is not `"<version>"`, a list of them or `*` is a 400.',
 };
 
+/** The header of an answer repeated for an Idempotency-Key (any status the first attempt got). */
+const REPLAYED = "`true` when this is the stored answer to an earlier request with the same Idempotency-Key (nothing was appended); absent otherwise";
+
 function commandResponses(create: boolean, extra: Record<number, string>): Record<number, ResponseDoc> {
   const success: ResponseDoc = create
-    ? { description: "Created", schema: commandResultSchema, headers: { ETag: '"<version>"', Location: "URL of the created resource" } }
-    : { description: "Done (or nothing to change)", schema: commandResultSchema, headers: { ETag: '"<version>"' } };
+    ? { description: "Created", schema: commandResultSchema, headers: { ETag: '"<version>"', Location: "URL of the created resource", "Idempotent-Replayed": REPLAYED } }
+    : { description: "Done (or nothing to change)", schema: commandResultSchema, headers: { ETag: '"<version>"', "Idempotent-Replayed": REPLAYED } };
   const responses: Record<number, ResponseDoc> = {
     [create ? 201 : 200]: success,
     400: { description: "Body, params or headers fail the schema; lists every issue with its dotted path" },

@@ -94,7 +94,8 @@ function operation(doc: RouteDoc): JsonSchema {
 
 /** What holds for every route, beyond what each operation lists. */
 const GENERAL_NOTES = [
-  "Every path answers 405 (problem+json, `type` `not_found`: the contract's closed list has no method type) with an `Allow` header for a method it does not define, and 404 for a path no route has.",
+  "Every path answers 405 (problem+json, `type` `not_found`: the contract's closed list has no method type) with an `Allow` header for a method it does not define, and 404 for a path no route has. HEAD is answered wherever GET is; OPTIONS answers 200 with no body and an `Allow` header listing the path's methods.",
+  "The HTTP layer answers these itself, in problem+json, and closes the connection: 431 when a request's head (request line and headers) is over 16 KiB; 408 when the head does not arrive within 10 s or the whole request within 30 s; 400 for a request that is not valid HTTP/1.1 (an HTTP/1.1 request without `Host` included); 417 for an `Expect` other than `100-continue`. `Expect: 100-continue` with a `Content-Length` over 64 KiB gets the 413 without a 100 Continue.",
   "Commands and reads by id or sku take no query parameters; list reads take only those listed. An unknown query parameter is a 400 issue `query.<name>`, listed with every other issue of the request (params, query, headers, body).",
   "A request body with a `Content-Encoding` other than `identity` answers 415.",
   "A request that has no answer within its deadline (15 s, or CONSISTENCY_WAIT_MS + 10 s when that is longer: a store that stopped answering) answers 503 with `Retry-After`. A command cut off so may still be applied: retry it with its Idempotency-Key.",

@@ -35,7 +35,7 @@ export const changeDetailsBody = z
 
 /** Body of `POST /v1/products/{id}/stock`. */
 export const adjustStockBody = z.strictObject({
-  delta: z.number().int().min(-1_000_000).max(1_000_000).refine((delta) => delta !== 0, "must not be zero"),
+  delta: z.number().int().min(-1_000_000).max(1_000_000).refine((delta) => delta !== 0, "must not be zero").meta({ description: "Non-zero: 0 is a 400", not: { const: 0 } }),
   reason: storableText().max(200).default(""),
 });
 

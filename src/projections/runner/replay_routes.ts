@@ -45,6 +45,8 @@ export function projectionReplayRoutes(start: (name: string) => Promise<ReplayAc
           415: { description: "A body that is not application/json" },
           404: { description: "Unknown projection" },
           409: { description: "A replay of this projection is already running" },
+          413: { description: "A body larger than 64 KiB (the route takes none); the connection is closed" },
+          503: { description: "PostgreSQL is unavailable; retry after Retry-After seconds", headers: { "Retry-After": "seconds" } },
         },
       },
     ],

@@ -48,6 +48,7 @@ export function projectionStatusRoutes(status: () => Promise<{ items: Projection
         responses: {
           200: { description: "Status of every projection", schema: z.object({ items: z.array(statusItem) }) },
           400: { description: "A query parameter was sent (the route takes none); every one is listed" },
+          503: { description: "PostgreSQL is unavailable; retry after Retry-After seconds", headers: { "Retry-After": "seconds" } },
         },
       },
     ],
