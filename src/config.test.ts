@@ -16,6 +16,8 @@ describe("configuration", () => {
   it("stops on a bad value with one line naming the variable", () => {
     expect(() => loadConfig({ REDIS_KEY_PREFIX: "has space" })).toThrow(ConfigError);
     expect(() => loadConfig({ REDIS_KEY_PREFIX: "has space" })).toThrow(/^Invalid configuration: REDIS_KEY_PREFIX /);
-    expect(() => loadConfig({ VIEW_CACHE_MB: "-1" })).toThrow(/^Invalid configuration: VIEW_CACHE_MB must be a whole number/);
+    expect(() => loadConfig({ VIEW_CACHE_MB: "-1" })).toThrow(/^Invalid configuration: VIEW_CACHE_MB must be a whole number from 0 to 65536/);
+    expect(() => loadConfig({ API_TOKENS: "a:commands,a:operator" })).toThrow(/^Invalid configuration: API_TOKENS token #2 is listed twice/);
+    expect(loadConfig({ API_TOKENS: "a:commands+operator,b:commands" }).apiTokens).toHaveLength(2);
   });
 });

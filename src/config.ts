@@ -56,6 +56,10 @@ const tokenList = z.string().transform((text, ctx): ApiToken[] => {
       ctx.addIssue({ code: "custom", message: `scopes must be commands and/or operator (entry for token #${tokens.length + 1})` });
       return z.NEVER;
     }
+    if (tokens.some((known) => known.token === token)) {
+      ctx.addIssue({ code: "custom", message: `token #${tokens.length + 1} is listed twice: give it one entry with every scope it has (token:commands+operator)` });
+      return z.NEVER;
+    }
     tokens.push({ token, scopes: [...new Set(scopes as Scope[])] });
   }
   if (tokens.length === 0) {
@@ -66,7 +70,7 @@ const tokenList = z.string().transform((text, ctx): ApiToken[] => {
 });
 
 const intIn = (min: number, max: number) =>
-  z.string().regex(/^\d+$/, "must be a whole number").transform(Number).pipe(z.number().int().min(min).max(max));
+  z.string().regex(/^\d+$/, `must be a whole number from ${min} to ${max}`).transform(Number).pipe(z.number().int().min(min).max(max));
 
 const envSchema = z.object({
   PORT: intIn(0, 65535).default(3000),
