@@ -50,7 +50,7 @@ export const skuSchema = z.string().regex(SKU_PATTERN, "must be 1..64 of A-Z, a-
 export function intParam(min: number, max: number): z.ZodType<number, string> {
   return z
     .string()
-    .regex(/^\d{1,12}$/, "must be a whole number")
+    .regex(/^\d{1,12}$/, `must be a whole number from ${min} to ${max}`)
     .describe(`a whole number ${min}..${max}`)
     .transform(Number)
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
