@@ -8,7 +8,13 @@ import { ValidationError, type Issue } from "./errors.ts";
 /** Converts zod issues to problem+json issues with dotted paths (`body` for the root). */
 export function toIssues(error: z.ZodError, root = ""): Issue[] {
   const dotted = (parts: readonly PropertyKey[]): string => [root, ...parts.map((part) => String(part))].filter(Boolean).join(".") || "(root)";
-  return error.issues.flatMap((issue): Issue[] => {
+  // zod's int() checks the safe-integer range too: beside the field's own range, that issue
+  // says the same thing again, naming an internal limit (9007199254740991).
+  const paths = error.issues.map((issue) => dotted(issue.path));
+  const safeRange = (issue: z.core.$ZodIssue): boolean =>
+    (issue.code === "too_big" && issue.maximum === Number.MAX_SAFE_INTEGER) || (issue.code === "too_small" && issue.minimum === Number.MIN_SAFE_INTEGER);
+  const repeated = (issue: z.core.$ZodIssue, index: number): boolean => safeRange(issue) && paths.some((path, other) => other !== index && path === paths[index]);
+  return error.issues.filter((issue, index) => !repeated(issue, index)).flatMap((issue): Issue[] => {
     // An unknown field is reported at its own path, one issue per field.
     if (issue.code === "unrecognized_keys") {
       return issue.keys.map((key) => ({ path: dotted([...issue.path, key]), message: "Unknown field" }));
