@@ -317,9 +317,11 @@ async function execute(options: ReplayOptions, family: ProjectionFamily, build: 
     line?.finish(`replay ${definition.name} v${version} stopped: ${(error as Error).message} (run it again to resume)`);
     throw error;
   } finally {
+    // The loop has ended (awaited above): the lock goes first, so that a replay asked for just
+    // after the switch is not refused while this one's threads wind down (~0.4 s).
+    await lock.release();
     if (!options.piscina) await piscina.destroy();
     if (options.bulk === undefined) await bulk?.destroy();
-    await lock.release();
   }
   const result: ReplayResult = { version, previous, events: loop.consumed - resumedFrom, resumedFrom, seconds: (performance.now() - started) / 1000 };
   try {

@@ -154,9 +154,11 @@ export async function startProjections(options: StartProjectionsOptions): Promis
   };
   const startReplay = async (name: string): Promise<ReplayAccepted> => {
     const handle = await begin(name);
-    const done = follow(name, handle).catch((error: unknown) =>
-      logger.error({ projection: name, error: (error as Error).message }, "replay stopped; start it again to resume"),
-    );
+    const done = follow(name, handle).catch((error: unknown) => {
+      // Stopped by the service's shutdown: nothing went wrong, and it resumes when asked again.
+      if (signal.aborted) logger.info({ projection: name, version: handle.version }, "replay paused by the shutdown; POST the replay again to resume it from its checkpoint");
+      else logger.error({ projection: name, error: (error as Error).message }, "replay stopped; start it again to resume");
+    });
     replays.add(done);
     void done.finally(() => replays.delete(done));
     return { name: handle.name, version: handle.version, status: "rebuilding" };
