@@ -45,7 +45,7 @@ export function createLogger(config: Pick<Config, "logLevel">): Logger {
 }
 
 /** Connects to Redis per REDIS_URL: "off" → none; "auto" → 127.0.0.1:6379 when it answers. */
-async function connectRedis(config: Config, logger: Logger, keyPrefix: string, pool: Pool): Promise<{ client: Redis | null; url: string | null }> {
+async function connectRedis(config: Config, logger: Logger, keyPrefix: string, pool: Pool, signal: AbortSignal): Promise<{ client: Redis | null; url: string | null }> {
   if (config.redisUrl === "off") {
     logger.info("Redis disabled (REDIS_URL=off): reads come from PostgreSQL");
     return { client: null, url: null };
@@ -73,10 +73,13 @@ async function connectRedis(config: Config, logger: Logger, keyPrefix: string, p
   // And until the views are known to be this Redis server run's: one restarted while the service
   // was down or cut off from it may hold an older snapshot's views (src/shared/redis_server.ts).
   holdReadsOnNewServer(client, pool, {
-    onHeld: (settled, ms) =>
-      settled
-        ? logger.info({ ms }, "Redis restarted since the views were written: reads came from PostgreSQL until its old views were dropped")
-        : logger.warn({ ms }, "Redis restarted since the views were written and its old views were not dropped in time: reads use it again"),
+    projections: projectionModules.map((module) => module.name),
+    signal,
+    onHeld: ({ settled, ms, failedAsks }) => {
+      if (settled) logger.info({ ms }, "Redis restarted since the views were written: reads came from PostgreSQL until its old views were dropped");
+      else if (failedAsks > 0) logger.warn({ ms, failedAsks }, "could not check with PostgreSQL whether Redis's views are current: reads use Redis again");
+      else logger.warn({ ms }, "Redis restarted since the views were written and its old views were not dropped in time: reads use it again");
+    },
   });
   try {
     await client.connect();
@@ -119,10 +122,14 @@ export async function startService(config: Config, options: { logger?: Logger; /
     await store.ping();
 
     const redisKeyPrefix = options.redisKeyPrefix ?? config.redisKeyPrefix;
-    const redis = await connectRedis(config, logger, redisKeyPrefix, pool);
+    const closing = new AbortController();
+    const redis = await connectRedis(config, logger, redisKeyPrefix, pool, closing.signal);
     if (redis.client) {
       const client = redis.client;
-      cleanups.push(async () => void client.disconnect());
+      cleanups.push(async () => {
+        closing.abort();
+        client.disconnect();
+      });
     }
     // Hot views in process memory, kept coherent by Redis tracking (src/queries/view_cache.ts).
     let viewCache: ViewCache | null = null;

@@ -7,7 +7,8 @@
  */
 import type { Redis } from "ioredis";
 import type { Pool } from "../db/pool.ts";
-import { servingViewsOnServer } from "../shared/redis_server.ts";
+import { redisRunId, servingViewsOnServer } from "../shared/redis_server.ts";
+import { withTimeout } from "../shared/with_timeout.ts";
 
 /** How long reads skip Redis after one of its commands timed out. */
 export const SUSPEND_MS = 1000;
@@ -24,17 +25,19 @@ export function redisUsable(redis: Redis | null): redis is Redis {
 
 /**
  * Holds Redis reads (they come from the rows) until `settled()` answers true, asked every
- * `everyMs`, or for `maxMs` at most (a failed ask counts as not settled). Resolves when the
- * hold ends: true when it settled, false when it gave up.
+ * `everyMs`, for `maxMs` at most: an ask that fails or outlasts the time left counts as not
+ * settled. Ends early when `signal` aborts. Resolves when the hold ends: true when it settled.
  */
 export async function holdReadsUntil(redis: Redis, settled: () => Promise<boolean>, options: { everyMs?: number; maxMs?: number; signal?: AbortSignal } = {}): Promise<boolean> {
   const { everyMs = 500, maxMs = 60_000, signal } = options;
   holds.set(redis, (holds.get(redis) ?? 0) + 1);
   const until = performance.now() + maxMs;
   try {
-    while (performance.now() < until && !signal?.aborted) {
-      if (await settled().catch(() => false)) return true;
-      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    while (!signal?.aborted) {
+      const left = until - performance.now();
+      if (left <= 0) return false;
+      if (await withTimeout(settled(), left, () => new Error("no answer in time")).catch(() => false)) return true;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(everyMs, Math.max(0, until - performance.now()))));
     }
     return false;
   } finally {
@@ -66,24 +69,46 @@ export function redisReadFailed(redis: Redis, error: unknown): void {
 }
 
 /**
- * Whenever the client becomes ready (the first time included), holds Redis reads until every
- * serving projection version's views are known to be this server run's (servingViewsOnServer):
- * a Redis that restarted while the service was down or unable to reach it, from an older
+ * Whenever the client becomes ready (the first time included), holds Redis reads until the
+ * serving views of `projections` are known to be this server run's (servingViewsOnServer): a
+ * Redis that restarted while the service was down or unable to reach it, from an older
  * snapshot, holds views that look complete and are not, and its run_id is the only sign. A
- * server the views were written to passes at the first ask (one INFO, one query); a restarted
- * one once each leader has dropped its keys, within a second or two. `onHeld` hears of holds
- * that did not pass at once (settled false: given up after `maxMs`).
+ * reconnect to the run that passed last passes at once (one INFO, nothing asked of PostgreSQL,
+ * which may be the thing that is down); another run once each leader has dropped its keys,
+ * within a second or two. One hold at a time; it ends with `signal`. `onHeld` hears of holds
+ * that did not pass at once: settled, or given up after `maxMs` (the reason: the stored
+ * run_ids never matched, or PostgreSQL did not answer).
  */
-export function holdReadsOnNewServer(redis: Redis, pool: Pool, options: { maxMs?: number; onHeld?: (settled: boolean, ms: number) => void } = {}): void {
+export function holdReadsOnNewServer(
+  redis: Redis,
+  pool: Pool,
+  options: { projections: readonly string[]; maxMs?: number; signal?: AbortSignal; onHeld?: (outcome: { settled: boolean; ms: number; failedAsks: number }) => void },
+): void {
+  let passed: string | null = null;
+  let holding = false;
   redis.on("ready", () => {
+    if (holding || options.signal?.aborted) return;
+    holding = true;
     const started = performance.now();
     let asks = 0;
+    let failedAsks = 0;
     const settled = async (): Promise<boolean> => {
       asks++;
-      return servingViewsOnServer(pool, redis);
+      const runId = await redisRunId(redis);
+      if (runId === null) return false;
+      if (runId === passed) return true;
+      try {
+        if (!(await servingViewsOnServer(pool, runId, options.projections))) return false;
+      } catch (error) {
+        failedAsks++;
+        throw error;
+      }
+      passed = runId;
+      return true;
     };
-    void holdReadsUntil(redis, settled, { maxMs: options.maxMs ?? 60_000 }).then((ok) => {
-      if (asks > 1 || !ok) options.onHeld?.(ok, Math.round(performance.now() - started));
+    void holdReadsUntil(redis, settled, { maxMs: options.maxMs ?? 60_000, ...(options.signal ? { signal: options.signal } : {}) }).then((ok) => {
+      holding = false;
+      if ((asks > 1 || !ok) && !options.signal?.aborted) options.onHeld?.({ settled: ok, ms: Math.round(performance.now() - started), failedAsks });
     });
   });
 }

@@ -15,15 +15,14 @@ export async function redisRunId(redis: Redis): Promise<string | null> {
 }
 
 /**
- * True when every serving projection version's views were last seen on this Redis server run
- * (or on none yet: nothing to compare); false when one was seen on another (its leader has not
- * dropped that run's keys yet) or the server does not answer. Throws when PostgreSQL does not.
+ * True when the serving versions of the named projections have their views last seen on the
+ * Redis server run `runId` (or on none yet: nothing to compare); false when one was seen on
+ * another (its leader has not dropped that run's keys yet). Throws when PostgreSQL does not answer.
  */
-export async function servingViewsOnServer(pool: Pool, redis: Redis): Promise<boolean> {
-  const runId = await redisRunId(redis);
-  if (runId === null) return false;
+export async function servingViewsOnServer(pool: Pool, runId: string, projections: readonly string[]): Promise<boolean> {
   const stored = await pool.query<{ redis_run_id: string }>(
-    "SELECT p.redis_run_id FROM projection_active a JOIN projections p ON p.name = a.name AND p.version = a.version WHERE p.redis_run_id IS NOT NULL",
+    "SELECT p.redis_run_id FROM projection_active a JOIN projections p ON p.name = a.name AND p.version = a.version WHERE a.name = ANY($1::text[]) AND p.redis_run_id IS NOT NULL",
+    [projections],
   );
   return stored.rows.every((row) => row.redis_run_id === runId);
 }

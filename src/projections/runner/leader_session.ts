@@ -70,7 +70,8 @@ export async function leadProjection(options: {
     if (id === null || id === runId) return false;
     if (runId === null) {
       // First seen (a new version, or one from before run_ids were stored): nothing to compare.
-      await recordServer(id);
+      // Not stored (PostgreSQL did not answer): the next check tries again; no restore for it.
+      await recordServer(id).catch(() => undefined);
       return false;
     }
     pendingRunId = id;
