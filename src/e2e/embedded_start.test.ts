@@ -66,6 +66,9 @@ describe("npm start without DATABASE_URL (embedded PostgreSQL)", () => {
     }
     expect(await first.exited).toBe(0);
     expect(await postmaster(dataDir)).toBeNull();
+    // A postmaster.pid left by a PostgreSQL killed with its host, whose pid now belongs to
+    // another process (here: this test's): not taken for a running server, and removed.
+    await writeFile(path.join(dataDir, "postgres", "postmaster.pid"), `${process.pid}\n${dataDir}/postgres\n1700000000\n${await freePort()}\n\n127.0.0.1\n 0 0\nready\n`);
 
     const second = await start(dataDir);
     try {
