@@ -17,8 +17,9 @@ export function parseIfMatch(header: string): readonly number[] | null {
   const value = header.trim();
   if (value === "" || value === "*") return null;
   const versions: number[] = [];
-  for (const part of value.split(",")) {
-    const match = TAG.exec(part.trim());
+  // Empty elements of a list are ignored (RFC 9110 5.6.1).
+  for (const part of value.split(",").map((element) => element.trim()).filter((element) => element !== "")) {
+    const match = TAG.exec(part);
     const digits = match?.[2] ?? match?.[3];
     if (match === null || digits === undefined) {
       throw new ValidationError([{ path: "headers.If-Match", message: 'must be a version such as "3" (or a list of them)' }]);

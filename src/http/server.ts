@@ -99,9 +99,18 @@ function handlerWith(
   closing: () => boolean,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    if (req.headers.host === undefined && req.httpVersion === "1.1") answerProblem(res, 400, "Bad request", "An HTTP/1.1 request needs a Host header");
-    else if (fastPath === null || closing() || !fastPath(req, res)) handler(req, res);
+    if (missingHost(req)) return answerProblem(res, 400, "Bad request", "An HTTP/1.1 request needs a Host header");
+    if (closing()) {
+      // Answers sent while closing tell keep-alive clients to go away.
+      res.setHeader("Connection", "close");
+      handler(req, res);
+    } else if (fastPath === null || !fastPath(req, res)) handler(req, res);
   };
+}
+
+/** True for an HTTP/1.1 request without Host (RFC 9112 3.2: a 400). */
+function missingHost(req: IncomingMessage): boolean {
+  return req.headers.host === undefined && req.httpVersion === "1.1";
 }
 
 /**
@@ -111,7 +120,7 @@ function handlerWith(
 function continueUnlessTooLarge(handler: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const length = Number(req.headers["content-length"]);
-    if (!(Number.isFinite(length) && length > MAX_BODY_BYTES)) res.writeContinue();
+    if (!missingHost(req) && !(Number.isFinite(length) && length > MAX_BODY_BYTES)) res.writeContinue();
     handler(req, res);
   };
 }
@@ -137,7 +146,9 @@ export async function startServer(app: Koa, options: ServerOptions): Promise<Run
   );
   server.on("checkContinue", continueUnlessTooLarge(handler));
   // Any other expectation cannot be met (RFC 9110 10.1.1): 417, in problem+json.
-  server.on("checkExpectation", (_req: IncomingMessage, res: ServerResponse) => answerProblem(res, 417, "Expectation failed", "Only Expect: 100-continue is supported"));
+  server.on("checkExpectation", (req: IncomingMessage, res: ServerResponse) =>
+    missingHost(req) ? answerProblem(res, 400, "Bad request", "An HTTP/1.1 request needs a Host header") : answerProblem(res, 417, "Expectation failed", "Only Expect: 100-continue is supported"),
+  );
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS;
   server.maxConnections = options.maxConnections ?? 10_000;
   server.on("clientError", onClientError);
@@ -162,11 +173,6 @@ export async function startServer(app: Koa, options: ServerOptions): Promise<Run
 
 function shutdown(server: Server, timeoutMs: number): Promise<void> {
   return new Promise<void>((resolve) => {
-    // Responses sent while closing tell keep-alive clients to go away.
-    // (Answers already sent synchronously by a fast path cannot take it; none are once closing.)
-    server.on("request", (_request, response) => {
-      if (!response.headersSent) response.setHeader("Connection", "close");
-    });
     const sweep = setInterval(() => server.closeIdleConnections(), 25);
     const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs);
     server.close(() => {
