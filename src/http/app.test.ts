@@ -7,6 +7,7 @@ import { READY_TIMEOUT_MS } from "./health.ts";
 import { createApp } from "./app.ts";
 import type { RouteModule } from "./route_module.ts";
 import { startServer, type RunningServer } from "./server.ts";
+import { openRaw } from "./test_raw_http.ts";
 import { UnavailableError } from "../shared/errors.ts";
 
 let ready: boolean | "hang" = true;
@@ -58,6 +59,21 @@ async function problem(response: Response) {
 }
 
 describe("http app", () => {
+  it("counts a client that goes away mid-body as a 4xx, not as a failure of ours (no error line, no 500)", async () => {
+    logged.length = 0;
+    for (const head of ["Content-Length: 50\r\n", "Transfer-Encoding: chunked\r\n"]) {
+      const connection = await openRaw(server.url);
+      connection.socket.write(`POST /echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer cmd-token\r\nContent-Type: application/json\r\n${head}\r\n${head.startsWith("Transfer") ? "7\r\n" : ""}{"sku":`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      connection.socket.destroy();
+    }
+    const until = performance.now() + 3000;
+    while (logged.filter((line) => line["msg"] === "request").length < 2 && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+    const access = logged.filter((line) => line["msg"] === "request");
+    expect(access.map((line) => line["status"])).toEqual([400, 400]);
+    expect(logged.filter((line) => Number(line["level"]) >= 50)).toEqual([]);
+  });
+
   it("logs a store outage's 503s as one warning a second without a stack, and other failures as errors", async () => {
     logged.length = 0;
     for (let i = 0; i < 5; i++) {

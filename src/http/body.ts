@@ -62,6 +62,9 @@ async function readBytes(ctx: Context, limit: number, length: number | null): Pr
     const type = (error as { type?: unknown }).type;
     if (type === "entity.too.large") throw tooLarge(limit);
     if (type === "request.size.invalid") throw new ValidationError([{ path: "(body)", message: "Body size does not match Content-Length" }]);
+    // The client went away mid-body: its request is incomplete (a 400 nobody reads), not a
+    // failure of ours to log as an error and count as a 500.
+    if (type === "request.aborted") throw new ValidationError([{ path: "(body)", message: "The connection closed before the whole body arrived" }]);
     throw error;
   }
 }
