@@ -87,7 +87,7 @@ function ownerFile(databaseDir: string): string {
 
 /** Records this process as the one that starts the data directory's PostgreSQL (before it starts: another process never sees it running with an earlier owner named). */
 async function recordOwner(databaseDir: string): Promise<void> {
-  await writeFile(ownerFile(databaseDir), JSON.stringify({ pid: process.pid, started: await startTime("self") }));
+  await writeFile(ownerFile(databaseDir), await processRecord());
 }
 
 /** Removes the owner file when it names this process (a start that failed, or a clean stop). */
@@ -97,24 +97,37 @@ async function releaseOwner(databaseDir: string): Promise<void> {
 }
 
 /**
- * The live process that started the running PostgreSQL (from the owner file: its pid, and
- * its start time where /proc tells, so a reused pid is not taken for it), or null when that
- * process has ended without stopping it (SIGKILL, a crash). A server started before owner
- * files were written counts as owned: nothing tells otherwise.
+ * The live process a record file names (its pid, and its start time where /proc tells, so a
+ * reused pid is not taken for it); null when that process has ended (or is this one), or
+ * when the file is unreadable as such a record; `missing` when there is no file.
  */
-async function ownerOf(databaseDir: string): Promise<number | null> {
-  const text = await readFile(ownerFile(databaseDir), "utf8").catch(() => null);
-  if (text === null) return -1;
-  let owner: { pid?: unknown; started?: unknown };
+async function liveProcessIn<M>(file: string, missing: M): Promise<number | null | M> {
+  const text = await readFile(file, "utf8").catch(() => null);
+  if (text === null) return missing;
+  let record: { pid?: unknown; started?: unknown };
   try {
-    owner = JSON.parse(text) as typeof owner;
+    record = JSON.parse(text) as typeof record;
   } catch {
     return null;
   }
-  const pid = Number(owner.pid);
+  const pid = Number(record.pid);
   if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || !alive(pid)) return null;
-  if (typeof owner.started === "string" && HAS_PROC && (await startTime(pid)) !== owner.started) return null;
+  if (typeof record.started === "string" && HAS_PROC && (await startTime(pid)) !== record.started) return null;
   return pid;
+}
+
+/**
+ * The live process that started the running PostgreSQL (the owner file), or null when that
+ * process has ended without stopping it (SIGKILL, a crash). A server started before owner
+ * files were written counts as owned (-1): nothing tells otherwise.
+ */
+function ownerOf(databaseDir: string): Promise<number | null> {
+  return liveProcessIn(ownerFile(databaseDir), -1);
+}
+
+/** This process as a record file names it: pid and start time. */
+async function processRecord(): Promise<string> {
+  return JSON.stringify({ pid: process.pid, started: await startTime("self") });
 }
 
 /** Stops a postmaster that is not our child (fast shutdown: SIGINT) and waits until it has exited. */
@@ -179,12 +192,18 @@ export async function startEmbeddedPostgres(options: { dataDir: string; exclusiv
     options.log?.(`stopping the embedded PostgreSQL (pid ${running.pid}) left running on ${databaseDir} by a process that ended without stopping it`);
     await stopOrphan(running.pid);
   }
-  // Present from before initdb until the database exists: found at start, the first start was
-  // stopped during initdb (which leaves a cluster that may not start) or just after it.
+  // Present from before initdb until the database exists, naming the process that initialises:
+  // found with that process alive, another first start is under way; found with it gone, a
+  // first start was stopped during initdb (which leaves a cluster that may not start) or just after.
   const initialising = path.join(path.dirname(databaseDir), "postgres.initialising");
-  if (existsSync(initialising)) {
+  const initialiser = await liveProcessIn(initialising, "none" as const);
+  if (typeof initialiser === "number") {
+    throw new Error(`DATA_DIR ${options.dataDir} is in use: another process (pid ${initialiser}) is initialising its embedded PostgreSQL; start this one once that one is up, or give it its own DATA_DIR or a DATABASE_URL`);
+  }
+  if (initialiser === null) {
     options.log?.(`an earlier first start stopped while initialising ${databaseDir}: initialising it again`);
     await rm(databaseDir, { recursive: true, force: true });
+    await rm(initialising, { force: true });
   }
   const port = await freePort();
   const fresh = !existsSync(path.join(databaseDir, "PG_VERSION"));
@@ -200,7 +219,13 @@ export async function startEmbeddedPostgres(options: { dataDir: string; exclusiv
     postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
   });
   if (fresh) {
-    await writeFile(initialising, "");
+    // Created only if absent: of two first starts at once, one initialises, the other is refused.
+    try {
+      await writeFile(initialising, await processRecord(), { flag: "wx" });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      throw new Error(`DATA_DIR ${options.dataDir} is in use: another process is initialising its embedded PostgreSQL`);
+    }
     await server.initialise();
   }
   await recordOwner(databaseDir);

@@ -103,6 +103,23 @@ describe("npm start without DATABASE_URL (embedded PostgreSQL)", () => {
     expect(await postmaster(dataDir)).toBeNull();
   });
 
+  it("of two first starts at once on a fresh DATA_DIR, one comes up and the other is refused, naming why", { timeout: 240_000 }, async () => {
+    const dataDir = await newDataDir();
+    const both = await Promise.allSettled([start(dataDir), start(dataDir)]);
+    const up = both.filter((outcome): outcome is PromiseFulfilledResult<ServiceProcess> => outcome.status === "fulfilled").map((outcome) => outcome.value);
+    const refused = both.filter((outcome): outcome is PromiseRejectedResult => outcome.status === "rejected").map((outcome) => String(outcome.reason));
+    try {
+      expect(up).toHaveLength(1);
+      expect(refused).toHaveLength(1);
+      expect(refused[0]).toMatch(/DATA_DIR .* is in use/);
+      expect((await createProduct(up[0]!.url)).status).toBe(201);
+    } finally {
+      for (const service of up) service.child.kill("SIGTERM");
+    }
+    expect(await up[0]!.exited).toBe(0);
+    expect(await postmaster(dataDir)).toBeNull();
+  });
+
   it("finishes a first start that was stopped part-way: during initdb, or before the database was created", { timeout: 240_000 }, async () => {
     // Stopped during initdb: the marker is there and the cluster is unusable.
     const dataDir = await newDataDir();
