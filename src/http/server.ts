@@ -99,7 +99,7 @@ function handlerWith(
   closing: () => boolean,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    if (missingHost(req)) return answerProblem(res, 400, "Bad request", "An HTTP/1.1 request needs a Host header");
+    if (missingHost(req)) return answerProblem(res, 400, "Bad request", "An HTTP/1.1 request needs one valid Host header");
     if (closing()) {
       // Answers sent while closing tell keep-alive clients to go away.
       res.setHeader("Connection", "close");
@@ -108,9 +108,20 @@ function handlerWith(
   };
 }
 
-/** True for an HTTP/1.1 request without Host (RFC 9112 3.2: a 400). */
+/** What a Host header may hold: uri-host [":" port] (RFC 9112 3.2, RFC 3986 3.2.2). */
+const HOST = /^[A-Za-z0-9._~%!$&'()*+,;=:[\]-]+$/;
+
+/**
+ * True for a request whose Host is a 400 (RFC 9112 3.2): missing from an HTTP/1.1 request, sent
+ * more than once (node keeps the first), or not a host. Named for the first case, the usual one.
+ */
 function missingHost(req: IncomingMessage): boolean {
-  return req.headers.host === undefined && req.httpVersion === "1.1";
+  const host = req.headers.host;
+  if (host === undefined) return req.httpVersion === "1.1";
+  if (!HOST.test(host)) return true;
+  let seen = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.length === 4 && req.rawHeaders[i]!.toLowerCase() === "host" && ++seen > 1) return true;
+  return false;
 }
 
 /**
@@ -147,7 +158,7 @@ export async function startServer(app: Koa, options: ServerOptions): Promise<Run
   server.on("checkContinue", continueUnlessTooLarge(handler));
   // Any other expectation cannot be met (RFC 9110 10.1.1): 417, in problem+json.
   server.on("checkExpectation", (req: IncomingMessage, res: ServerResponse) =>
-    missingHost(req) ? answerProblem(res, 400, "Bad request", "An HTTP/1.1 request needs a Host header") : answerProblem(res, 417, "Expectation failed", "Only Expect: 100-continue is supported"),
+    missingHost(req) ? answerProblem(res, 400, "Bad request", "An HTTP/1.1 request needs one valid Host header") : answerProblem(res, 417, "Expectation failed", "Only Expect: 100-continue is supported"),
   );
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS;
   server.maxConnections = options.maxConnections ?? 10_000;

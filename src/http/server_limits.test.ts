@@ -52,6 +52,10 @@ describe("requests the HTTP layer answers itself", () => {
     expectProblem(await rawRequest(server.url, "POST /echo HTTP/1.1\r\nExpect: 200-ok\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"), 400, "validation");
     const noHost = await rawRequest(server.url, "POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\n");
     expectProblem(noHost, 400, "validation");
+    // Two Host lines, or one that is not a host, are a 400 too; a host with a port or an IPv6 literal is fine.
+    expectProblem(await rawRequest(server.url, "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n"), 400, "validation");
+    expectProblem(await rawRequest(server.url, "GET /healthz HTTP/1.1\r\nHost: a b/c\r\nConnection: close\r\n\r\n"), 400, "validation");
+    for (const host of ["example.com:3000", "[::1]:8080", "127.0.0.1"]) expect((await rawRequest(server.url, `GET /healthz HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`))?.status, host).toBe(200);
   });
 
   it("Expect: 100-continue: invites a body within the limit, answers 413 without inviting one over it", async () => {
