@@ -235,7 +235,12 @@ export async function startEmbeddedPostgres(options: { dataDir: string; exclusiv
     await releaseOwner(databaseDir).catch(() => undefined);
     const other = await runningServer(databaseDir);
     if (other !== null) throw new Error(`DATA_DIR ${options.dataDir} is in use: another process started its embedded PostgreSQL (pid ${other.pid}) at the same time`);
-    throw error instanceof Error ? error : new Error(`the embedded PostgreSQL on ${databaseDir} did not start`);
+    if (error instanceof Error) throw error;
+    const lock = await readFile(path.join(databaseDir, "postmaster.pid"), "utf8").catch(() => null);
+    throw new Error(
+      `the embedded PostgreSQL on ${databaseDir} did not start` +
+        (lock === null ? " (see the lines above)" : ` (see the lines above): its postmaster.pid names pid ${lock.split("\n")[0]}, which is not a PostgreSQL of this directory; if none runs on it, remove that file and start again`),
+    );
   }
   try {
     if ((await ensureDatabase(server, DATABASE)) && !fresh) options.log?.(`created the database "${DATABASE}", missing from ${databaseDir} (an earlier first start stopped before creating it)`);
