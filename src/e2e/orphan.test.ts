@@ -9,18 +9,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, databaseAvailable, databaseSkipReason, type TestDatabase } from "../testing/db.ts";
+import { alive } from "../runtime/alive.ts";
 import { listeningUrl } from "../testing/service_process.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe.skipIf(!databaseAvailable)(`service under a killed wrapper (${databaseAvailable ? "PostgreSQL" : databaseSkipReason})`, () => {
   let db: TestDatabase;
