@@ -88,6 +88,12 @@ describe.skipIf(skip)(skip ? `product queries: skipped, ${!databaseAvailable ? d
     expect(bad.status).toBe(400);
     expect(bad.json.errors).toEqual([{ path: "params.id", message: "must be a UUID" }]);
     expect((await getJson(`${h.server.url}/v1/products/by-sku/-bad`)).status).toBe(400);
+    // by-sku without its sku is about the sku, not an id "by-sku".
+    for (const path of ["/v1/products/by-sku", "/v1/products/by-sku/"]) {
+      const missing = await getJson(`${h.server.url}${path}`);
+      expect(missing.status, path).toBe(400);
+      expect(missing.json.errors).toEqual([{ path: "params.sku", message: expect.stringContaining("by-sku/{sku}") }]);
+    }
     // These reads take no query: an unknown parameter is listed with any path issue.
     const query = await getJson(`${h.server.url}/v1/products/${ids[0]!}?limit=abc&x=1`);
     expect(query.status).toBe(400);

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { acceptsGzip, sendBuilt, sendPrepared } from "../http/conditional.ts";
 import { checkQuery, waitForPosition, type ConsistencyOptions } from "../http/consistency.ts";
 import type { RouteModule } from "../http/route_module.ts";
-import { NotFoundError } from "../shared/errors.ts";
+import { NotFoundError, ValidationError } from "../shared/errors.ts";
 import { cursorOfMember, listSetKey, memberOfCursor } from "../shared/product_list_keys.ts";
 import { readTable, sentinelKey, unframeView, viewKey } from "../shared/read_models.ts";
 import { parseOrThrow } from "../shared/validation.ts";
@@ -145,6 +145,10 @@ export function productCatalogRoutes(deps: QueryDeps): RouteModule {
         const { input: { sku }, position } = checkQuery(ctx, () => pathParamsWithoutQuery(ctx, () => parseOrThrow(bySkuParams, ctx.params, "params")));
         if (position !== null) await waitForPosition(position, consistency);
         await sendProduct(ctx, deps, "sku", sku);
+      });
+      // Without its sku the path would read as a product id "by-sku" (a 400 about params.id).
+      router.get("/v1/products/by-sku", () => {
+        throw new ValidationError([{ path: "params.sku", message: "Required: GET /v1/products/by-sku/{sku}" }]);
       });
       // The hottest read: a regex before zod, no promise for the wait when none is asked for.
       router.get("/v1/products/:id", async (ctx) => {
