@@ -10,6 +10,7 @@ import type { Pool } from "../db/pool.ts";
 import type { EventMetadata, EventStore, IdempotencyRecord } from "../event_store/types.ts";
 import { clientOf } from "../http/auth.ts";
 import { readJsonBodyInto } from "../http/body.ts";
+import { sentMoreThanOnce } from "../http/repeated_header.ts";
 import { problemFor } from "../http/error_middleware.ts";
 import { requestIdOf } from "../http/request_id.ts";
 import { AppError, ConflictError, DuplicateIdempotencyKeyError, ValidationError, type Issue } from "../shared/errors.ts";
@@ -74,14 +75,10 @@ async function replayOrConflict(env: CommandEnv, ctx: Context, request: Idempote
   sendAnswer(ctx, answer);
 }
 
-/**
- * A header that may be sent once: node joins repeated unknown headers with ", " (two
- * Idempotency-Key lines would become one key, "a, b"), so a repeat is a 400.
- */
+/** A header that may be sent once (sentMoreThanOnce: a repeat is a 400); undefined when absent. */
 function onceOnly(ctx: Context, name: string, label: string): string | undefined {
-  const values = ctx.req.headersDistinct[name];
-  if (values !== undefined && values.length > 1) throw new ValidationError([{ path: `headers.${label}`, message: "must be sent once" }]);
-  return values?.[0];
+  if (sentMoreThanOnce(ctx.req, name)) throw new ValidationError([{ path: `headers.${label}`, message: "must be sent once" }]);
+  return ctx.req.headers[name] as string | undefined;
 }
 
 /** Builds the koa handler for one command route. */

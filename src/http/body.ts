@@ -11,6 +11,7 @@ import type { Context } from "koa";
 import getRawBody from "raw-body";
 import { AppError, PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError, type Issue } from "../shared/errors.ts";
 import { withTimeout } from "../shared/with_timeout.ts";
+import { sentMoreThanOnce } from "./repeated_header.ts";
 
 /** The largest accepted request body in bytes. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -83,7 +84,7 @@ export async function readJsonBody(ctx: Context, limit = MAX_BODY_BYTES): Promis
     throw tooLarge(limit);
   }
   // Node keeps the first of two Content-Type lines; which one the sender meant is unknown.
-  if ((ctx.req.headersDistinct["content-type"]?.length ?? 0) > 1) throw new ValidationError([{ path: "headers.Content-Type", message: "must be sent once" }]);
+  if (sentMoreThanOnce(ctx.req, "content-type")) throw new ValidationError([{ path: "headers.Content-Type", message: "must be sent once" }]);
   const jsonType = isJsonContentType(ctx.get("Content-Type"));
   if (!jsonType && length !== null) throw new UnsupportedMediaTypeError();
   // Compressed request bodies are not accepted (RFC 9110 §15.5.16: 415 for a content coding

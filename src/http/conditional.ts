@@ -47,10 +47,10 @@ export function encodedEtag(etag: string, encoding: Encoding | null): string {
 export function etagMatches(header: string | undefined, etag: string): boolean {
   if (header === undefined || header === "") return false;
   const bare = etag.replace(/^W\//, "");
+  const codings = [bare, encodedEtag(bare, "gzip"), encodedEtag(bare, "br")];
   for (const part of header.split(",")) {
     const candidate = part.trim().replace(/^W\//, "");
-    if (candidate === "*" || candidate === bare) return true;
-    if (candidate === encodedEtag(bare, "gzip") || candidate === encodedEtag(bare, "br")) return true;
+    if (candidate === "*" || codings.includes(candidate)) return true;
   }
   return false;
 }

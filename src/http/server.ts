@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type Koa from "koa";
 import { MAX_BODY_BYTES } from "./body.ts";
+import { sentMoreThanOnce } from "./repeated_header.ts";
 
 export interface RunningServer {
   /** Base URL, e.g. `http://127.0.0.1:3000`. */
@@ -90,8 +91,8 @@ function answerProblem(res: ServerResponse, status: number, title: string, detai
 
 /**
  * The app's handler behind the fast path; once closing, every request goes to the app (its
- * answers are told to close the connection). An HTTP/1.1 request without Host is a 400
- * (RFC 9112 3.2), in problem+json (node's own check answers it with no body).
+ * answers are told to close the connection). A bad Host is a 400 (badHost), in problem+json
+ * (node's own check of a missing one answers with no body).
  */
 function handlerWith(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
@@ -99,7 +100,7 @@ function handlerWith(
   closing: () => boolean,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    if (missingHost(req)) return answerProblem(res, 400, "Bad request", "An HTTP/1.1 request needs one valid Host header");
+    if (badHost(req)) return answerBadHost(res);
     if (closing()) {
       // Answers sent while closing tell keep-alive clients to go away.
       res.setHeader("Connection", "close");
@@ -111,17 +112,15 @@ function handlerWith(
 /** What a Host header may hold: uri-host [":" port] (RFC 9112 3.2, RFC 3986 3.2.2). */
 const HOST = /^[A-Za-z0-9._~%!$&'()*+,;=:[\]-]+$/;
 
-/**
- * True for a request whose Host is a 400 (RFC 9112 3.2): missing from an HTTP/1.1 request, sent
- * more than once (node keeps the first), or not a host. Named for the first case, the usual one.
- */
-function missingHost(req: IncomingMessage): boolean {
+/** True for a request whose Host is a 400 (RFC 9112 3.2): missing from an HTTP/1.1 request, sent more than once, or not a host. */
+function badHost(req: IncomingMessage): boolean {
   const host = req.headers.host;
   if (host === undefined) return req.httpVersion === "1.1";
-  if (!HOST.test(host)) return true;
-  let seen = 0;
-  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.length === 4 && req.rawHeaders[i]!.toLowerCase() === "host" && ++seen > 1) return true;
-  return false;
+  return !HOST.test(host) || sentMoreThanOnce(req, "host");
+}
+
+function answerBadHost(res: ServerResponse): void {
+  answerProblem(res, 400, "Bad request", "An HTTP/1.1 request needs one valid Host header");
 }
 
 /**
@@ -131,7 +130,7 @@ function missingHost(req: IncomingMessage): boolean {
 function continueUnlessTooLarge(handler: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const length = Number(req.headers["content-length"]);
-    if (!missingHost(req) && !(Number.isFinite(length) && length > MAX_BODY_BYTES)) res.writeContinue();
+    if (!badHost(req) && !(Number.isFinite(length) && length > MAX_BODY_BYTES)) res.writeContinue();
     handler(req, res);
   };
 }
@@ -158,7 +157,7 @@ export async function startServer(app: Koa, options: ServerOptions): Promise<Run
   server.on("checkContinue", continueUnlessTooLarge(handler));
   // Any other expectation cannot be met (RFC 9110 10.1.1): 417, in problem+json.
   server.on("checkExpectation", (req: IncomingMessage, res: ServerResponse) =>
-    missingHost(req) ? answerProblem(res, 400, "Bad request", "An HTTP/1.1 request needs one valid Host header") : answerProblem(res, 417, "Expectation failed", "Only Expect: 100-continue is supported"),
+    badHost(req) ? answerBadHost(res) : answerProblem(res, 417, "Expectation failed", "Only Expect: 100-continue is supported"),
   );
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS;
   server.maxConnections = options.maxConnections ?? 10_000;

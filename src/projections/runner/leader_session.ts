@@ -54,8 +54,11 @@ export async function leadProjection(options: {
    * a restart while no leader ran is told too); a new one means it restarted.
    */
   let runId: string | null = dirty.rows[0]?.redis_run_id ?? null;
-  /** Set when Redis restarted: its keys may be an older snapshot's, dropped before the restore. */
-  let restarted = false;
+  /**
+   * A restarted server's run_id, set when the check tells it and recorded once the keys it came
+   * back with (maybe an older snapshot's) are dropped, before the restore.
+   */
+  let restartedAs: string | null = null;
 
   /** Stores the server's run_id with the version (after a restart, once its keys are dropped). */
   const recordServer = async (id: string): Promise<void> => {
@@ -63,22 +66,19 @@ export async function leadProjection(options: {
     runId = id;
   };
 
-  /** True when the Redis server is not the one the views were last seen on (it restarted, empty or from a snapshot). */
-  const newServer = async (client: NonNullable<typeof redis>): Promise<boolean> => {
+  /** Sets restartedAs when the Redis server is not the one the views were last seen on (it restarted, empty or from a snapshot). */
+  const checkServer = async (client: NonNullable<typeof redis>): Promise<void> => {
     // Unanswered: nothing learned (the next check asks again), and no restore for it.
     const id = await redisRunId(client);
-    if (id === null || id === runId) return false;
+    if (id === null || id === runId) return;
     if (runId === null) {
       // First seen (a new version, or one from before run_ids were stored): nothing to compare.
       // Not stored (PostgreSQL did not answer): the next check tries again; no restore for it.
       await recordServer(id).catch(() => undefined);
-      return false;
+      return;
     }
-    pendingRunId = id;
-    return true;
+    restartedAs = id;
   };
-  /** A restarted server's run_id, recorded once the keys it came back with are dropped. */
-  let pendingRunId: string | null = null;
 
   /** Checks the next few rows' views (the sentinel says they are complete); a reason to restore them, or null. */
   const audited = async (client: NonNullable<typeof redis>): Promise<string | null> => {
@@ -110,8 +110,8 @@ export async function leadProjection(options: {
     try {
       // A Redis restarted from an older snapshot holds a sentinel and views that look complete
       // and are not current: nothing else would tell.
-      if (await newServer(redis)) restarted = true;
-      const reason = restarted
+      await checkServer(redis);
+      const reason = restartedAs !== null
         ? "Redis restarted"
         : views.dirty
           ? "views marked dirty"
@@ -121,12 +121,11 @@ export async function leadProjection(options: {
       if (reason === null) return;
       logger.info({ projection: definition.name, version, reason }, "restoring Redis views from rows");
       // Its keys go first: readers find no view (and read the rows) rather than a stale one meanwhile.
-      if (restarted) {
+      if (restartedAs !== null) {
         await dropVersionKeys(redis, definition.name, version);
-        if (pendingRunId !== null) await recordServer(pendingRunId);
-        pendingRunId = null;
+        await recordServer(restartedAs);
+        restartedAs = null;
       }
-      restarted = false;
       // Cleared first: a task whose views fail while the restore runs sets it again, and the
       // views are restored once more.
       views.dirty = false;
