@@ -9,8 +9,8 @@ import { commandResultSchema } from "./common_schemas.ts";
 export const commandHeaders: Record<string, string> = {
   "If-Match":
     'Optional. `"<version>"`, or a list of them: answer 412 unless the aggregate is at one of these versions. The comparison is strong ' +
-    '(RFC 9110): a weak tag (`W/"3"`) or `"03"` never matches; a bare `3` is read as `"3"`; `*` matches any existing aggregate. ' +
-    "Anything else is a 400.",
+    '(RFC 9110): a weak tag (`W/"3"`), `"03"` or any other tag that is not a version (`""`, `"abc"`) never matches (412); a bare `3` is read as `"3"`; ' +
+    "`*` matches any existing aggregate. A value that is not an entity-tag list at all (`abc`, `\"3`) is a 400.",
   "Idempotency-Key":
     "Optional. 1..200 printable ASCII; a repeat with the same route and body within 24 h answers the first status and body again " +
     "(another route or body: 422). The same body is the same JSON value: key order and whitespace do not matter, but a field " +
@@ -22,7 +22,7 @@ export const commandHeaders: Record<string, string> = {
 /** The same, for creates: there is no aggregate (and no version) to match yet. */
 const createHeaders: Record<string, string> = {
   ...commandHeaders,
-  "If-Match": 'Not used by creates (a duplicate id is a 409); it is still read: a value that is not `"<version>"`, a list of them or `*` is a 400.',
+  "If-Match": 'Not used by creates (a duplicate id is a 409); it is still read: a value that is not an entity-tag, a list of them or `*` is a 400.',
 };
 
 /** The header of an answer repeated for an Idempotency-Key (any status the first attempt got). */
