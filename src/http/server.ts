@@ -123,14 +123,27 @@ function answerBadHost(res: ServerResponse): void {
   answerProblem(res, 400, "Bad request", "An HTTP/1.1 request needs one valid Host header");
 }
 
+/** True when every member of an Expect value is 100-continue (a list of it, any case, empty members ignored). */
+function onlyContinue(expect: string | undefined): boolean {
+  return expect !== undefined && expect.split(",").every((member) => member.trim() === "" || member.trim().toLowerCase() === "100-continue");
+}
+
+function answerExpectationFailed(res: ServerResponse): void {
+  answerProblem(res, 417, "Expectation failed", "Only Expect: 100-continue is supported");
+}
+
 /**
  * `Expect: 100-continue`: node would send 100 Continue before the app runs, inviting a body
  * the app then refuses by its Content-Length (413); over the limit, the app answers without it.
+ * Node takes any value that mentions 100-continue for it (`100-continue, foo`): one with another
+ * expectation beside it cannot be met either (417, RFC 9110 10.1.1).
  */
 function continueUnlessTooLarge(handler: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
+    const hostOk = !badHost(req);
+    if (hostOk && !onlyContinue(req.headers.expect)) return answerExpectationFailed(res);
     const length = Number(req.headers["content-length"]);
-    if (!badHost(req) && !(Number.isFinite(length) && length > MAX_BODY_BYTES)) res.writeContinue();
+    if (hostOk && !(Number.isFinite(length) && length > MAX_BODY_BYTES)) res.writeContinue();
     handler(req, res);
   };
 }
@@ -157,7 +170,7 @@ export async function startServer(app: Koa, options: ServerOptions): Promise<Run
   server.on("checkContinue", continueUnlessTooLarge(handler));
   // Any other expectation cannot be met (RFC 9110 10.1.1): 417, in problem+json.
   server.on("checkExpectation", (req: IncomingMessage, res: ServerResponse) =>
-    badHost(req) ? answerBadHost(res) : answerProblem(res, 417, "Expectation failed", "Only Expect: 100-continue is supported"),
+    badHost(req) ? answerBadHost(res) : answerExpectationFailed(res),
   );
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS;
   server.maxConnections = options.maxConnections ?? 10_000;

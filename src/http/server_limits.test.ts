@@ -48,6 +48,10 @@ describe("requests the HTTP layer answers itself", () => {
     // HTTP/1.0 has no Host requirement.
     expect((await rawRequest(server.url, "GET /healthz HTTP/1.0\r\n\r\n"))?.status).toBe(200);
     expectProblem(await rawRequest(server.url, "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"), 417, "validation");
+    // Node reads any value naming 100-continue as it; one with another expectation beside it is a 417 too (the first answer, no 100 Continue).
+    expectProblem(await rawRequest(server.url, "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue, foo\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"), 417, "validation");
+    // A list of 100-continue alone is still 100-continue.
+    expect((await rawRequest(server.url, "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue,\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"))?.status).toBe(100);
     // Without Host, the 400 comes first, whatever the Expect (and no 100 Continue).
     expectProblem(await rawRequest(server.url, "POST /echo HTTP/1.1\r\nExpect: 200-ok\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"), 400, "validation");
     const noHost = await rawRequest(server.url, "POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\n");
