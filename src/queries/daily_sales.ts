@@ -11,13 +11,12 @@ import { checkQuery, waitForPosition, type ConsistencyOptions } from "../http/co
 import type { RouteModule } from "../http/route_module.ts";
 import { dailyItemsKey, dailySetKey } from "../shared/daily_sales_keys.ts";
 import { readTable, sentinelKey } from "../shared/read_models.ts";
-import { parseOrThrow } from "../shared/validation.ts";
 import { dailySalesAnswer } from "./answers.ts";
 import type { QueryDeps } from "./deps.ts";
 import { itemsBody } from "./prepared.ts";
 import { redisScript, tryScript } from "./redis_script.ts";
 import { queryDoc } from "./route_docs.ts";
-import { categorySchema } from "./schemas.ts";
+import { categorySchema, fromYearOne, parseQueryInput } from "./schemas.ts";
 import { viewOrTable } from "./view_source.ts";
 
 /** The projection these routes read. */
@@ -33,7 +32,7 @@ function isCalendarDate(text: string): boolean {
   return !Number.isNaN(time) && new Date(time).toISOString().slice(0, 10) === text;
 }
 
-const date = z.iso.date("must be a date YYYY-MM-DD");
+const date = fromYearOne(z.iso.date("must be a date YYYY-MM-DD"));
 const dailySalesQuery = z
   .strictObject({ from: date, to: date, category: categorySchema.optional() })
   .superRefine((q, ctx) => {
@@ -97,7 +96,7 @@ export function dailySalesRoutes(deps: QueryDeps): RouteModule {
   return {
     register(router) {
       router.get("/v1/stats/daily-sales", async (ctx) => {
-        const { input: query, position } = checkQuery(ctx, () => parseOrThrow(dailySalesQuery, ctx.query, "query"));
+        const { input: query, position } = checkQuery(ctx, () => parseQueryInput(dailySalesQuery, ctx.query, (query) => query, "query"));
         if (position !== null) await waitForPosition(position, consistency);
         const version = deps.activeVersions.get(DAILY_SALES);
         const items = await viewOrTable(deps.onViewRead, () => itemsFromRedis(deps.redis, version, query), () => itemsFromPostgres(deps, version, query));

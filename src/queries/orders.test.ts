@@ -127,5 +127,14 @@ describe.skipIf(skip)(skip ? `order queries: skipped, ${!databaseAvailable ? dat
     const products = await getJson(`${h.server.url}/v1/products?limit=1&status=any`);
     const foreign = await getJson(`${h.server.url}/v1/customers/${customer}/orders?cursor=${products.json.nextCursor}`);
     expect(foreign.status).toBe(400);
+    // A cursor of year 0000 (PostgreSQL has none), and a parameter given twice: 400 on either path.
+    const yearZero = Buffer.from('["customer-orders","0000-01-01T00:00:00.000Z","00000000-0000-4000-8000-000000000000"]').toString("base64url");
+    for (const url of [h.server.url, h.pgOnly.url]) {
+      const answer = await getJson(`${url}/v1/customers/${customer}/orders?cursor=${yearZero}`);
+      expect(answer.status, url).toBe(400);
+      expect(answer.json.errors[0].path).toBe("query.cursor");
+      const twice = await getJson(`${url}/v1/customers/${customer}/orders?status=paid&status=paid`);
+      expect(twice.json.errors).toEqual([{ path: "query.status", message: "must be given once" }]);
+    }
   });
 });

@@ -11,14 +11,13 @@ import type { RouteModule } from "../http/route_module.ts";
 import { NotFoundError } from "../shared/errors.ts";
 import { cursorOfOrderMember, customerItemsKey, customerSetKey, orderMember } from "../shared/customer_orders_keys.ts";
 import { readTable, sentinelKey, viewKey } from "../shared/read_models.ts";
-import { parseOrThrow } from "../shared/validation.ts";
 import { customerOrdersAnswer, orderAnswer } from "./answers.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import type { QueryDeps } from "./deps.ts";
 import { readLexPage } from "./lex_page.ts";
 import { itemsBody, preparedSql, readPrepared } from "./prepared.ts";
 import { queryDoc } from "./route_docs.ts";
-import { cursorParam, limitParam, pathParamsWithoutQuery, uuidPathParam, uuidSchema } from "./schemas.ts";
+import { cursorParam, fromYearOne, limitParam, parseQueryInput, pathParamsWithoutQuery, uuidPathParam, uuidSchema } from "./schemas.ts";
 import { viewOrTable } from "./view_source.ts";
 
 /** The projection these routes read. */
@@ -33,7 +32,7 @@ const customerQuery = z.strictObject({
   cursor: cursorParam.optional(),
 });
 const customerInput = z.object({ params: customerParams, query: customerQuery });
-const cursorKey = z.tuple([z.iso.datetime({ precision: 3 }), uuidSchema]);
+const cursorKey = z.tuple([fromYearOne(z.iso.datetime({ precision: 3 })), uuidSchema]);
 
 /** Builds the customer-orders statement; rows are `{ summary, row_id, k }` with `k` placed_at as ISO text. */
 export function customerOrdersSql(options: { table: string; customerId: string; status?: string | undefined; after?: [string, string] | undefined; limit: number }): { text: string; values: unknown[] } {
@@ -83,7 +82,7 @@ async function customerOrdersFromPostgres(deps: QueryDeps, customerId: string, s
 
 async function sendCustomerOrders(ctx: Context, deps: QueryDeps, consistency: ConsistencyOptions): Promise<void> {
   const { input: { customerId, query, after }, position } = checkQuery(ctx, () => {
-    const { params: { customerId }, query } = parseOrThrow(customerInput, { params: ctx.params, query: ctx.query });
+    const { params: { customerId }, query } = parseQueryInput(customerInput, ctx.query, (query) => ({ params: ctx.params, query }));
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, CURSOR_TAG, cursorKey);
     return { customerId, query, after };
   });

@@ -219,7 +219,18 @@ describe.skipIf(skip)(skip ? `product queries: skipped, ${!databaseAvailable ? d
     expect(bad.json.errors.map((e: { path: string }) => e.path).sort()).toEqual(["query.colour", "query.limit", "query.minPriceCents", "query.sort"]);
     expect((await getJson(`${h.server.url}/v1/products?limit=101`)).status).toBe(400);
     expect((await getJson(`${h.server.url}/v1/products?minPriceCents=10&maxPriceCents=5`)).json.errors).toEqual([{ path: "query.maxPriceCents", message: "must be at least minPriceCents" }]);
-    expect((await getJson(`${h.server.url}/v1/products?limit=1&limit=2`)).status).toBe(400);
+    const twice = await getJson(`${h.server.url}/v1/products?limit=1&limit=2&sort=newest&sort=newest`);
+    expect(twice.status).toBe(400);
+    expect(twice.json.errors).toEqual([{ path: "query.limit", message: "must be given once" }, { path: "query.sort", message: "must be given once" }]);
+    // A cursor of year 0000 (PostgreSQL has none): a 400 from either path, not the store's error.
+    const yearZero = Buffer.from('["products:newest","0000-01-01T00:00:00.000Z","00000000-0000-4000-8000-000000000000"]').toString("base64url");
+    for (const url of [h.server.url, h.pgOnly.url]) {
+      for (const filter of ["", "&status=any", "&minPriceCents=0"]) {
+        const answer = await getJson(`${url}/v1/products?sort=newest${filter}&cursor=${yearZero}`);
+        expect(answer.status, `${url} ${filter}`).toBe(400);
+        expect(answer.json.errors[0].path).toBe("query.cursor");
+      }
+    }
     const page = await getJson(`${h.server.url}/v1/products?limit=1&sort=price_asc`);
     const cursor: string = page.json.nextCursor;
     const foreign = await getJson(`${h.server.url}/v1/products?limit=1&sort=newest&cursor=${cursor}`);

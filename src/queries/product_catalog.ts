@@ -20,7 +20,7 @@ import { readLexPage } from "./lex_page.ts";
 import { itemsBody, preparedSql, readPrepared } from "./prepared.ts";
 import { PRODUCT_SORTS, productListSql, type ProductSort } from "./product_list_sql.ts";
 import { queryDoc } from "./route_docs.ts";
-import { categorySchema, cursorParam, intParam, limitParam, skuSchema, pathParamsWithoutQuery, uuidPathParam, uuidSchema } from "./schemas.ts";
+import { categorySchema, cursorParam, fromYearOne, intParam, limitParam, parseQueryInput, skuSchema, pathParamsWithoutQuery, uuidPathParam, uuidSchema } from "./schemas.ts";
 import { viewOrTable } from "./view_source.ts";
 
 /** The projection these routes read. */
@@ -47,7 +47,7 @@ const bestSellersQuery = z.strictObject({ limit: limitParam(10) });
 const bestSellersInput = z.object({ params: bestSellersParams, query: bestSellersQuery });
 
 const cursorKeys: Record<ProductSort, z.ZodType<[string | number, string]>> = {
-  newest: z.tuple([z.iso.datetime({ precision: 3 }), uuidSchema]),
+  newest: z.tuple([fromYearOne(z.iso.datetime({ precision: 3 })), uuidSchema]),
   price_asc: z.tuple([z.number().int().min(0), uuidSchema]),
   price_desc: z.tuple([z.number().int().min(0), uuidSchema]),
   best_selling: z.tuple([z.number().int(), uuidSchema]),
@@ -105,7 +105,7 @@ async function listFromRedis(deps: QueryDeps, query: z.infer<typeof listQuery>, 
 
 async function sendList(ctx: Context, deps: QueryDeps, consistency: ConsistencyOptions): Promise<void> {
   const { input: { query, after }, position } = checkQuery(ctx, () => {
-    const query = parseOrThrow(listQuery, ctx.query, "query");
+    const query = parseQueryInput(listQuery, ctx.query, (query) => query, "query");
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, `products:${query.sort}`, cursorKeys[query.sort]);
     return { query, after };
   });
@@ -158,7 +158,7 @@ export function productCatalogRoutes(deps: QueryDeps): RouteModule {
       });
       router.get("/v1/products", async (ctx) => sendList(ctx, deps, consistency));
       router.get("/v1/categories/:category/best-sellers", async (ctx) => {
-        const { input: { params: { category }, query: { limit } }, position } = checkQuery(ctx, () => parseOrThrow(bestSellersInput, { params: ctx.params, query: ctx.query }));
+        const { input: { params: { category }, query: { limit } }, position } = checkQuery(ctx, () => parseQueryInput(bestSellersInput, ctx.query, (query) => ({ params: ctx.params, query })));
         if (position !== null) await waitForPosition(position, consistency);
         const { name, version } = table(deps);
         const items = await readBestSellers({ redis: deps.redis, pool: deps.pool, table: name, version, category, limit, onViewRead: deps.onViewRead });

@@ -1,7 +1,7 @@
 /**
  * Input schemas shared by the query routes. Query strings are strict: an unknown
  * parameter is a 400 (a misspelt filter never silently widens an answer), and a
- * parameter given twice is a 400 (it reads as an array, not a string).
+ * parameter given twice is a 400 ("must be given once", see parseQueryInput).
  */
 import { z } from "zod";
 import { ValidationError, type Issue } from "../shared/errors.ts";
@@ -35,6 +35,31 @@ export function pathParamsWithoutQuery<T>(ctx: { querystring: string; query: Rea
   issues.push(...unknownQueryIssues(ctx.query));
   if (issues.length > 0 || value === undefined) throw new ValidationError(issues);
   return value;
+}
+
+/**
+ * Parses a route's input built from its query (`toInput`), with a parameter given more than
+ * once reported as such ("must be given once", its first value checked as usual) instead of
+ * as a value of the wrong type; every issue in one ValidationError, as parseOrThrow.
+ */
+export function parseQueryInput<S extends z.ZodType>(schema: S, query: Readonly<Record<string, unknown>>, toInput: (query: Record<string, unknown>) => unknown, root = ""): z.output<S> {
+  const issues: Issue[] = [];
+  const once: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(query)) {
+    if (Array.isArray(value)) issues.push({ path: `query.${name}`, message: "must be given once" });
+    once[name] = Array.isArray(value) ? value[0] : value;
+  }
+  const value = collectIssues(issues, () => parseOrThrow(schema, toInput(once), root));
+  if (issues.length > 0) throw new ValidationError(issues);
+  return value as z.output<S>;
+}
+
+/**
+ * PostgreSQL has no year 0 (it writes 1 BC as `0001 BC`) while ISO 8601, and zod, accept
+ * `0000`: a date or time of that year is refused here, a 400 instead of the store's error.
+ */
+export function fromYearOne<T extends z.ZodType<string>>(schema: T): T {
+  return schema.refine((text) => !text.startsWith("0000"), "must be in year 0001 or later") as unknown as T;
 }
 
 /** A product category, as the commands accept it. */
