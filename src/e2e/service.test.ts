@@ -151,6 +151,13 @@ describe.skipIf(!available)(`service end to end (${available ? "PostgreSQL + Red
     const bodyRequired = (path: string) => (doc.body.paths[path]!["post"] as { requestBody: { required: boolean } }).requestBody.required;
     expect([bodyRequired("/v1/products"), bodyRequired("/v1/orders/{id}/pay")]).toEqual([true, true]);
     expect([bodyRequired("/v1/products/{id}/discontinue"), bodyRequired("/v1/orders/{id}/cancel"), bodyRequired("/v1/projections/{name}/replay")]).toEqual([false, false, false]);
+    // Numeric query parameters read as the integers they stand for, with their ranges and defaults; a query's 503 names Retry-After.
+    const parameter = (path: string, name: string) => (doc.body.paths[path]!["get"] as { parameters: { name: string; schema: Record<string, unknown> }[] }).parameters.find((p) => p.name === name)?.schema;
+    expect(parameter("/v1/products", "limit")).toMatchObject({ type: "integer", minimum: 1, maximum: 100, default: 20 });
+    expect(parameter("/v1/categories/{category}/best-sellers", "limit")).toMatchObject({ type: "integer", default: 10 });
+    expect(parameter("/v1/products", "minPriceCents")).toMatchObject({ type: "integer", minimum: 0 });
+    expect(parameter("/v1/products", "minPriceCents")).not.toHaveProperty("default");
+    expect(doc.body.paths["/v1/orders/{id}"]!["get"]).toMatchObject({ responses: { 503: { headers: { "Retry-After": {} } } } });
     // Served like a read: ETag, 304, compressed when accepted.
     const etag = doc.headers.get("etag");
     expect(etag).toMatch(/^"/);

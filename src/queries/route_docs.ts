@@ -22,7 +22,7 @@ export function queryDoc(options: {
     200: { description: "The answer", schema: options.answer, headers: QUERY_RESPONSE_HEADERS },
     304: { description: "Not modified (If-None-Match matched the ETag, in any coding): no body; ETag (of the coding a 200 would have), Cache-Control and Vary as on a 200", headers: { ETag: QUERY_RESPONSE_HEADERS["ETag"]!, "Cache-Control": "no-cache", Vary: "Accept-Encoding" } },
     400: { description: "Params, query string or X-Consistent-With do not fit (every issue listed)" },
-    503: { description: "The read model did not reach X-Consistent-With in time, or a store is down; see Retry-After" },
+    503: { description: "The read model did not reach X-Consistent-With in time, or a store is down; retry after Retry-After seconds", headers: { "Retry-After": "seconds" } },
   };
   if (options.notFound === true) responses[404] = { description: "Not found" };
   const doc: RouteDoc = {

@@ -71,19 +71,27 @@ export const SKU_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** A product sku, as the commands accept it. */
 export const skuSchema = z.string().regex(SKU_PATTERN, "must be 1..64 of A-Z, a-z, 0-9, '.', '_' and '-', starting with a letter or digit");
 
-/** A whole number in a query string, checked to lie in [min, max]. */
-export function intParam(min: number, max: number): z.ZodType<number, string> {
+/**
+ * A whole number in a query string, checked to lie in [min, max]. Documented in OpenAPI as the
+ * integer it stands for (a query value is text on the wire; its schema says what it must read
+ * as), with its default when it has one (zod leaves defaults out of an input schema).
+ */
+export function intParam(min: number, max: number, documentedDefault?: number): z.ZodType<number, string> {
+  const range = `a whole number ${min}..${max}`;
   return z
     .string()
     .regex(/^\d{1,12}$/, `must be a whole number from ${min} to ${max}`)
-    .describe(`a whole number ${min}..${max}`)
+    .meta({
+      type: "integer", minimum: min, maximum: max, pattern: undefined,
+      ...(documentedDefault === undefined ? { description: range } : { default: documentedDefault, description: `${range}, default ${documentedDefault}` }),
+    })
     .transform(Number)
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 }
 
 /** A `limit` query parameter: 1..100 with a default. */
 export function limitParam(defaultLimit: number): z.ZodDefault<z.ZodType<number, string>> {
-  return intParam(1, 100).default(defaultLimit);
+  return intParam(1, 100, defaultLimit).default(defaultLimit);
 }
 
 /** An opaque pagination cursor as received (decoded by cursor.ts). */
