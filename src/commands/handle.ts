@@ -84,7 +84,7 @@ export async function handle<C, S, E extends EventShape>(options: HandleOptions<
     if (mode === "create" && read.version > 0) throw new ConflictError(`${options.label} already exists`);
     if (mode === "update" && read.version === 0) throw new NotFoundError(`${options.label} not found`);
     if (!ifMatchAccepts(ifMatch, read.version)) {
-      const named = ifMatch!.length === 0 ? "no version (a weak tag never matches)" : `version ${ifMatch!.join(" or ")}`;
+      const named = ifMatch!.length === 0 ? "no version (weak tags, and tags that are not versions, never match)" : `version ${ifMatch!.join(" or ")}`;
       throw new PreconditionError(`If-Match names ${named}; the current version is ${read.version}`);
     }
     const state = fold(decider as Decider<unknown, S, E>, read.events);

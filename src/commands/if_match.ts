@@ -10,10 +10,10 @@ import { ValidationError } from "../shared/errors.ts";
 
 /**
  * One element of an If-Match list: an entity-tag (RFC 9110 8.8.3: optional `W/`, then any
- * etagc between quotes, commas included) or bare digits, then optional whitespace and the
+ * etagc between quotes, commas included) or bare digits (`3`, `W/3`), then optional whitespace and the
  * comma that ends it (or the end). `y`: each match starts where the last ended.
  */
-const ELEMENT = /[ \t]*(?:(W\/)?"([\x21\x23-\x7e\x80-\xff]*)"|(\d{1,15}))[ \t]*(?:,|$)/y;
+const ELEMENT = /[ \t]*(W\/)?(?:"([\x21\x23-\x7e\x80-\xff]*)"|(\d{1,15}))[ \t]*(?:,|$)/y;
 /** Empty list elements (RFC 9110 5.6.1 asks recipients to ignore them). */
 const EMPTY = /[ \t]*,/y;
 const VERSION = /^\d{1,15}$/;

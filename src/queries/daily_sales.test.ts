@@ -85,6 +85,7 @@ describe.skipIf(skip)(skip ? `daily sales query: skipped, ${!databaseAvailable ?
       ["from=2026-03-01&to=2026-03-01&page=2", ["query.page"]],
       // PostgreSQL has no year 0: a 400 on either path, not the store's error.
       ["from=0000-01-01&to=0000-12-31", ["query.from", "query.to"]],
+      ["from=0000-13-45&to=2026-03-01", ["query.from"]],
       ["from=2026-03-01&from=2026-03-01&to=2026-03-02", ["query.from"]],
     ];
     for (const [query, paths] of cases) {
@@ -96,5 +97,7 @@ describe.skipIf(skip)(skip ? `daily sales query: skipped, ${!databaseAvailable ?
     }
     const twice = await getJson(`${h.server.url}/v1/stats/daily-sales?from=2026-03-01&from=2026-03-01&to=2026-03-02`);
     expect(twice.json.errors).toEqual([{ path: "query.from", message: "must be given once" }]);
+    // A malformed date says so once (not also "year 0001 or later").
+    expect((await getJson(`${h.server.url}/v1/stats/daily-sales?from=0000-13-45&to=2026-03-01`)).json.errors).toEqual([{ path: "query.from", message: "must be a date YYYY-MM-DD" }]);
   });
 });

@@ -222,6 +222,12 @@ describe.skipIf(skip)(skip ? `product queries: skipped, ${!databaseAvailable ? d
     const twice = await getJson(`${h.server.url}/v1/products?limit=1&limit=2&sort=newest&sort=newest`);
     expect(twice.status).toBe(400);
     expect(twice.json.errors).toEqual([{ path: "query.limit", message: "must be given once" }, { path: "query.sort", message: "must be given once" }]);
+    // One issue for a repeated parameter, whatever its first value; a parameter named __proto__ is an unknown one.
+    expect((await getJson(`${h.server.url}/v1/products?limit=abc&limit=2&colour=a&colour=b`)).json.errors).toEqual([
+      { path: "query.limit", message: "must be given once" },
+      { path: "query.colour", message: "must be given once" },
+    ]);
+    expect((await getJson(`${h.server.url}/v1/products?__proto__=x`)).json.errors).toEqual([{ path: "query.__proto__", message: "Unknown field" }]);
     // A cursor of year 0000 (PostgreSQL has none): a 400 from either path, not the store's error.
     const yearZero = Buffer.from('["products:newest","0000-01-01T00:00:00.000Z","00000000-0000-4000-8000-000000000000"]').toString("base64url");
     for (const url of [h.server.url, h.pgOnly.url]) {

@@ -43,14 +43,19 @@ export function pathParamsWithoutQuery<T>(ctx: { querystring: string; query: Rea
  * as a value of the wrong type; every issue in one ValidationError, as parseOrThrow.
  */
 export function parseQueryInput<S extends z.ZodType>(schema: S, query: Readonly<Record<string, unknown>>, toInput: (query: Record<string, unknown>) => unknown, root = ""): z.output<S> {
-  const issues: Issue[] = [];
-  const once: Record<string, unknown> = {};
+  const repeated: Issue[] = [];
+  // No prototype, as koa's own query: a parameter named __proto__ stays a parameter (an unknown one).
+  const once: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const [name, value] of Object.entries(query)) {
-    if (Array.isArray(value)) issues.push({ path: `query.${name}`, message: "must be given once" });
+    if (Array.isArray(value)) repeated.push({ path: `query.${name}`, message: "must be given once" });
     once[name] = Array.isArray(value) ? value[0] : value;
   }
+  const issues: Issue[] = [];
   const value = collectIssues(issues, () => parseOrThrow(schema, toInput(once), root));
-  if (issues.length > 0) throw new ValidationError(issues);
+  // One issue for a repeated parameter: what its first value would also have said goes.
+  const named = new Set(repeated.map((issue) => issue.path));
+  const all = [...repeated, ...issues.filter((issue) => !named.has(issue.path))];
+  if (all.length > 0) throw new ValidationError(all);
   return value as z.output<S>;
 }
 
@@ -59,7 +64,8 @@ export function parseQueryInput<S extends z.ZodType>(schema: S, query: Readonly<
  * `0000`: a date or time of that year is refused here, a 400 instead of the store's error.
  */
 export function fromYearOne<T extends z.ZodType<string>>(schema: T): T {
-  return schema.refine((text) => !text.startsWith("0000"), "must be in year 0001 or later") as unknown as T;
+  // Only for an otherwise well-formed value: a malformed one has its own issue.
+  return schema.refine((text) => !text.startsWith("0000"), { message: "must be in year 0001 or later", when: (payload) => (payload.issues ?? []).length === 0 }) as unknown as T;
 }
 
 /** A product category, as the commands accept it. */
