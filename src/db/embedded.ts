@@ -41,13 +41,12 @@ interface RunningServer {
 /** Whether this system has /proc (Linux): without it, pids are checked for life only. */
 const HAS_PROC = existsSync("/proc/self/stat");
 
-/** A process's start time (clock ticks since boot, /proc/<pid>/stat field 22): a pid and it name one process, even after the pid is reused. Null without /proc or when it is gone. */
+/** A process's start time (clock ticks since boot, /proc/<pid>/stat field 22): the pid and its start time name one process, even after the pid is reused. Null without /proc or when it is gone. */
 async function startTime(pid: number | "self"): Promise<string | null> {
   const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => null);
   // pid (comm) state ppid ...: comm may hold spaces and parentheses, so count after the last ")".
   return stat === null ? null : (stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null);
 }
-
 
 /**
  * The embedded PostgreSQL running on this data directory, or null. A postmaster.pid whose pid
@@ -200,8 +199,8 @@ const READY = "database system is ready to accept connections";
  * with them. Resolves once it accepts connections; rejects with its last log lines when it
  * exits first.
  */
-async function startPostmaster(databaseDir: string, port: number, flags: readonly string[], options: { ownGroup: boolean; log?: ((line: string) => void) | undefined }): Promise<{ stop(): Promise<void> }> {
-  const child: ChildProcess = spawn(await postgresBinary(), ["-D", databaseDir, "-p", String(port), ...flags], {
+async function startPostmaster(databaseDir: string, port: number, options: { ownGroup: boolean; log?: ((line: string) => void) | undefined }): Promise<{ stop(): Promise<void> }> {
+  const child: ChildProcess = spawn(await postgresBinary(), ["-D", databaseDir, "-p", String(port), ...POSTGRES_FLAGS], {
     ...(await runAs()),
     env: { ...process.env, LC_MESSAGES: "C" },
     detached: options.ownGroup,
@@ -277,8 +276,9 @@ class StartFailed {}
  * connections. When one already runs on the same data directory for another live process
  * (the service, while the CLI runs), connects to it and leaves it running on stop(), or,
  * with `exclusive` (the service itself), refuses: that process would take it down on its way
- * out. The service's PostgreSQL runs in a process group of its own (see startPostmaster). One left running by a process that ended without stopping it is stopped and started
- * again as ours. A first start stopped part-way is finished (or, when stopped during initdb,
+ * out. The service's PostgreSQL runs in a process group of its own (see startPostmaster).
+ * One left running by a process that ended without stopping it is stopped and started again
+ * as ours. A first start stopped part-way is finished (or, when stopped during initdb,
  * done again) by the next.
  */
 export async function startEmbeddedPostgres(options: { dataDir: string; exclusive?: boolean; log?: (line: string) => void }): Promise<EmbeddedDatabase> {
@@ -337,7 +337,7 @@ export async function startEmbeddedPostgres(options: { dataDir: string; exclusiv
   await recordOwner(databaseDir);
   let postmaster: { stop(): Promise<void> };
   try {
-    postmaster = await startPostmaster(databaseDir, port, POSTGRES_FLAGS, { ownGroup: options.exclusive ?? false, log: options.log });
+    postmaster = await startPostmaster(databaseDir, port, { ownGroup: options.exclusive ?? false, log: options.log });
   } catch (error) {
     await releaseOwner(databaseDir).catch(() => undefined);
     const other = await runningServer(databaseDir);

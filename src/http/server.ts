@@ -125,7 +125,7 @@ function answerBadHost(res: ServerResponse): void {
 
 /** True when every member of an Expect value is 100-continue (a list of it, any case, empty members ignored). */
 function onlyContinue(expect: string | undefined): boolean {
-  return expect !== undefined && expect.split(",").every((member) => member.trim() === "" || member.trim().toLowerCase() === "100-continue");
+  return expect !== undefined && expect.split(",").every((member) => ["", "100-continue"].includes(member.trim().toLowerCase()));
 }
 
 function answerExpectationFailed(res: ServerResponse): void {

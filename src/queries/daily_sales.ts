@@ -96,7 +96,7 @@ export function dailySalesRoutes(deps: QueryDeps): RouteModule {
   return {
     register(router) {
       router.get("/v1/stats/daily-sales", async (ctx) => {
-        const { input: query, position } = checkQuery(ctx, () => parseQueryInput(dailySalesQuery, ctx.query, (query) => query, "query"));
+        const { input: query, position } = checkQuery(ctx, () => parseQueryInput(dailySalesQuery, ctx.query, "query"));
         if (position !== null) await waitForPosition(position, consistency);
         const version = deps.activeVersions.get(DAILY_SALES);
         const items = await viewOrTable(deps.onViewRead, () => itemsFromRedis(deps.redis, version, query), () => itemsFromPostgres(deps, version, query));

@@ -82,7 +82,7 @@ async function customerOrdersFromPostgres(deps: QueryDeps, customerId: string, s
 
 async function sendCustomerOrders(ctx: Context, deps: QueryDeps, consistency: ConsistencyOptions): Promise<void> {
   const { input: { customerId, query, after }, position } = checkQuery(ctx, () => {
-    const { params: { customerId }, query } = parseQueryInput(customerInput, ctx.query, (query) => ({ params: ctx.params, query }));
+    const { params: { customerId }, query } = parseQueryInput(customerInput, ctx.query, "", (query) => ({ params: ctx.params, query }));
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, CURSOR_TAG, cursorKey);
     return { customerId, query, after };
   });

@@ -105,7 +105,7 @@ async function listFromRedis(deps: QueryDeps, query: z.infer<typeof listQuery>, 
 
 async function sendList(ctx: Context, deps: QueryDeps, consistency: ConsistencyOptions): Promise<void> {
   const { input: { query, after }, position } = checkQuery(ctx, () => {
-    const query = parseQueryInput(listQuery, ctx.query, (query) => query, "query");
+    const query = parseQueryInput(listQuery, ctx.query, "query");
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, `products:${query.sort}`, cursorKeys[query.sort]);
     return { query, after };
   });
@@ -158,7 +158,7 @@ export function productCatalogRoutes(deps: QueryDeps): RouteModule {
       });
       router.get("/v1/products", async (ctx) => sendList(ctx, deps, consistency));
       router.get("/v1/categories/:category/best-sellers", async (ctx) => {
-        const { input: { params: { category }, query: { limit } }, position } = checkQuery(ctx, () => parseQueryInput(bestSellersInput, ctx.query, (query) => ({ params: ctx.params, query })));
+        const { input: { params: { category }, query: { limit } }, position } = checkQuery(ctx, () => parseQueryInput(bestSellersInput, ctx.query, "", (query) => ({ params: ctx.params, query })));
         if (position !== null) await waitForPosition(position, consistency);
         const { name, version } = table(deps);
         const items = await readBestSellers({ redis: deps.redis, pool: deps.pool, table: name, version, category, limit, onViewRead: deps.onViewRead });

@@ -38,11 +38,11 @@ export function pathParamsWithoutQuery<T>(ctx: { querystring: string; query: Rea
 }
 
 /**
- * Parses a route's input built from its query (`toInput`), with a parameter given more than
+ * Parses a route's input built from its query (`toInput`; the query itself by default), with a parameter given more than
  * once reported as such ("must be given once", its first value checked as usual) instead of
  * as a value of the wrong type; every issue in one ValidationError, as parseOrThrow.
  */
-export function parseQueryInput<S extends z.ZodType>(schema: S, query: Readonly<Record<string, unknown>>, toInput: (query: Record<string, unknown>) => unknown, root = ""): z.output<S> {
+export function parseQueryInput<S extends z.ZodType>(schema: S, query: Readonly<Record<string, unknown>>, root: string, toInput: (query: Record<string, unknown>) => unknown = (once) => once): z.output<S> {
   const repeated: Issue[] = [];
   // No prototype, as koa's own query: a parameter named __proto__ stays a parameter (an unknown one).
   const once: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
