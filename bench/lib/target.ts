@@ -114,11 +114,11 @@ async function writeOut(pool: pg.Pool | pg.Client): Promise<void> {
 }
 
 /**
- * A service's read side at rest after its catch-up, as the store is after seeding: the
- * catch-up's read-model pages written out before a measurement of the live path starts
- * (the time it took is logged).
+ * A service's read side at rest after its catch-up (or a replay: `after` names it), as the
+ * store is after seeding: the pages those bulk writes left dirty written out before the
+ * next measurement starts (the time it took is logged).
  */
-export async function settleAfterCatchUp(target: Target, log: (line: string) => void): Promise<void> {
+export async function settleAfterCatchUp(target: Target, log: (line: string) => void, after = "the catch-up"): Promise<void> {
   if (!target.databaseUrl) return;
   const begin = performance.now();
   const client = new pg.Client({ connectionString: target.databaseUrl });
@@ -129,7 +129,7 @@ export async function settleAfterCatchUp(target: Target, log: (line: string) => 
     await client.end().catch(() => undefined);
   }
   const seconds = (performance.now() - begin) / 1000;
-  log(`settled the read side after the catch-up (CHECKPOINT, sync) in ${seconds.toFixed(1)} s`);
+  log(`settled the read side after ${after} (CHECKPOINT, sync) in ${seconds.toFixed(1)} s`);
 }
 
 /** Deletes every key with the prefix from the service's Redis (REDIS_URL, else the local default); best effort. */
