@@ -5,6 +5,7 @@ import { renderResults } from "./lib/results_md.ts";
 import { runScenario } from "./lib/run_scenario.ts";
 import type { ScenarioResult } from "./lib/types.ts";
 import { copyFloor } from "./scenarios/copy_floor.ts";
+import { emmettRebuild } from "./scenarios/emmett_rebuild.ts";
 import { httpFloor } from "./scenarios/http_floor.ts";
 import { SCENARIOS } from "./scenarios/index.ts";
 import { pgInsertFloor } from "./scenarios/pg_insert_floor.ts";
@@ -113,6 +114,16 @@ describe("bench harness", () => {
     expect(result.latencyGoals?.[0]).toMatchObject({ measurement: "reads @50/s", percentile: "p99", goalMs: 20 });
     expect(result.limitGoals?.[0]).toMatchObject({ value: 0, max: 0, met: true });
     expect(renderResults([result])).toContain("errors (reads + writes) = 0");
+  }, 120_000);
+
+  it.skipIf(!databaseAvailable)(`emmett-rebuild rebuilds the orders read model through both stores, Emmett's with every order${databaseAvailable ? "" : ` (${databaseSkipReason})`}`, async () => {
+    const result = await runScenario(emmettRebuild, options);
+    expectWellFormed(result, "event");
+    expect(result.measurements.map((m) => m.label)).toEqual(["replay orders", "emmett rebuild orders"]);
+    // Both rebuilt the same history, and Emmett's made a document for every order placed (errors: 0 above).
+    expect(result.measurements[1]!.operations).toBe(result.measurements[0]!.operations);
+    expect(result.params["emmettDocuments"]).toBeGreaterThan(0);
+    expect(result.comparisons.map((c) => c.baseline)).toEqual(["emmett rebuild orders"]);
   }, 120_000);
 
   it.skipIf(!databaseAvailable)(`soak samples the service's RSS and checks growth and errors${databaseAvailable ? "" : ` (${databaseSkipReason})`}`, async () => {

@@ -2,6 +2,7 @@
 import type { Scenario } from "../lib/types.ts";
 import { copyFloor } from "./copy_floor.ts";
 import { emmettAppend } from "./emmett_append.ts";
+import { emmettRebuild } from "./emmett_rebuild.ts";
 import { freshness } from "./freshness.ts";
 import { httpFloor } from "./http_floor.ts";
 import { mixedScenario } from "./mixed.ts";
@@ -33,4 +34,5 @@ export const SCENARIOS: readonly Scenario[] = [
   freshness,
   projectionThroughput,
   replay,
+  emmettRebuild,
 ];

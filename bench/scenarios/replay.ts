@@ -40,7 +40,7 @@ export function parseReplayed(output: string, name: string): ReplayRun["replayed
 }
 
 /** Runs the CLI's replay of one projection (or several in one run); resolves with timings, peak RSS and exit code (bounded by timeoutS). */
-async function runReplay(target: Target, projections: string | readonly string[], timeoutS: number): Promise<ReplayRun> {
+export async function runReplay(target: Target, projections: string | readonly string[], timeoutS: number): Promise<ReplayRun> {
   const names = typeof projections === "string" ? [projections] : [...projections];
   const begin = performance.now();
   const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, "--import", "tsx", "src/cli.ts", "replay", ...names], { cwd: ROOT, env: { ...process.env, DATABASE_URL: target.databaseUrl!, REDIS_KEY_PREFIX: target.redisKeyPrefix, LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "pipe"] });
