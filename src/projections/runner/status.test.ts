@@ -75,4 +75,32 @@ describe.skipIf(skip !== null)(`projection status${skip ? ` (${skip})` : ""}`, (
     await stack.db.pool.query("UPDATE projections SET indexes_built = true WHERE name = $1 AND version = $2", [counterProjection.name, counterProjection.version]);
     expect(await status()).toBe("running");
   });
+
+  it("counts a lag behind an open transaction as catching up only once that transaction has held readers back a while", async () => {
+    // A transaction holding an id keeps readers below it; an event committed after it is lag nobody can read yet.
+    const holder = await stack.db.pool.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT pg_current_xact_id()");
+      await appendCounts(stack.store, makeCounts(1, { keys: 1, groups: 1, seed: 7 }), 1);
+      const status = async (heldBackMs: number) => {
+        const { items } = await projectionStatus({
+          pool: stack.db.pool,
+          store: stack.store,
+          definitions: [counterProjection],
+          local: new Map([[counterProjection.name, "leading" as const]]),
+          announced: () => positions[59]!,
+          heldBackMs,
+        });
+        return items[0]!;
+      };
+      // Open for less than the threshold (an append in flight, as under load): running, its lag shown.
+      expect(await status(60_000)).toMatchObject({ status: "running", lagEvents: 1 });
+      // Open for longer: catching up.
+      expect(await status(0)).toMatchObject({ status: "catching_up", lagEvents: 1 });
+    } finally {
+      await holder.query("ROLLBACK");
+      holder.release();
+    }
+  });
 });

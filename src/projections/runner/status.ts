@@ -30,13 +30,34 @@ export interface ProjectionStatusItem {
 /** What this process knows locally about a projection it leads ("failed" wins; "stopped": its serving version was built by a definition not in code). */
 export type LocalState = "leading" | "failed" | "standby" | "stopped";
 
-const CAUGHT_UP_LAG = 1000;
+/** Events behind the head beyond which a following projection is catching up. */
+export const CAUGHT_UP_LAG = 1000;
+/**
+ * A projection whose lag is events it cannot read yet (committed after a transaction that is
+ * still open) is catching up only once that transaction has been open this long: appends in
+ * flight hide the newest events for milliseconds all the time under load, and counting those
+ * made the status flicker between `running` and `catching_up` at 20 orders/s.
+ */
+export const HELD_BACK_MS = 1000;
 /**
  * Lags are counted exactly up to this many events; a longer one is estimated from the log's
  * sequence numbers (events are numbered as they are inserted: the difference over-counts only
  * appends that were rolled back), so a status polled during a long catch-up stays cheap.
  */
 const EXACT_LAG = 10_000;
+
+/**
+ * How long (ms) the oldest transaction holding a transaction id anywhere on the server has
+ * been open: the one that keeps readers of the log below its position. 0 when none is open
+ * or none is visible to this role (pg_stat_activity shows other roles' ids only to
+ * pg_read_all_stats).
+ */
+async function oldestWriterAgeMs(pool: Pool): Promise<number> {
+  const result = await pool.query<{ ms: number | null }>(
+    "SELECT (extract(epoch FROM clock_timestamp() - min(xact_start)) * 1000)::float8 AS ms FROM pg_stat_activity WHERE backend_xid IS NOT NULL",
+  );
+  return result.rows[0]?.ms ?? 0;
+}
 
 /** The newest committed event in the PostgreSQL store, visible to readers yet or not. */
 async function committedHead(pool: Pool): Promise<Position | null> {
@@ -106,6 +127,8 @@ export async function projectionStatus(options: {
   local?: ReadonlyMap<string, LocalState>;
   /** The serving versions' positions this process announced (ahead of the stored watermark by at most one trailing write). */
   announced?: (projection: string) => Position | undefined;
+  /** How long an open transaction must hold readers back before a lag behind it counts as catching up (default HELD_BACK_MS). */
+  heldBackMs?: number;
 }): Promise<{ items: ProjectionStatusItem[] }> {
   const { pool, store } = options;
   const families = options.definitions.map((entry) =>
@@ -115,7 +138,8 @@ export async function projectionStatus(options: {
   // so a long-open transaction that holds projections back shows as lag, not as "caught up".
   const visibleHead = await store.headPosition();
   const head = store.kind === "postgres" ? ((await committedHead(pool)) ?? visibleHead) : visibleHead;
-  const hidden = head !== null && (visibleHead === null || comparePositions(head, visibleHead) > 0);
+  // Events committed behind a transaction open for a while (not just appends in flight).
+  const heldBack = head !== null && (visibleHead === null || comparePositions(head, visibleHead) > 0) && (await oldestWriterAgeMs(pool)) >= (options.heldBackMs ?? HELD_BACK_MS);
   const serving: { family: (typeof families)[number]; version: number; followable: boolean; local: LocalState | undefined; indexing: boolean; position: Position }[] = [];
   for (const family of families) {
     const name = family.name;
@@ -144,7 +168,7 @@ export async function projectionStatus(options: {
     else if (rebuild && (await replayRunning(pool, name))) status = "rebuilding";
     else if (local === "stopped" || !followable) status = "stopped";
     else if (local !== "leading" && !(await leaderExists(pool, name))) status = "stopped";
-    else status = lagEvents > CAUGHT_UP_LAG || (hidden && lagEvents > 0) || indexing ? "catching_up" : "running";
+    else status = lagEvents > CAUGHT_UP_LAG || (heldBack && lagEvents > 0) || indexing ? "catching_up" : "running";
     items.push({
       name,
       version,

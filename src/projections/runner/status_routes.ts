@@ -4,7 +4,7 @@ import type { RouteModule } from "../../http/route_module.ts";
 import { FLUSH_EVENTS, FLUSH_NEW_ROWS, FLUSH_ROWS } from "../bulk/build.ts";
 import { ValidationError } from "../../shared/errors.ts";
 import { unknownQueryIssues } from "../../shared/validation.ts";
-import type { ProjectionStatusItem } from "./status.ts";
+import { CAUGHT_UP_LAG, HELD_BACK_MS, type ProjectionStatusItem } from "./status.ts";
 
 const statusItem = z.object({
   name: z.string(),
@@ -36,7 +36,11 @@ export function projectionStatusRoutes(status: () => Promise<{ items: Projection
         path: "/v1/projections",
         summary: "Projection status",
         description:
-          "Serving version, low watermark, head position, lag and parked events of every projection. `status` is `rebuilding` while a " +
+          "Serving version, low watermark, head position, lag and parked events of every projection. `status`: `running` follows the " +
+          "log (a lag of a few events is the milliseconds between an append and its projection); `catching_up` is more than " +
+          `${count(CAUGHT_UP_LAG)} events behind, or has deferred secondary indexes still to build, or has events it cannot read yet behind a ` +
+          `transaction open on the server for over ${count(HELD_BACK_MS)} ms; \`stopped\` is led by no running process (or built by a ` +
+          "definition no longer in the code: a replay is needed); `failed` stopped on an error. `status` is `rebuilding` while a " +
           "replay of it runs (in any process); a `rebuild` object with another status is a replay that stopped before switching over " +
           "(its process ended): it does not run until a replay of that projection is started again, which resumes it. `lagEvents` " +
           "is exact up to 10,000 events; a longer lag is estimated from the log's sequence numbers (it can only over-count, by " +
