@@ -34,7 +34,7 @@ function commandResponses(create: boolean, extra: Record<number, string>): Recor
     : { description: "Done (or nothing to change)", schema: commandResultSchema, headers: { ETag: '"<version>"', "Idempotent-Replayed": REPLAYED } };
   const responses: Record<number, ResponseDoc> = {
     [create ? 201 : 200]: success,
-    400: { description: "Body, params or headers fail the schema; lists every issue with its dotted path" },
+    400: { description: "Body, params or headers fail the schema (a body that is not JSON, or gives a key twice in one object, included); lists every issue with its dotted path" },
     401: { description: "No or unknown bearer token" },
     403: { description: "The token lacks the scope `commands`" },
     409: { description: "Not allowed in the current state, duplicate create, or a concurrent write that still conflicts" },

@@ -2,8 +2,8 @@
  * Reads a JSON request body: checks the media type, bounds the size (64 KiB) without
  * reading past it, bounds the time (a client that stops sending mid-body gets a 408 and
  * the connection is closed), rejects invalid UTF-8 and invalid JSON. An empty body reads
- * as `{}`. Duplicate keys: the last one wins (as JSON.parse does), and the idempotency
- * hash sees the same parsed value. Nesting depth needs no bound: V8's JSON.parse is not
+ * as `{}`. A key given twice in one object is a 400 naming it (json_duplicates.ts), where
+ * JSON.parse would keep the last silently. Nesting depth needs no bound: V8's JSON.parse is not
  * recursive, and 64 KiB allow at most ~32k levels.
  */
 import type Koa from "koa";
@@ -11,6 +11,7 @@ import type { Context } from "koa";
 import getRawBody from "raw-body";
 import { AppError, PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError, type Issue } from "../shared/errors.ts";
 import { withTimeout } from "../shared/with_timeout.ts";
+import { duplicateKeyIssues } from "./json_duplicates.ts";
 import { sentMoreThanOnce } from "./repeated_header.ts";
 
 /** The largest accepted request body in bytes. */
@@ -112,11 +113,15 @@ export async function readJsonBody(ctx: Context, limit = MAX_BODY_BYTES): Promis
     throw new ValidationError([{ path: "(body)", message: "Body is not valid UTF-8" }]);
   }
   if (text.trim() === "") return {};
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch {
     throw new ValidationError([{ path: "(body)", message: "Body is not valid JSON" }]);
   }
+  const duplicates = duplicateKeyIssues(text);
+  if (duplicates.length > 0) throw new ValidationError(duplicates);
+  return value;
 }
 
 /**

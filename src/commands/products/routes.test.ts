@@ -57,6 +57,10 @@ describe.skipIf(!databaseAvailable)(`product command routes (${databaseAvailable
     const queried = await h.post("/v1/products?dryRun=true", productBody());
     expect(queried.status).toBe(400);
     expect(((await queried.json()) as { errors: { path: string }[] }).errors).toEqual([{ path: "query.dryRun", message: "Unknown field" }]);
+    // A key given twice (JSON.parse would keep the last): 400 naming it, nothing appended.
+    const twice = await h.post("/v1/products", `{"sku":"TWICE-1","name":"Mug","category":"kitchen","priceCents":5,"priceCents":6}`);
+    expect(twice.status).toBe(400);
+    expect(((await twice.json()) as { errors: unknown[] }).errors).toEqual([{ path: "priceCents", message: "is given more than once" }]);
     expect(await h.countEvents()).toBe(before);
   });
 
