@@ -166,6 +166,7 @@ export async function startService(config: Config, options: { logger?: Logger; /
 
     const metrics = createMetrics({
       pool,
+      viewCache: viewCache === null ? null : viewCache.stats.bind(viewCache),
       projectionLag: async () =>
         Promise.all(
           (await projections.status()).items.map(async (item) => ({

@@ -178,6 +178,9 @@ describe.skipIf(!available)(`service end to end (${available ? "PostgreSQL + Red
     expect(metrics.status).toBe(200);
     for (const name of ["http_request_duration_seconds", "projection_lag_events", "projection_lag_seconds", "projection_events_done", "pg_pool_connections", "view_reads_total"]) expect(text).toContain(name);
     const sample = (line: string): number => Number(text.split("\n").find((candidate) => candidate.startsWith(line))?.slice(line.length).trim());
+    // The in-process view cache (on with Redis): what it holds, which counts in the process's RSS.
+    expect(sample("view_cache_bytes ")).toBeGreaterThanOrEqual(0);
+    expect(sample("view_cache_entries ")).toBeGreaterThanOrEqual(0);
     // Commands earlier in this file were projected: events consumed counted, no lag (in events or seconds).
     expect(sample('projection_events_done{projection="orders"}')).toBeGreaterThan(0);
     expect(sample('projection_lag_seconds{projection="orders"}')).toBe(0);

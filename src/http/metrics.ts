@@ -34,7 +34,7 @@ export interface Metrics {
 }
 
 /** Creates the registry and instruments; `projectionLag` is read at scrape time. */
-export function createMetrics(options: { pool: Pool; projectionLag?: () => Promise<ProjectionLag[]> }): Metrics {
+export function createMetrics(options: { pool: Pool; projectionLag?: () => Promise<ProjectionLag[]>; viewCache?: (() => { bytes: number; entries: number }) | null }): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const duration = new Histogram({
@@ -57,6 +57,26 @@ export function createMetrics(options: { pool: Pool; projectionLag?: () => Promi
       this.set({ state: "waiting" }, pool.waitingCount);
     },
   });
+  const viewCache = options.viewCache;
+  if (viewCache) {
+    // It fills up to VIEW_CACHE_MB as distinct views are read, then stays there: part of the process's RSS.
+    new Gauge({
+      name: "view_cache_bytes",
+      help: "Bytes of prepared views held in the in-process view cache (bounded by VIEW_CACHE_MB)",
+      registers: [registry],
+      collect() {
+        this.set(viewCache().bytes);
+      },
+    });
+    new Gauge({
+      name: "view_cache_entries",
+      help: "Prepared views held in the in-process view cache",
+      registers: [registry],
+      collect() {
+        this.set(viewCache().entries);
+      },
+    });
+  }
   const lagEvents = new Gauge({ name: "projection_lag_events", help: "Events between a projection's checkpoint and the head", labelNames: ["projection"], registers: [registry] });
   const lagSeconds = new Gauge({ name: "projection_lag_seconds", help: "Business-time lag of a projection behind the head", labelNames: ["projection"], registers: [registry] });
   const parked = new Gauge({ name: "projection_parked_events", help: "Events parked after repeated failures", labelNames: ["projection"], registers: [registry] });
