@@ -10,6 +10,13 @@ export const READ_KINDS: readonly RequestKind[] = ["product-by-id", "product-lis
 
 const SORTS = ["newest", "price_asc", "price_desc", "best_selling"] as const;
 
+/** The by-id read of every seeded product and order (the views the service's in-process view cache holds). */
+export function byIdPaths(size: Required<SeedSize>): string[] {
+  const products = seedCatalog(size).products.map((product) => `/v1/products/${product.id}`);
+  const orders = Array.from({ length: size.orders }, (_, index) => `/v1/orders/${seedId(size.seed, "order", index)}`);
+  return [...products, ...orders];
+}
+
 /** Builds request generators for a seeded size; `token` authorizes commands. */
 export function requestGenerators(size: Required<SeedSize>, token: string | null): Record<RequestKind, () => LoadRequest> {
   const random = createRandom(size.seed, "bench-requests");
