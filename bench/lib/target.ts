@@ -108,7 +108,7 @@ export async function startTarget(options: BenchOptions, events = options.events
  * it, Linux writes a bulk load's pages back ~30 s later (vm.dirty_expire_centisecs) and a
  * measurement running then has its commits wait for their WAL flush behind that write-back.
  */
-async function writeOut(pool: pg.Pool | pg.Client): Promise<void> {
+export async function writeOut(pool: pg.Pool | pg.Client): Promise<void> {
   await pool.query("CHECKPOINT").catch(() => undefined);
   await new Promise<void>((resolve) => execFile("sync", () => resolve()));
 }
@@ -118,7 +118,7 @@ async function writeOut(pool: pg.Pool | pg.Client): Promise<void> {
  * store is after seeding: the pages those bulk writes left dirty written out before the
  * next measurement starts (the time it took is logged).
  */
-export async function settleAfterCatchUp(target: Target, log: (line: string) => void, after = "the catch-up"): Promise<void> {
+export async function settleReadSide(target: Target, log: (line: string) => void, after = "the catch-up"): Promise<void> {
   if (!target.databaseUrl) return;
   const begin = performance.now();
   const client = new pg.Client({ connectionString: target.databaseUrl });
@@ -191,7 +191,7 @@ export async function sharedTarget(options: BenchOptions): Promise<Target> {
     const target = await startTarget(options);
     if (target.token) {
       await waitForProjections(target, options.smoke ? 120 : 1800).catch(async (error: unknown) => { await target.stop(); throw error; });
-      await settleAfterCatchUp(target, options.log);
+      await settleReadSide(target, options.log);
     }
     return target;
   })();

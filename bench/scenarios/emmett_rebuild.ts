@@ -11,12 +11,13 @@ import { STREAM_DOES_NOT_EXIST, type ReadEvent } from "@event-driven-io/emmett";
 import { getPostgreSQLEventStore, pongoSingleStreamProjection, rebuildPostgreSQLProjections } from "@event-driven-io/emmett-postgresql";
 import type { AppendOptions, AppendResult, EventStore, NewEvent, StreamRead } from "../../src/event_store/types.ts";
 import { START } from "../../src/shared/position.ts";
+import type { OrderView } from "../../src/projections/orders/state.ts";
 import type { OrderCancelled, OrderPaid, OrderPlaced, OrderShipped } from "../../src/shared/events.ts";
-import { seed, seedSizeForEvents } from "../../src/seed/seed.ts";
+import { seed, type SeedSize } from "../../src/seed/seed.ts";
 import { createBenchDatabase } from "../lib/database.ts";
 import { compare } from "../lib/report.ts";
 import { peakRss, resetOwnPeakRss } from "../lib/rss.ts";
-import { settleAfterCatchUp, startTarget, waitForProjections } from "../lib/target.ts";
+import { settleReadSide, startTarget, waitForProjections, writeOut } from "../lib/target.ts";
 import type { BenchOptions, Comparison, Measurement, Scenario } from "../lib/types.ts";
 import { runReplay } from "./replay.ts";
 
@@ -32,23 +33,8 @@ const EMMETT_BATCH = 1000;
 type OrderEvent = OrderPlaced | OrderPaid | OrderShipped | OrderCancelled;
 const ORDER_EVENTS = ["OrderPlaced", "OrderPaid", "OrderShipped", "OrderCancelled"] as const;
 
-/** The order answer, as our orders projection builds it (GET /v1/orders/{id}), as a pongo document. */
-type OrderDocument = {
-  _id?: string;
-  id: string;
-  customerId: string;
-  status: "placed" | "paid" | "shipped" | "cancelled";
-  currency: string;
-  lines: { productId: string; sku: string; name: string; quantity: number; unitPriceCents: number; lineTotalCents: number }[];
-  totalCents: number;
-  itemCount: number;
-  payment: { paymentId: string; amountCents: number; method: string; paidAt: string } | null;
-  shipment: { carrier: string; trackingNumber: string; shippedAt: string } | null;
-  cancellation: { reason: string; cancelledAt: string } | null;
-  placedAt: string;
-  updatedAt: string;
-  version: number;
-};
+/** The order answer our orders projection builds (GET /v1/orders/{id}), as a pongo document (a type alias: pongo wants an index signature). */
+type OrderDocument = Pick<OrderView, keyof OrderView>;
 
 type EmmettOrderEvent = ReadEvent<{ type: OrderEvent["type"]; data: OrderEvent["data"]; metadata: { occurredAt: string } }>;
 
@@ -105,8 +91,8 @@ function emmettSeedTarget(store: ReturnType<typeof getPostgreSQLEventStore>): Ev
   };
 }
 
-/** Seeds Emmett's store with the seed's history for `events` and rebuilds the orders documents; the measurement counts every log event. */
-async function measureEmmettRebuild(options: BenchOptions, events: number): Promise<{ measurement: Measurement; appended: number; documents: number; placed: number }> {
+/** Seeds Emmett's store with the seed's history of `size` and rebuilds the orders documents; the measurement counts every log event. */
+async function measureEmmettRebuild(options: BenchOptions, size: Required<SeedSize>): Promise<{ measurement: Measurement; appended: number; documents: number; placed: number }> {
   const db = await createBenchDatabase(options.databaseUrl, "emmett_rebuild");
   const store = getPostgreSQLEventStore(db.url);
   try {
@@ -116,11 +102,12 @@ async function measureEmmettRebuild(options: BenchOptions, events: number): Prom
     // position than one of an earlier-committed transaction is skipped; concurrent appends
     // make such events (with 16 appenders, a rebuild over 20,028 events missed 1,222 of 7,675
     // orders). Serial appends give a log it reads whole.
-    const seeded = await seed(emmettSeedTarget(store), { ...seedSizeForEvents(events), concurrency: 1 });
+    const seeded = await seed(emmettSeedTarget(store), { ...size, concurrency: 1 });
     options.log(`seeded Emmett's store with ${seeded.events} events in ${((performance.now() - begin) / 1000).toFixed(1)} s`);
     const pool = db.pool(2);
+    // At rest, as our store is before its replay (VACUUM ANALYZE, CHECKPOINT and sync).
     await pool.query("VACUUM (ANALYZE)").catch(() => undefined);
-    await pool.query("CHECKPOINT").catch(() => undefined);
+    await writeOut(pool);
     const projection = pongoSingleStreamProjection({ collectionName: "orders", canHandle: [...ORDER_EVENTS], evolve: evolveOrder });
     resetOwnPeakRss();
     const consumer = rebuildPostgreSQLProjections({ connectionString: db.url, projections: [projection], pulling: { batchSize: EMMETT_BATCH } });
@@ -157,10 +144,9 @@ export const emmettRebuild: Scenario = {
     const measurements: Measurement[] = [];
     const comparisons: Comparison[] = [];
     const target = await startTarget(options, events);
-    let orders = 0;
     try {
       await waitForProjections(target, options.smoke ? 120 : 1800);
-      await settleAfterCatchUp(target, options.log);
+      await settleReadSide(target, options.log);
       const run = await runReplay(target, "orders", options.smoke ? 120 : 1800);
       if (run.code !== 0 || run.replayed === null) throw new Error(`replay orders failed (exit ${run.code}): ${run.output.slice(-500)}`);
       const { seconds, events: replayed, version } = run.replayed;
@@ -170,14 +156,14 @@ export const emmettRebuild: Scenario = {
         peakRssBytes: run.peakRssBytes, rssOf: "cli child (includes process start)",
         notes: `npm run cli -- replay orders into v${version} while the service serves; rows, Redis views and customer lists; CLI-reported ${seconds} s`,
       });
-      orders = target.size.orders;
     } finally {
       await target.stop();
     }
-    const emmett = await measureEmmettRebuild(options, events);
+    // The same history as ours: the size the target was seeded with (--products included).
+    const emmett = await measureEmmettRebuild(options, target.size);
     measurements.push(emmett.measurement);
     const c = compare(measurements, "replay orders", "emmett rebuild orders");
     if (c) comparisons.push(c);
-    return { params: { events, size: seedSizeForEvents(events), emmettEvents: emmett.appended, emmettDocuments: emmett.documents, plannedOrders: orders }, measurements, comparisons };
+    return { params: { events, size: target.size, emmettEvents: emmett.appended, emmettDocuments: emmett.documents, plannedOrders: target.size.orders }, measurements, comparisons };
   },
 };

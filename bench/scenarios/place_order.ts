@@ -2,7 +2,7 @@
 import { runHttpLoad, warmUp } from "../lib/http_load.ts";
 import { compare } from "../lib/report.ts";
 import { requestGenerators } from "../lib/requests.ts";
-import { settleAfterCatchUp, startTarget, waitForProjections } from "../lib/target.ts";
+import { settleReadSide, startTarget, waitForProjections } from "../lib/target.ts";
 import type { Comparison, Measurement, Scenario } from "../lib/types.ts";
 import { measureEmmettAppend } from "./emmett_append.ts";
 import { measurePgInsertFloor } from "./pg_insert_floor.ts";
@@ -19,7 +19,7 @@ export const placeOrder: Scenario = {
     try {
       if (!target.token) throw new Error("place-order needs --token with scope commands for an external --url");
       await waitForProjections(target, options.smoke ? 120 : 1800);
-      await settleAfterCatchUp(target, options.log);
+      await settleReadSide(target, options.log);
       const next = requestGenerators(target.size, target.token)["place-order"];
       await warmUp({ url: target.url, next, connections: connectionsList[0]!, durationS: options.durationS });
       for (const connections of connectionsList) {

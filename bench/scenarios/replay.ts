@@ -19,7 +19,7 @@ import { LatencyRecorder } from "../lib/latency.ts";
 import { compare, latencyGoal } from "../lib/report.ts";
 import { requestGenerators } from "../lib/requests.ts";
 import { peakRss } from "../lib/rss.ts";
-import { settleAfterCatchUp, startTarget, waitForProjections, type Target } from "../lib/target.ts";
+import { settleReadSide, startTarget, waitForProjections, type Target } from "../lib/target.ts";
 import type { Comparison, LatencyGoal, Measurement, Scenario } from "../lib/types.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -107,7 +107,7 @@ export const replay: Scenario = {
     let copies;
     try {
       const caughtUp = await waitForProjections(target, options.smoke ? 120 : 3600);
-      await settleAfterCatchUp(target, options.log);
+      await settleReadSide(target, options.log);
       const names = options.projection ? [options.projection] : caughtUp.items.map((item) => item.name);
       measurements.push(await liveReads(target, "live reads, idle", options.smoke ? 1 : 10));
       let replaysDone!: () => void;
@@ -135,7 +135,7 @@ export const replay: Scenario = {
       for (const name of names) {
         // Each run starts with the last one's pages written out (as the first starts after the
         // catch-up's): a run is not charged for the write-back of the run before it.
-        if (onePass !== null || name !== names[0]) await settleAfterCatchUp(target, options.log, "the last replay");
+        if (onePass !== null || name !== names[0]) await settleReadSide(target, options.log, "the last replay");
         const run = await runReplay(target, name, options.smoke ? 120 : 3600);
         const ok = run.code === 0 && run.replayed !== null;
         const events = run.replayed?.events ?? target.seededEvents;

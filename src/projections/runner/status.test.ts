@@ -25,6 +25,19 @@ describe.skipIf(skip !== null)(`projection status${skip ? ` (${skip})` : ""}`, (
 
   afterAll(async () => stack?.close());
 
+  /** The counter projection's status, led here with its position at the 60th event. */
+  async function counterStatus(heldBackMs?: number) {
+    const { items } = await projectionStatus({
+      pool: stack.db.pool,
+      store: stack.store,
+      definitions: [counterProjection],
+      local: new Map([[counterProjection.name, "leading" as const]]),
+      announced: () => positions[59]!,
+      ...(heldBackMs === undefined ? {} : { heldBackMs }),
+    });
+    return items[0]!;
+  }
+
   it("counts each projection's exact lag behind the head, whatever their order and spacing", async () => {
     const definitions = [
       counterProjection,
@@ -59,16 +72,7 @@ describe.skipIf(skip !== null)(`projection status${skip ? ` (${skip})` : ""}`, (
 
   it("reports a version at the head as catching up while its deferred secondary indexes are not built", async () => {
     await ensureProjectionSchema(stack.db.pool, counterProjection);
-    const status = async (): Promise<string | undefined> => {
-      const { items } = await projectionStatus({
-        pool: stack.db.pool,
-        store: stack.store,
-        definitions: [counterProjection],
-        local: new Map([[counterProjection.name, "leading" as const]]),
-        announced: () => positions[59]!,
-      });
-      return items[0]?.status;
-    };
+    const status = async (): Promise<string> => (await counterStatus()).status;
     expect(await status()).toBe("running");
     await stack.db.pool.query("UPDATE projections SET indexes_built = false WHERE name = $1 AND version = $2", [counterProjection.name, counterProjection.version]);
     expect(await status()).toBe("catching_up");
@@ -83,21 +87,10 @@ describe.skipIf(skip !== null)(`projection status${skip ? ` (${skip})` : ""}`, (
       await holder.query("BEGIN");
       await holder.query("SELECT pg_current_xact_id()");
       await appendCounts(stack.store, makeCounts(1, { keys: 1, groups: 1, seed: 7 }), 1);
-      const status = async (heldBackMs: number) => {
-        const { items } = await projectionStatus({
-          pool: stack.db.pool,
-          store: stack.store,
-          definitions: [counterProjection],
-          local: new Map([[counterProjection.name, "leading" as const]]),
-          announced: () => positions[59]!,
-          heldBackMs,
-        });
-        return items[0]!;
-      };
       // Open for less than the threshold (an append in flight, as under load): running, its lag shown.
-      expect(await status(60_000)).toMatchObject({ status: "running", lagEvents: 1 });
+      expect(await counterStatus(60_000)).toMatchObject({ status: "running", lagEvents: 1 });
       // Open for longer: catching up.
-      expect(await status(0)).toMatchObject({ status: "catching_up", lagEvents: 1 });
+      expect(await counterStatus(0)).toMatchObject({ status: "catching_up", lagEvents: 1 });
     } finally {
       await holder.query("ROLLBACK");
       holder.release();
