@@ -1,5 +1,11 @@
-/** place-order: POST /v1/orders through the real service, next to pg-insert-floor (goal ≥ 0.5×) and emmett-append at the same concurrency. */
-import { runHttpLoad, warmUp } from "../lib/http_load.ts";
+/**
+ * place-order: POST /v1/orders through the real service, next to pg-insert-floor (goal ≥ 0.5×)
+ * and emmett-append at the same concurrency. The orders are sent by the lean client
+ * (raw_http_load.ts): Emmett's loop runs in-process with no HTTP client at all, and on these
+ * 2 cores what the client spends per request is taken from the service and PostgreSQL
+ * (autocannon used 70 µs per order, the lean client 35).
+ */
+import { runRawHttpLoad } from "../lib/raw_http_load.ts";
 import { compare } from "../lib/report.ts";
 import { requestGenerators } from "../lib/requests.ts";
 import { settleReadSide, startTarget, waitForProjections } from "../lib/target.ts";
@@ -21,9 +27,9 @@ export const placeOrder: Scenario = {
       await waitForProjections(target, options.smoke ? 120 : 1800);
       await settleReadSide(target, options.log);
       const next = requestGenerators(target.size, target.token)["place-order"];
-      await warmUp({ url: target.url, next, connections: connectionsList[0]!, durationS: options.durationS });
+      await runRawHttpLoad({ label: "warm-up", role: "subject", url: target.url, next, connections: connectionsList[0]!, durationS: Math.max(0.5, Math.min(5, options.durationS / 5)) });
       for (const connections of connectionsList) {
-        measurements.push(await runHttpLoad({ label: `place-order @${connections}`, role: "subject", url: target.url, connections, durationS: options.durationS, next, peakRss: target.peakRss, rssOf: "service child", unit: "order" }));
+        measurements.push(await runRawHttpLoad({ label: `place-order @${connections}`, role: "subject", url: target.url, connections, durationS: options.durationS, next, peakRss: target.peakRss, rssOf: "service child", unit: "order" }));
       }
     } finally {
       await target.stop();
