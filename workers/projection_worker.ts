@@ -1,9 +1,8 @@
 /**
  * Piscina entry: applies one task, one or more partitions of a batch (src/projections/runner/apply_partition.ts).
- * Each worker thread owns a small pg pool and one ioredis connection, made from workerData.
+ * Each worker thread owns a small pg pool and one Redis connection for views (live_views.ts), made from workerData.
  */
 import { workerData } from "node:worker_threads";
-import { Redis } from "ioredis";
 import { createPool, isConnectionError, type Pool } from "../src/db/pool.ts";
 import { parsePosition } from "../src/shared/position.ts";
 import { applyPartition, ViewsAheadError } from "../src/projections/runner/apply_partition.ts";
@@ -12,6 +11,7 @@ import { TASKS_PER_WORKER } from "../src/projections/runner/worker_pool.ts";
 import { lowerThreadPriority } from "../src/runtime/priority.ts";
 import { decodeEvents, type PartitionTask, type TaskResult } from "../src/projections/runner/task.ts";
 import { firstConnection } from "../src/projections/runner/first_connect.ts";
+import { LiveViews } from "../src/projections/runner/live_views.ts";
 
 export interface ProjectionWorkerData {
   databaseUrl: string;
@@ -26,24 +26,17 @@ export interface ProjectionWorkerData {
 const data = workerData as ProjectionWorkerData;
 if (data.niceness) lowerThreadPriority(data.niceness);
 let pool: Pool | null = null;
-let redis: Redis | null = null;
+let views: LiveViews | null = null;
 /** What the first tasks wait for before they write views (src/projections/runner/first_connect.ts). */
 let firstConnect: Promise<void> | null = null;
 
-function connections(): { pool: Pool; redis: Redis | null } {
+function connections(): { pool: Pool; views: LiveViews | null } {
   pool ??= createPool({ connectionString: data.databaseUrl, max: TASKS_PER_WORKER, applicationName: "projection-worker", ...(data.backendNiceness ? { backendNiceness: data.backendNiceness } : {}) });
-  if (data.redisUrl && !redis) {
-    redis = new Redis(data.redisUrl, {
-      keyPrefix: data.redisKeyPrefix,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: 2000,
-      retryStrategy: (times) => Math.min(times * 200, 1000),
-    });
-    redis.on("error", () => undefined);
-    firstConnect = firstConnection(redis);
+  if (data.redisUrl && !views) {
+    views = new LiveViews(data.redisUrl, data.redisKeyPrefix, { connectTimeoutMs: 5000, stallMs: 2000 });
+    firstConnect = firstConnection(views);
   }
-  return { pool, redis };
+  return { pool, views };
 }
 
 // Connect while the thread waits for its first task.

@@ -49,6 +49,12 @@ export class RespWriter {
   #carry: Buffer | null = null;
   #failure: Error | null = null;
   #waiters: (() => void)[] = [];
+  /** Commands written and replies read since the connection opened (transaction() waits for its own). */
+  #sent = 0;
+  #answeredTotal = 0;
+  /** The number of the command whose reply was the first error reply (the commands before it were answered). */
+  #failedAt = Number.POSITIVE_INFINITY;
+  #onClose: (() => void)[] = [];
 
   readonly #stallMs: number;
 
@@ -65,11 +71,23 @@ export class RespWriter {
       socket.destroy();
     };
     socket.on("error", fail);
-    socket.on("close", () => fail(new RespError("Redis connection closed")));
+    socket.on("close", () => {
+      fail(new RespError("Redis connection closed"));
+      for (const listener of this.#onClose.splice(0)) listener();
+    });
   }
 
-  /** Connects (AUTH and SELECT as the URL says, within the same timeout); keys of every command get `prefix`. */
-  static async connect(url: string, prefix: string, timeoutMs = 5000, stallMs = STALL_MS): Promise<RespWriter> {
+  /** Calls `listener` once the connection has closed (after a failure, close(), or Redis ending it). */
+  onClose(listener: () => void): void {
+    if (this.#socket.destroyed) queueMicrotask(listener);
+    else this.#onClose.push(listener);
+  }
+
+  /**
+   * Connects (AUTH and SELECT as the URL says, and CLIENT SETNAME when a `name` without spaces
+   * is given, within the same timeout); keys of every command get `prefix`.
+   */
+  static async connect(url: string, prefix: string, timeoutMs = 5000, stallMs = STALL_MS, name?: string): Promise<RespWriter> {
     const where = target(url);
     const socket = where.tls ? tls.connect({ host: where.host, port: where.port, servername: where.host }) : net.connect({ host: where.host, port: where.port });
     const timer = setTimeout(() => socket.destroy(new RespError("Redis connect timeout")), timeoutMs);
@@ -82,6 +100,7 @@ export class RespWriter {
       const writer = new RespWriter(socket, prefix, stallMs);
       if (where.password) writer.#encoder.command(where.username ? ["AUTH", where.username, where.password] : ["AUTH", where.password]);
       if (where.db !== 0) writer.#encoder.command(["SELECT", String(where.db)]);
+      if (name !== undefined && /^[\x21-\x7e]+$/.test(name)) writer.#encoder.command(["CLIENT", "SETNAME", name]);
       await writer.flush();
       return writer;
     } catch (error) {
@@ -107,6 +126,29 @@ export class RespWriter {
     }
     if (atomic) encoder.command(["EXEC"]);
     if (encoder.offset >= WRITE_CHUNK) await this.#send();
+  }
+
+  /**
+   * Sends view operations as one MULTI/EXEC, encoded and written at once, and resolves when
+   * Redis has answered all of it; rejects when any of its replies is an error, or the
+   * connection fails or stalls before it is answered. Several may be in flight at once (the
+   * live tasks of a worker thread share the connection); each waits for its own replies only.
+   * Not to be mixed with write()'s buffered commands.
+   */
+  async transaction(ops: readonly ViewOp[]): Promise<void> {
+    if (this.#failure) throw this.#failure;
+    const encoder = this.#encoder;
+    if (encoder.offset > 0) throw new Error("transaction() on a writer holding buffered commands");
+    encoder.command(["MULTI"]);
+    for (const op of ops) encoder.op(op);
+    encoder.command(["EXEC"]);
+    const { bytes, commands } = encoder.take();
+    this.#inFlight += commands;
+    this.#sent += commands;
+    const last = this.#sent;
+    this.#socket.write(bytes);
+    while (this.#answeredTotal < last && this.#failure === null) await this.#progress();
+    if (this.#failedAt <= last || this.#answeredTotal < last) throw this.#failure ?? new RespError("Redis did not answer");
   }
 
   /** A stage for this connection's key prefix: operations encoded now, sent later by sendStage. */
@@ -164,6 +206,7 @@ export class RespWriter {
     while (this.#inFlight > MAX_UNANSWERED && this.#failure === null) await this.#progress();
     if (this.#failure) throw this.#failure;
     this.#inFlight += commands;
+    this.#sent += commands;
     if (!this.#socket.write(bytes)) {
       while (this.#socket.writableNeedDrain && this.#failure === null) await this.#progress(true);
       if (this.#failure) throw this.#failure;
@@ -191,7 +234,10 @@ export class RespWriter {
   /** One reply line, bytes[start, end) without its CRLF. */
   #line(bytes: Buffer, start: number, end: number): void {
     const type = bytes[start];
-    if (type === 45) this.#failure ??= new RespError(bytes.toString("utf8", start + 1, end)); // -
+    if (type === 45 && this.#failure === null) { // -
+      this.#failure = new RespError(bytes.toString("utf8", start + 1, end));
+      this.#failedAt = this.#answeredTotal + 1;
+    }
     if (this.#inArray > 0) {
       if (--this.#inArray === 0) this.#answered();
       return;
@@ -216,6 +262,7 @@ export class RespWriter {
 
   #answered(): void {
     this.#inFlight--;
+    this.#answeredTotal++;
   }
 
   #wake(): void {

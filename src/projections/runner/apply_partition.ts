@@ -7,7 +7,6 @@
  * task. A live batch of a few events is one task (one transaction) for all its partitions;
  * a bulk batch is split into a few groups of partitions that apply in parallel.
  */
-import type { Redis } from "ioredis";
 import type pg from "pg";
 import { isConnectionError, type Pool, type PoolClient } from "../../db/pool.ts";
 import type { RecordedEvent } from "../../event_store/types.ts";
@@ -16,7 +15,7 @@ import { sentinelKey } from "../../shared/read_models.ts";
 import type { ProjectionDefinition, Row, RowRef, TableModel, ViewOp } from "../define.ts";
 import { partitionOf } from "./partition.ts";
 import { arrayLiteral, deleteRows, loadRowsSql, rowsByKey, sameRow, upsertRows } from "./row_io.ts";
-import { forgetViews, writeViews } from "./views.ts";
+import type { ViewSink } from "./views.ts";
 
 export interface PartitionWork {
   version: number;
@@ -291,7 +290,7 @@ function prepareWrites(
 }
 
 /** Applies a partition's events exactly once (see the module comment). */
-export async function applyPartition(deps: { pool: Pool; redis: Redis | null }, definition: ProjectionDefinition, work: PartitionWork): Promise<PartitionOutcome> {
+export async function applyPartition(deps: { pool: Pool; views: ViewSink | null }, definition: ProjectionDefinition, work: PartitionWork): Promise<PartitionOutcome> {
   const client = await deps.pool.connect();
   let viewsWritten = false;
   try {
@@ -318,7 +317,7 @@ export async function applyPartition(deps: { pool: Pool; redis: Redis | null }, 
     touched = null;
     loaded = null;
     // Views are written while the rows are (both before COMMIT, so a crash in between rewrites the same bytes).
-    const views = deps.redis && viewOps.length > 0 ? writeViews(deps.redis, viewOps) : null;
+    const views = deps.views && viewOps.length > 0 ? deps.views.write(viewOps) : null;
     viewsWritten = views !== null;
     let viewsFailed = false;
     try {
@@ -329,7 +328,7 @@ export async function applyPartition(deps: { pool: Pool; redis: Redis | null }, 
     }
     // Views that may now be behind their rows: readers must not trust them until the restore
     // (the dirty flag below) rebuilt them. Best effort (Redis may be down).
-    if (viewsFailed && deps.redis) await forgetViews(deps.redis, viewOps, sentinelKey(definition.name, work.version));
+    if (viewsFailed && deps.views) await deps.views.forget(viewOps, sentinelKey(definition.name, work.version));
     const advanced = new Map<number, Position>();
     for (const [partition, checkpoint] of checkpoints) if (comparePositions(work.through, checkpoint) > 0) advanced.set(partition, work.through);
     const markDirty = viewsFailed ? [`UPDATE projections SET views_dirty = true WHERE name = ${client.escapeLiteral(definition.name)} AND version = ${work.version}`] : [];

@@ -7,7 +7,7 @@ import net from "node:net";
 import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { redisAvailable, redisSkipReason } from "../../testing/redis.ts";
-import { firstConnection } from "./first_connect.ts";
+import { firstConnection, ioredisConnecting } from "./first_connect.ts";
 
 const REDIS_URL = process.env["REDIS_TEST_URL"] ?? "redis://127.0.0.1:6379";
 
@@ -34,7 +34,7 @@ describe("first Redis connection of a worker thread", () => {
     const redis = new Redis(REDIS_URL, { lazyConnect: false });
     redis.on("error", () => undefined);
     try {
-      const waited = firstConnection(redis, 20, 10); // a wait of 200 ms in 20 turns
+      const waited = firstConnection(ioredisConnecting(redis), 20, 10); // a wait of 200 ms in 20 turns
       blockFor(400);
       await waited;
       expect(redis.status).toBe("ready");
@@ -52,7 +52,7 @@ describe("first Redis connection of a worker thread", () => {
     redis.on("error", () => undefined);
     try {
       // Bounded at 1,000 turns of 100 ms (100 s): only a refusal ends it within the test's timeout.
-      await firstConnection(redis, 1000, 100);
+      await firstConnection(ioredisConnecting(redis), 1000, 100);
       expect(redis.status).not.toBe("ready");
     } finally {
       redis.disconnect();

@@ -20,12 +20,30 @@ import type { Redis } from "ioredis";
 export const FIRST_CONNECT_STEPS = 20;
 export const FIRST_CONNECT_STEP_MS = 100;
 
-/** Settles when the client is ready or its connection failed, or after `steps` turns of the loop. Call right after creating the client. */
-export function firstConnection(redis: Redis, steps = FIRST_CONNECT_STEPS, stepMs = FIRST_CONNECT_STEP_MS): Promise<void> {
+/** A connection being made: ready once open; refused once its first attempt failed. */
+export interface Connecting {
+  readonly ready: boolean;
+  readonly refused: boolean;
+}
+
+/** An ioredis client as a Connecting (call right after creating the client: it listens for the first error). */
+export function ioredisConnecting(redis: Redis): Connecting {
   let failed = false;
   redis.once("error", () => (failed = true));
+  return {
+    get ready() {
+      return redis.status === "ready";
+    },
+    get refused() {
+      return failed;
+    },
+  };
+}
+
+/** Settles when the connection is ready or refused, or after `steps` turns of the loop. */
+export function firstConnection(connection: Connecting, steps = FIRST_CONNECT_STEPS, stepMs = FIRST_CONNECT_STEP_MS): Promise<void> {
   return (async () => {
-    for (let step = 0; step < steps && redis.status !== "ready" && !failed; step++) {
+    for (let step = 0; step < steps && !connection.ready && !connection.refused; step++) {
       await new Promise((resolve) => setTimeout(resolve, stepMs));
     }
   })();

@@ -123,11 +123,11 @@ describe.skipIf(skip !== null)(`projection runner${skip ? ` (${skip})` : ""}`, (
     const through = events.at(-1)!.position;
     const before = await readProjected(db.pool, counterProjection);
     for (const [partition, list] of partitionBatch(counterProjection, events)) {
-      const outcome = await applyPartition({ pool: db.pool, redis: null }, counterProjection, { version: 1, owned: [partition], partitions: 8, through, events: list });
+      const outcome = await applyPartition({ pool: db.pool, views: null }, counterProjection, { version: 1, owned: [partition], partitions: 8, through, events: list });
       expect(outcome.applied).toBe(0);
     }
     const all = [...partitionBatch(counterProjection, events).keys()].sort((a, b) => a - b);
-    const whole = await applyPartition({ pool: db.pool, redis: null }, counterProjection, { version: 1, owned: all, partitions: 8, through, events });
+    const whole = await applyPartition({ pool: db.pool, views: null }, counterProjection, { version: 1, owned: all, partitions: 8, through, events });
     expect(whole.applied).toBe(0);
     expect(await readProjected(db.pool, counterProjection)).toEqual(before);
   });
@@ -321,7 +321,7 @@ describe.skipIf(skip !== null)(`projection runner${skip ? ` (${skip})` : ""}`, (
     const definition = { ...counterProjection, name: "test_counter_groups", version: 7 };
     await ensureProjectionSchema(db.pool, definition);
     const events = (await readEverything(store, db.pool)).filter((event) => event.type === "Counted").slice(0, 900);
-    const deps = { pool: db.pool, redis: null };
+    const deps = { pool: db.pool, views: null };
     // Even partitions first get the first half on their own, one task per partition...
     const half = events.slice(0, 450);
     for (const [partition, list] of partitionBatch(definition, half)) {

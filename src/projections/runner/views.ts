@@ -6,6 +6,33 @@ import type { ChainableCommander, Redis } from "ioredis";
 import { frameView } from "../../shared/read_models.ts";
 import type { ViewOp } from "../define.ts";
 
+/**
+ * Where a task's view operations go: the live worker threads write them over a raw RESP
+ * connection (live_views.ts); tests and tools may use an ioredis client (ioredisViews).
+ */
+export interface ViewSink {
+  /** Writes the operations as one transaction; false when Redis is unreachable or a command failed. */
+  write(ops: readonly ViewOp[]): Promise<boolean>;
+  /** After a failed write: deletes the single-value views it would have set, and the sentinel (best effort; see forgetViews). */
+  forget(ops: readonly ViewOp[], sentinel: string): Promise<void>;
+}
+
+/** A ViewSink over an ioredis client (its key prefix applies). */
+export function ioredisViews(redis: Redis): ViewSink {
+  return { write: (ops) => writeViews(redis, ops), forget: (ops, sentinel) => forgetViews(redis, ops, sentinel) };
+}
+
+/** The operations forgetViews sends: a DEL of every key set, an HDEL of every field set, and a DEL of the sentinel. */
+export function forgetOps(ops: readonly ViewOp[], sentinel: string): ViewOp[] {
+  const forget: ViewOp[] = [];
+  for (const op of ops) {
+    if (op.op === "set") forget.push({ op: "del", key: op.key });
+    else if (op.op === "hset") forget.push({ op: "hdel", key: op.key, field: op.field });
+  }
+  forget.push({ op: "del", key: sentinel });
+  return forget;
+}
+
 /** Adds view operations to a pipeline. */
 export function queueViewOps(pipeline: ChainableCommander, ops: readonly ViewOp[]): void {
   for (const op of ops) {
@@ -64,11 +91,7 @@ export async function writeViews(redis: Redis, ops: readonly ViewOp[]): Promise<
 export async function forgetViews(redis: Redis, ops: readonly ViewOp[], sentinel: string): Promise<void> {
   try {
     const pipeline = redis.multi();
-    for (const op of ops) {
-      if (op.op === "set") pipeline.del(op.key);
-      else if (op.op === "hset") pipeline.hdel(op.key, op.field);
-    }
-    pipeline.del(sentinel);
+    queueViewOps(pipeline, forgetOps(ops, sentinel));
     await pipeline.exec();
   } catch {
     // Redis unreachable: its readers fall back to the rows meanwhile, and the restore follows.

@@ -8,6 +8,7 @@ import type { Pool } from "../../db/pool.ts";
 import type { RecordedEvent } from "../../event_store/types.ts";
 import type { ProjectionDefinition } from "../define.ts";
 import { applyPartition } from "../runner/apply_partition.ts";
+import { ioredisViews } from "../runner/views.ts";
 import { partitionBatch, partitionCount } from "../runner/partition.ts";
 import { ensureProjectionSchema } from "../runner/schema.ts";
 import { sentinelKey } from "../../shared/read_models.ts";
@@ -26,7 +27,7 @@ export async function projectEvents(options: { pool: Pool; redis: Redis | null; 
   if (!through) return;
   for (const definition of options.definitions) {
     for (const [partition, events] of partitionBatch(definition, options.events)) {
-      await applyPartition({ pool: options.pool, redis: options.redis }, definition, {
+      await applyPartition({ pool: options.pool, views: options.redis ? ioredisViews(options.redis) : null }, definition, {
         version: definition.version,
         owned: [partition],
         partitions: partitionCount(definition),
