@@ -33,3 +33,31 @@ describe("client tags (one idempotency key space per client)", () => {
     expect(await authenticate([{ token: "secret-a", scopes: ["commands"] }], "Bearer nope")).toMatchObject({ status: 401 });
   });
 });
+
+describe("verified authorization values", () => {
+  it("answers a repeated value as the first time, keeps refusing unknown ones, and keeps scopes apart", async () => {
+    const auth = createAuthenticator([{ token: "cmd", scopes: ["commands"] }, { token: "op", scopes: ["operator"] }]);
+    const run = async (authorization: string, scope: "commands" | "operator") => {
+      const ctx = { state: {} as Record<string, unknown>, get: (name: string) => (name === "Authorization" ? authorization : "") };
+      try {
+        await auth.requireScope(scope)(ctx as never, async () => undefined);
+        return clientOf(ctx);
+      } catch (error) {
+        return (error as Error).constructor.name;
+      }
+    };
+    for (let round = 0; round < 3; round++) {
+      expect(await run("Bearer cmd", "commands")).toBe(clientTag("cmd"));
+      expect(await run("bearer  cmd", "commands")).toBe(clientTag("cmd"));
+      expect(await run("Bearer cmd", "operator")).toBe("ForbiddenError");
+      expect(await run("Bearer op", "operator")).toBe(clientTag("op"));
+      expect(await run("Bearer cmdx", "commands")).toBe("UnauthorizedBearerError");
+      expect(await run("Bearer cm", "commands")).toBe("UnauthorizedBearerError");
+      expect(auth.knownToken("Bearer cmd")).toBe("cmd");
+      expect(auth.knownToken("Bearer nope")).toBeNull();
+    }
+    // Many distinct valid spellings: the remembered set stays bounded and answers stay right.
+    for (let spaces = 1; spaces < 200; spaces++) expect(await run(`Bearer${" ".repeat(spaces)}cmd`, "commands")).toBe(clientTag("cmd"));
+    expect(await run("Bearer cmd", "commands")).toBe(clientTag("cmd"));
+  });
+});
