@@ -137,7 +137,7 @@ export async function buildTask(task: BuildTask): Promise<BuildTaskResult[]> {
       }
     }
     const redisUrl = data.redisUrl;
-    const deps = { pool: await connections(), connectReader, connectViews: redisUrl ? () => RespWriter.connect(redisUrl, data.redisKeyPrefix) : null };
+    const deps = { pool: await connections(), connectReader, connectViews: redisUrl ? () => RespWriter.connect(redisUrl, data.redisKeyPrefix, undefined, undefined, "projection-bulk") : null };
     let outcomes: MemberOutcome[];
     try {
       outcomes = await runGroupBuild(deps, task.through, members);
