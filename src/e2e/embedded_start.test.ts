@@ -39,14 +39,26 @@ async function postmaster(dataDir: string): Promise<number | null> {
 }
 
 /** Waits until every projection of the service is led and running (its leaders have started). */
-async function projectionsRunning(url: string): Promise<void> {
+/**
+ * Waits until every projection runs with no lag and, with `views`, its Redis views are complete
+ * (`projection_views_ready` 1): a projection that started on a log with events defers its
+ * views and marks them dirty until it has restored them, and a stop before that leaves the
+ * next start a restore to do.
+ */
+async function projectionsRunning(url: string, views = false): Promise<void> {
   for (let tries = 0; tries < 100; tries++) {
     const answer = await fetch(`${url}/v1/projections`, { headers: { authorization: `Bearer ${TOKEN}` } });
     const items = ((await answer.json()) as { items: { status: string; lagEvents: number }[] }).items;
-    if (items.length > 0 && items.every((item) => item.status === "running" && item.lagEvents === 0)) return;
+    if (items.length > 0 && items.every((item) => item.status === "running" && item.lagEvents === 0) && (!views || (await viewsReady(url)))) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error("projections not running within 10 s");
+}
+
+async function viewsReady(url: string): Promise<boolean> {
+  const metrics = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+  const lines = metrics.split("\n").filter((line) => line.startsWith("projection_views_ready{"));
+  return lines.length > 0 && lines.every((line) => line.endsWith(" 1"));
 }
 
 describe("npm start without DATABASE_URL (embedded PostgreSQL)", () => {
@@ -100,7 +112,7 @@ describe("npm start without DATABASE_URL (embedded PostgreSQL)", () => {
     try {
       const first = await run();
       expect((await createProduct(first.url)).status).toBe(201);
-      await projectionsRunning(first.url);
+      await projectionsRunning(first.url, redis !== null);
       process.kill(-first.child.pid!, "SIGINT");
       expect(await first.exited).toBe(0);
       expect(await postmaster(dataDir)).toBeNull();
