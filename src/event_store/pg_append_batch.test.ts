@@ -147,6 +147,61 @@ describe.skipIf(!databaseAvailable)(`group commit of appends (${databaseAvailabl
     expect(await eventCount(stream)).toBe(2);
   });
 
+  describe("a batch of new single-event streams (the set-based path of migration 0011)", () => {
+    it("creates each stream at version 1 in one transaction, positions in stream id order; one that exists fails with its version", async () => {
+      const id = crypto.randomUUID();
+      const guard = `product-${id}`;
+      await store.append(guard, [event("P"), event("P")], { expectedVersion: "no_stream" });
+      const taken = `order-b-${id}`;
+      await store.append(taken, [event("Earlier"), event("Earlier")], { expectedVersion: "no_stream" });
+      const streams = [`order-c-${id}`, `order-a-${id}`, taken, `order-d-${id}`];
+      const outcomes = await batched(streams.map((stream) => [stream, [event("OrderPlaced", { stream })], { expectedVersion: "no_stream", guard: [{ streamId: guard, version: 2 }] }]));
+      const [c, a, b, d] = outcomes;
+      expect((b as { error: WrongExpectedVersionError }).error).toBeInstanceOf(WrongExpectedVersionError);
+      expect((b as { error: WrongExpectedVersionError }).error.actual).toBe(2);
+      const ok = [a, c, d].map((outcome) => (outcome as { ok: AppendResult }).ok);
+      expect(ok.map((result) => result.version)).toEqual([1, 1, 1]);
+      expect(new Set(ok.map((result) => result.position.commit)).size).toBe(1);
+      // a < c < d: positions follow the stream ids, as the loop applies items.
+      expect(ok[0]!.position.prepare < ok[1]!.position.prepare && ok[1]!.position.prepare < ok[2]!.position.prepare).toBe(true);
+      for (const stream of [streams[0]!, streams[1]!, streams[3]!]) {
+        const read = await store.readStream(stream);
+        expect(read.events.map((e) => [e.type, e.streamVersion, (e.data as { stream: string }).stream])).toEqual([["OrderPlaced", 1, stream]]);
+      }
+      expect(await eventCount(taken)).toBe(2);
+    });
+
+    it("answers a stale guard, a repeated stream or a stream that is also a guard as the loop does", async () => {
+      const id = crypto.randomUUID();
+      const guard = `product-${id}`;
+      await store.append(guard, [event("P")], { expectedVersion: "no_stream" });
+      const [fresh, stale] = await batched([
+        [`order-1-${id}`, [event("O")], { expectedVersion: "no_stream", guard: [{ streamId: guard, version: 1 }] }],
+        [`order-2-${id}`, [event("O")], { expectedVersion: "no_stream", guard: [{ streamId: guard, version: 0 }] }],
+      ]);
+      expect((fresh as { ok: AppendResult }).ok.version).toBe(1);
+      expect((stale as { error: StaleGuardError }).error.staleStreamIds).toEqual([guard]);
+      expect(await streamVersion(`order-2-${id}`)).toBeNull();
+
+      const twice = `order-twice-${id}`;
+      const [first, second] = await batched([
+        [twice, [event("O", { n: 1 })], { expectedVersion: "no_stream" }],
+        [twice, [event("O", { n: 2 })], { expectedVersion: "no_stream" }],
+      ]);
+      expect((first as { ok: AppendResult }).ok.version).toBe(1);
+      expect((second as { error: unknown }).error).toBeInstanceOf(WrongExpectedVersionError);
+      expect(await eventCount(twice)).toBe(1);
+
+      // An item creating the stream another item guards at version 0: the loop checks the guard after the creation.
+      const [created, guarded] = await batched([
+        [`a-created-${id}`, [event("C")], { expectedVersion: "no_stream" }],
+        [`b-guarded-${id}`, [event("O")], { expectedVersion: "no_stream", guard: [{ streamId: `a-created-${id}`, version: 0 }] }],
+      ]);
+      expect(created).toHaveProperty("ok");
+      expect((guarded as { error: StaleGuardError }).error.staleStreamIds).toEqual([`a-created-${id}`]);
+    });
+  });
+
   it("plans the function's statements once per connection, not at every call (migration 0008)", async () => {
     // With custom plans, the guard check (rows from unnest of array slices) was planned again for
     // every item of every call: 153-162 against 229-295 µs of PostgreSQL CPU per guarded append.
