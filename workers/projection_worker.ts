@@ -33,7 +33,7 @@ let firstConnect: Promise<void> | null = null;
 function connections(): { pool: Pool; views: LiveViews | null } {
   pool ??= createPool({ connectionString: data.databaseUrl, max: TASKS_PER_WORKER, applicationName: "projection-worker", ...(data.backendNiceness ? { backendNiceness: data.backendNiceness } : {}) });
   if (data.redisUrl && !views) {
-    views = new LiveViews(data.redisUrl, data.redisKeyPrefix, { connectTimeoutMs: 5000, stallMs: 2000 });
+    views = new LiveViews(data.redisUrl, data.redisKeyPrefix, { connectTimeoutMs: 5000 });
     firstConnect = firstConnection(views);
   }
   return { pool, views };

@@ -97,7 +97,12 @@ export async function runHttpLoad(options: HttpLoadOptions): Promise<Measurement
   };
 }
 
-/** A short unrecorded pass so JIT, pools and caches are warm before measuring (max(0.5, duration/5) s). */
+/** Seconds of an unrecorded pass before a closed-loop run of `durationS` (a fifth of it, 0.5 to 5 s). */
+export function warmUpSeconds(durationS: number): number {
+  return Math.max(0.5, Math.min(5, durationS / 5));
+}
+
+/** A short unrecorded pass so JIT, pools and caches are warm before measuring (warmUpSeconds). */
 export async function warmUp(options: Pick<HttpLoadOptions, "url" | "next" | "connections" | "durationS">): Promise<void> {
-  await runHttpLoad({ ...options, label: "warm-up", role: "subject", durationS: Math.max(0.5, Math.min(5, options.durationS / 5)), okStatuses: [304, 404] });
+  await runHttpLoad({ ...options, label: "warm-up", role: "subject", durationS: warmUpSeconds(options.durationS), okStatuses: [304, 404] });
 }

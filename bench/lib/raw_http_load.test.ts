@@ -39,12 +39,12 @@ describe("parseResponse", () => {
 
   it("refuses what it cannot delimit", () => {
     expect(() => parseResponse(text("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nabc"))).toThrow(/neither/);
+    expect(() => parseResponse(text("SSH-2.0-OpenSSH\r\n\r\n"))).toThrow(/not an HTTP response/);
   });
 
   it("notes a response that closes its connection", () => {
     expect(parseResponse(text("HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"))?.close).toBe(true);
     expect(parseResponse(text("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n"))?.close).toBeUndefined();
-    expect(() => parseResponse(text("SSH-2.0-OpenSSH\r\n\r\n"))).toThrow(/not an HTTP response/);
   });
 });
 

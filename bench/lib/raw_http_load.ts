@@ -3,7 +3,7 @@
  * serialized once into one Buffer and written with one call; a response is parsed only as far
  * as its status line and its length (Content-Length or chunked). On these 2 cores the load
  * generator shares the CPU with the service and PostgreSQL, so what it spends per request is
- * taken from the system under test; this one spends about a third of what autocannon does
+ * taken from the system under test; this one spends about half of what autocannon does
  * (bench/RESULTS.md, the thirteenth session).
  */
 import net from "node:net";
@@ -50,14 +50,15 @@ function closes(buffer: Buffer, headEnd: number): boolean {
  * a response it cannot delimit on a kept-alive connection (no length, not chunked).
  */
 export function parseResponse(buffer: Buffer, requestMethod = "GET"): ParsedResponse | null {
-  const parsed = delimit(buffer, requestMethod);
-  if (parsed !== null && closes(buffer, buffer.indexOf(CRLF2))) parsed.close = true;
+  const headEnd = buffer.indexOf(CRLF2);
+  if (headEnd < 0) return null;
+  const parsed = delimit(buffer, headEnd, requestMethod);
+  if (parsed !== null && closes(buffer, headEnd)) parsed.close = true;
   return parsed;
 }
 
-function delimit(buffer: Buffer, requestMethod: string): ParsedResponse | null {
-  const headEnd = buffer.indexOf(CRLF2);
-  if (headEnd < 0) return null;
+/** The status and length of the response whose head ends at headEnd (its CRLF CRLF); null when its body is not all there. */
+function delimit(buffer: Buffer, headEnd: number, requestMethod: string): ParsedResponse | null {
   // "HTTP/1.x NNN": the status from its three digits, without decoding the head.
   const status = (buffer[9]! - 48) * 100 + (buffer[10]! - 48) * 10 + (buffer[11]! - 48);
   if (buffer.indexOf(HTTP1) !== 0 || !(status >= 100 && status <= 599)) throw new Error(`not an HTTP response: ${JSON.stringify(buffer.toString("latin1", 0, 40))}`);

@@ -5,6 +5,7 @@
  * 2 cores what the client spends per request is taken from the service and PostgreSQL
  * (autocannon used 70 µs per order, the lean client 35).
  */
+import { warmUpSeconds } from "../lib/http_load.ts";
 import { runRawHttpLoad } from "../lib/raw_http_load.ts";
 import { compare } from "../lib/report.ts";
 import { requestGenerators } from "../lib/requests.ts";
@@ -27,7 +28,7 @@ export const placeOrder: Scenario = {
       await waitForProjections(target, options.smoke ? 120 : 1800);
       await settleReadSide(target, options.log);
       const next = requestGenerators(target.size, target.token)["place-order"];
-      await runRawHttpLoad({ label: "warm-up", role: "subject", url: target.url, next, connections: connectionsList[0]!, durationS: Math.max(0.5, Math.min(5, options.durationS / 5)) });
+      await runRawHttpLoad({ label: "warm-up", role: "subject", url: target.url, next, connections: connectionsList[0]!, durationS: warmUpSeconds(options.durationS) });
       for (const connections of connectionsList) {
         measurements.push(await runRawHttpLoad({ label: `place-order @${connections}`, role: "subject", url: target.url, connections, durationS: options.durationS, next, peakRss: target.peakRss, rssOf: "service child", unit: "order" }));
       }

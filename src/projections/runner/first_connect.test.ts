@@ -7,7 +7,8 @@ import net from "node:net";
 import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { redisAvailable, redisSkipReason } from "../../testing/redis.ts";
-import { firstConnection, ioredisConnecting } from "./first_connect.ts";
+import { firstConnection } from "./first_connect.ts";
+import { LiveViews } from "./live_views.ts";
 
 const REDIS_URL = process.env["REDIS_TEST_URL"] ?? "redis://127.0.0.1:6379";
 
@@ -31,15 +32,14 @@ describe("first Redis connection of a worker thread", () => {
     expect(naive.status).not.toBe("ready");
     naive.disconnect();
 
-    const redis = new Redis(REDIS_URL, { lazyConnect: false });
-    redis.on("error", () => undefined);
+    const views = new LiveViews(REDIS_URL, "first-connect:");
     try {
-      const waited = firstConnection(ioredisConnecting(redis), 20, 10); // a wait of 200 ms in 20 turns
+      const waited = firstConnection(views, 20, 10); // a wait of 200 ms in 20 turns
       blockFor(400);
       await waited;
-      expect(redis.status).toBe("ready");
+      expect(views.ready).toBe(true);
     } finally {
-      redis.disconnect();
+      views.close();
     }
   });
 
@@ -48,14 +48,13 @@ describe("first Redis connection of a worker thread", () => {
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
     const port = (closed.address() as net.AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const redis = new Redis({ host: "127.0.0.1", port, lazyConnect: false, retryStrategy: () => 1000 });
-    redis.on("error", () => undefined);
+    const views = new LiveViews(`redis://127.0.0.1:${port}`, "first-connect:");
     try {
       // Bounded at 1,000 turns of 100 ms (100 s): only a refusal ends it within the test's timeout.
-      await firstConnection(ioredisConnecting(redis), 1000, 100);
-      expect(redis.status).not.toBe("ready");
+      await firstConnection(views, 1000, 100);
+      expect(views.ready).toBe(false);
     } finally {
-      redis.disconnect();
+      views.close();
     }
   });
 });

@@ -15,29 +15,13 @@
  * of three. Between two steps the loop handles the connection's I/O. A refused connection
  * ends the wait at once.
  */
-import type { Redis } from "ioredis";
-
 export const FIRST_CONNECT_STEPS = 20;
 export const FIRST_CONNECT_STEP_MS = 100;
 
-/** A connection being made: ready once open; refused once its first attempt failed. */
+/** A connection being made (the worker's LiveViews): ready once open; refused once an attempt failed. */
 export interface Connecting {
   readonly ready: boolean;
   readonly refused: boolean;
-}
-
-/** An ioredis client as a Connecting (call right after creating the client: it listens for the first error). */
-export function ioredisConnecting(redis: Redis): Connecting {
-  let failed = false;
-  redis.once("error", () => (failed = true));
-  return {
-    get ready() {
-      return redis.status === "ready";
-    },
-    get refused() {
-      return failed;
-    },
-  };
 }
 
 /** Settles when the connection is ready or refused, or after `steps` turns of the loop. */

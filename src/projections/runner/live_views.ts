@@ -35,7 +35,6 @@ export class LiveViews implements ViewSink {
   readonly #maxRetryMs: number;
   readonly #name: string;
   #writer: RespWriter | null = null;
-  #connecting: Promise<void> | null = null;
   #retry: ReturnType<typeof setTimeout> | null = null;
   #attempts = 0;
   #closed = false;
@@ -77,13 +76,7 @@ export class LiveViews implements ViewSink {
   }
 
   async forget(ops: readonly ViewOp[], sentinel: string): Promise<void> {
-    const writer = this.#writer;
-    if (writer === null || !writer.usable) return;
-    try {
-      await writer.transaction(forgetOps(ops, sentinel));
-    } catch {
-      writer.close();
-    }
+    await this.write(forgetOps(ops, sentinel));
   }
 
   close(): void {
@@ -94,30 +87,26 @@ export class LiveViews implements ViewSink {
     this.#writer = null;
   }
 
-  #connect(): Promise<void> {
-    this.#connecting ??= (async () => {
-      try {
-        const writer = await RespWriter.connect(this.#url, this.#prefix, this.#connectTimeoutMs, this.#stallMs, this.#name);
-        if (this.#closed) {
-          writer.close();
-          return;
-        }
-        this.#writer = writer;
-        this.#attempts = 0;
-        this.#refused = false;
-        writer.onClose(() => {
-          if (this.#writer !== writer) return;
-          this.#writer = null;
-          this.#reconnectLater();
-        });
-      } catch {
-        this.#refused = true;
-        this.#reconnectLater();
-      } finally {
-        this.#connecting = null;
+  /** One attempt to connect; a failure, or the connection closing later, schedules the next (one attempt at a time). */
+  async #connect(): Promise<void> {
+    try {
+      const writer = await RespWriter.connect(this.#url, this.#prefix, this.#connectTimeoutMs, this.#stallMs, this.#name);
+      if (this.#closed) {
+        writer.close();
+        return;
       }
-    })();
-    return this.#connecting;
+      this.#writer = writer;
+      this.#attempts = 0;
+      this.#refused = false;
+      writer.onClose(() => {
+        if (this.#writer !== writer) return;
+        this.#writer = null;
+        this.#reconnectLater();
+      });
+    } catch {
+      this.#refused = true;
+      this.#reconnectLater();
+    }
   }
 
   #reconnectLater(): void {
