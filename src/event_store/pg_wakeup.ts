@@ -101,7 +101,7 @@ export class Wakeup {
         this.#notifyAgain = false;
         this.#lastNotifyAt = performance.now();
         const client = await this.#connection();
-        await client.query("SELECT pg_notify($1, '')", [CHANNEL]);
+        await client.query({ name: "wakeup_notify", text: "SELECT pg_notify($1, '')", values: [CHANNEL] });
       } while (this.#notifyAgain && !this.#closed);
     } catch (error) {
       this.#onError(error as Error);

@@ -15,6 +15,7 @@ import { AppendBatcher, type AppendBatcherOptions } from "./pg_append_batch.ts";
 import { Wakeup } from "./pg_wakeup.ts";
 import { SharedWindow, type ReadResult } from "./shared_window.ts";
 import type { AppendOptions, AppendResult, EventMetadata, EventStore, NewEvent, RecordedEvent, StreamRead, SubscribeOptions } from "./types.ts";
+import { named } from "../db/statements.ts";
 
 export interface PostgresStoreOptions {
   /** Defaults to the pool's connection string; used for the LISTEN/NOTIFY connection. */
@@ -128,7 +129,7 @@ export class PostgresEventStore implements EventStore {
 
   async readStream(streamId: string): Promise<StreamRead> {
     const result = await guarded(() =>
-      this.#pool.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version`, [streamId]),
+      this.#pool.query<EventRow>(named(`SELECT ${COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version`, [streamId])),
     );
     const events = result.rows.map(toRecorded);
     return { version: events.at(-1)?.streamVersion ?? 0, events };
@@ -138,9 +139,8 @@ export class PostgresEventStore implements EventStore {
     const reads = new Map<string, StreamRead>(streamIds.map((id) => [id, { version: 0, events: [] }]));
     if (streamIds.length === 0) return reads;
     const result = await guarded(() =>
-      this.#pool.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, stream_version`, [
-        [...new Set(streamIds)],
-      ]),
+      // Prepared once per connection, like the appends (every command reads its streams first).
+      this.#pool.query<EventRow>(named(`SELECT ${COLUMNS} FROM events WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, stream_version`, [[...new Set(streamIds)]])),
     );
     for (const row of result.rows) {
       const event = toRecorded(row);

@@ -15,6 +15,7 @@ import { sentinelKey } from "../../shared/read_models.ts";
 import type { ProjectionDefinition, Row, RowRef, TableModel, ViewOp } from "../define.ts";
 import { partitionOf } from "./partition.ts";
 import { arrayLiteral, deleteRows, loadRowsSql, rowsByKey, sameRow, upsertRows } from "./row_io.ts";
+import { SessionStatements } from "../../db/statements.ts";
 import type { ViewSink } from "./views.ts";
 
 export interface PartitionWork {
@@ -44,6 +45,9 @@ interface RowState {
   current: Row | undefined;
 }
 
+/** The statements a task sends in its simple-protocol messages, prepared once per session (src/db/statements.ts). */
+const TASK_STATEMENTS = new SessionStatements("task");
+
 const LOCK_CHECKPOINTS =
   "SELECT partition, position FROM projection_checkpoints WHERE projection = $1 AND version = $2 AND partition = ANY($3::int[]) ORDER BY partition FOR UPDATE";
 
@@ -62,15 +66,6 @@ function intArrayLiteral(values: readonly number[]): string {
 export async function lockCheckpoints(client: PoolClient, projection: string, version: number, partitions: readonly number[]): Promise<Map<number, Position>> {
   const rows = (await client.query<{ partition: number; position: string }>(LOCK_CHECKPOINTS, [projection, version, partitions])).rows;
   return lockedPositions(client, projection, version, partitions, rows);
-}
-
-/** A checkpoint statement ($1 projection, $2 version, $3 partitions) with those values inlined as literals, for a simple-protocol message. */
-function inlineCheckpointSql(sql: string, client: PoolClient, projection: string, version: number, partitions: readonly number[]): string {
-  if (!Number.isSafeInteger(version)) throw new Error(`not an integer: ${version}`);
-  return sql
-    .replace("$1", () => client.escapeLiteral(projection))
-    .replace("$2", () => String(version))
-    .replace("$3::int[]", () => intArrayLiteral(partitions));
 }
 
 /** partition → position from the locked rows; creates and locks the rows missing (a partition's first task). */
@@ -124,14 +119,21 @@ async function setCheckpointsAndCommit(client: PoolClient, projection: string, v
   const statements = [...extra];
   if (positions.size > 0) {
     const encoded = [...positions.values()].map(encodePosition);
+    await TASK_STATEMENTS.prepare(client, [SET_CHECKPOINTS]);
     statements.unshift(
-      inlineCheckpointSql(SET_CHECKPOINTS, client, projection, version, [...positions.keys()]).replace(
-        "$4::text[]",
-        () => `${client.escapeLiteral(`{${encoded.join(",")}}`)}::text[]`,
-      ),
+      TASK_STATEMENTS.execute(SET_CHECKPOINTS, [
+        ...checkpointLiterals(client, projection, version, [...positions.keys()]),
+        `${client.escapeLiteral(`{${encoded.join(",")}}`)}::text[]`,
+      ]),
     );
   }
   await client.query(`${statements.join("; ")}; COMMIT`);
+}
+
+/** The literals of a checkpoint statement's $1 (projection), $2 (version) and $3 (partitions). */
+function checkpointLiterals(client: PoolClient, projection: string, version: number, partitions: readonly number[]): string[] {
+  if (!Number.isSafeInteger(version)) throw new Error(`not an integer: ${version}`);
+  return [client.escapeLiteral(projection), String(version), intArrayLiteral(partitions)];
 }
 
 /** Sets one locked partition checkpoint. */
@@ -232,11 +234,17 @@ async function beginLockAndLoad(
   work: PartitionWork,
   keysByTable: ReadonlyMap<string, ReadonlySet<string>>,
 ): Promise<{ checkpoints: Map<number, Position>; rows: Map<string, Map<string, Row>> }> {
-  const tables = [...keysByTable].map(([table, keys]) => ({ model: modelOf(definition, table), keys: [...keys] }));
+  const tables = [...keysByTable].map(([table, keys]) => {
+    const model = modelOf(definition, table);
+    return { model, keys: [...keys], sql: loadRowsSql(model, work.version, "$1") };
+  });
+  // Prepared before BEGIN (the first time on this connection only), SET_CHECKPOINTS too, so
+  // that no PREPARE round trip falls inside the transaction.
+  await TASK_STATEMENTS.prepare(client, [LOCK_CHECKPOINTS, SET_CHECKPOINTS, ...tables.map(({ sql }) => sql)]);
   const statements = [
     "BEGIN",
-    inlineCheckpointSql(LOCK_CHECKPOINTS, client, definition.name, work.version, work.owned),
-    ...tables.map(({ model, keys }) => loadRowsSql(model, work.version, arrayLiteral(client, keys))),
+    TASK_STATEMENTS.execute(LOCK_CHECKPOINTS, checkpointLiterals(client, definition.name, work.version, work.owned)),
+    ...tables.map(({ sql, keys }) => TASK_STATEMENTS.execute(sql, [arrayLiteral(client, keys)])),
   ];
   const results = (await client.query(statements.join("; "))) as unknown as pg.QueryResult<Record<string, unknown>>[];
   const locked = results[1]!.rows as { partition: number; position: string }[];

@@ -6,6 +6,7 @@
 import type { Pool, PoolClient } from "../../db/pool.ts";
 import type { CellValue, ColumnType, Row, TableModel } from "../define.ts";
 import { tableName } from "../define.ts";
+import { named } from "../../db/statements.ts";
 
 /** Quotes an SQL identifier. */
 export function ident(name: string): string {
@@ -153,9 +154,9 @@ export async function upsertRows(client: PoolClient, model: TableModel, version:
     .filter((column) => column.name !== model.key)
     .map((column) => `${ident(column.name)} = excluded.${ident(column.name)}`);
   const conflict = updates.length > 0 ? `DO UPDATE SET ${updates.join(", ")}` : "DO NOTHING";
+  // Prepared once per connection: a live task's upsert of a row or two was planned at every call.
   await client.query(
-    `INSERT INTO ${table} (${names}) SELECT ${selected.join(", ")} FROM unnest(${unnested.join(", ")}) AS u(${aliases.join(", ")}) ON CONFLICT (${ident(model.key)}) ${conflict}`,
-    values,
+    named(`INSERT INTO ${table} (${names}) SELECT ${selected.join(", ")} FROM unnest(${unnested.join(", ")}) AS u(${aliases.join(", ")}) ON CONFLICT (${ident(model.key)}) ${conflict}`, values),
   );
 }
 
@@ -163,7 +164,7 @@ export async function upsertRows(client: PoolClient, model: TableModel, version:
 export async function deleteRows(client: PoolClient, model: TableModel, version: number, keys: readonly string[]): Promise<void> {
   if (keys.length === 0) return;
   const table = ident(tableName(model.table, version));
-  await client.query(`DELETE FROM ${table} WHERE ${ident(model.key)} = ANY($1::${keyType(model)}[])`, [keys]);
+  await client.query(named(`DELETE FROM ${table} WHERE ${ident(model.key)} = ANY($1::${keyType(model)}[])`, [keys]));
 }
 
 /** True when two rows hold the same values in every column of the model. */

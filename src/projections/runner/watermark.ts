@@ -25,14 +25,16 @@ export async function readProgress(pool: Pool, name: string, version: number): P
 /** Stores a new low watermark (and, when given, the events consumed up to it) and notifies listeners (`<name> <version> <position>`). */
 export async function writeWatermark(pool: Pool, name: string, version: number, position: Position, consumed?: number): Promise<void> {
   const wire = encodePosition(position);
-  await pool.query(
+  await pool.query({
+    // Prepared once per connection (a live service writes several watermarks a second).
+    name: "watermark_write",
     // Asynchronous commit (transaction-local): a watermark lost in a crash is recomputed
     // from the partition checkpoints' work being redone; nothing waits for its WAL flush.
-    `WITH async AS (SELECT set_config('synchronous_commit', 'off', true)),
+    text: `WITH async AS (SELECT set_config('synchronous_commit', 'off', true)),
           updated AS (UPDATE projections SET position = $3, events_done = COALESCE($5::bigint, events_done), updated_at = now() WHERE name = $1 AND version = $2)
      SELECT pg_notify($4, $1 || ' ' || $2::text || ' ' || $3) FROM async`,
-    [name, version, wire, PROGRESS_CHANNEL, consumed ?? null],
-  );
+    values: [name, version, wire, PROGRESS_CHANNEL, consumed ?? null],
+  });
 }
 
 /** Parses a progress notification payload. */
