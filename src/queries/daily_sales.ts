@@ -73,15 +73,20 @@ for first = 1, #members, 500 do
     out[#out + 1] = values[i]
   end
 end
-return out
+return table.concat(out, ',')
 `);
 
-/** The range's item bytes from the Redis day sets (one script call); null: ask PostgreSQL. */
+/**
+ * The range's item bytes from the Redis day sets, already joined by commas in Redis (one
+ * script call, one bulk reply: an array reply of a few hundred items made as many Buffers
+ * in the client); null: ask PostgreSQL.
+ */
 async function itemsFromRedis(redis: Redis | null, version: number, query: { from: string; to: string; category?: string | undefined }): Promise<Buffer[] | null> {
   // Members start "<day>\0": from the first of `from` to before "<to>\u0001", i.e. every member of `to`.
   const range = [`[${query.from}`, `(${query.to}\u0001`];
-  const items = (await tryScript(redis, RANGE_SCRIPT, [sentinelKey(DAILY_SALES, version), dailySetKey(version, query.category ?? null), dailyItemsKey(version)], range)) as Buffer[] | null;
-  return Array.isArray(items) ? items : null;
+  const joined = await tryScript(redis, RANGE_SCRIPT, [sentinelKey(DAILY_SALES, version), dailySetKey(version, query.category ?? null), dailyItemsKey(version)], range);
+  // One "item" holding them all: itemsBody adds no comma around a single item (empty: no items).
+  return Buffer.isBuffer(joined) ? [joined] : null;
 }
 
 /** The range's item bytes from the table. */

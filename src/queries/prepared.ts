@@ -74,13 +74,24 @@ export async function readPrepared(lookup: PreparedLookup): Promise<PreparedAnsw
   return viewOrTable(lookup.onViewRead, () => fromRedis(lookup), () => fromPostgres(lookup), (viewed) => viewed.source);
 }
 
-/** Joins prepared item bytes into `{"items":[…]` + tail, without parsing them. */
+const ITEMS_OPEN = Buffer.from('{"items":[');
+const COMMA = 0x2c;
+
+/**
+ * Joins prepared item bytes into `{"items":[…]` + tail, without parsing them: one buffer
+ * sized up front and filled by copies (a small Buffer per separator made a daily-sales range
+ * of a few hundred items allocate ~46 KB of short-lived objects per request).
+ */
 export function itemsBody(items: readonly Buffer[], tail: string): Buffer {
-  const parts: Buffer[] = [Buffer.from('{"items":[')];
-  items.forEach((item, i) => {
-    if (i > 0) parts.push(Buffer.from(","));
-    parts.push(item);
-  });
-  parts.push(Buffer.from(`]${tail}}`));
-  return Buffer.concat(parts);
+  const end = `]${tail}}`;
+  let length = ITEMS_OPEN.length + Buffer.byteLength(end) + Math.max(0, items.length - 1);
+  for (const item of items) length += item.length;
+  const body = Buffer.allocUnsafe(length);
+  let at = ITEMS_OPEN.copy(body, 0);
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0) body[at++] = COMMA;
+    at += items[i]!.copy(body, at);
+  }
+  body.write(end, at, "utf8");
+  return body;
 }
