@@ -59,11 +59,12 @@ describe.skipIf(!databaseAvailable)(`prepared statements${databaseAvailable ? ""
       await client.query("CREATE TABLE stmt_replan (id int PRIMARY KEY, label text); INSERT INTO stmt_replan VALUES (1, 'before')");
       await statements.prepare(client, [sql]);
       expect((await client.query(statements.execute(sql, ["1"]))).rows).toEqual([{ label: "before" }]);
-      await client.query("DROP TABLE stmt_replan; CREATE TABLE stmt_replan (id int PRIMARY KEY, label text); INSERT INTO stmt_replan VALUES (1, 'after')");
-      expect((await client.query(statements.execute(sql, ["1"]))).rows).toEqual([{ label: "after" }]);
-      // named(): the same for protocol-level statements.
+      // named(): the same for protocol-level statements, prepared on this connection before the table goes.
       const query = named("SELECT label FROM stmt_replan WHERE id = $1", [1]);
       expect(query.name).toBe(named("SELECT label FROM stmt_replan WHERE id = $1", [2]).name);
+      expect((await client.query(query)).rows).toEqual([{ label: "before" }]);
+      await client.query("DROP TABLE stmt_replan; CREATE TABLE stmt_replan (id int PRIMARY KEY, label text); INSERT INTO stmt_replan VALUES (1, 'after')");
+      expect((await client.query(statements.execute(sql, ["1"]))).rows).toEqual([{ label: "after" }]);
       expect((await client.query(query)).rows).toEqual([{ label: "after" }]);
     } finally {
       client.release();

@@ -16,9 +16,9 @@ export function encodePayload(value: Record<string, unknown> | EventMetadata): B
   return packr.pack(value);
 }
 
-/** Decodes what encodePayload wrote. */
+/** Decodes what encodePayload wrote (short strings from PayloadReader's cache, as decodePayloadAt). */
 export function decodePayload<T = Record<string, unknown>>(bytes: Uint8Array): T {
-  return packr.unpack(bytes) as T;
+  return decodePayloadAt<T>(bytes, 0, bytes.length);
 }
 
 /**
@@ -109,8 +109,8 @@ export function decodeWireEvents(bytes: Uint8Array): RecordedEvent[] {
     streamId,
     streamVersion,
     type,
-    data: (data instanceof Uint8Array ? decodePayloadAt(data, 0, data.length) : data) as RecordedEvent["data"],
-    metadata: (metadata instanceof Uint8Array ? decodePayloadAt(metadata, 0, metadata.length) : metadata) as RecordedEvent["metadata"],
+    data: (data instanceof Uint8Array ? decodePayload(data) : data) as RecordedEvent["data"],
+    metadata: (metadata instanceof Uint8Array ? decodePayload(metadata) : metadata) as RecordedEvent["metadata"],
     position: parsePosition(position)!,
   }));
 }

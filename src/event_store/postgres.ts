@@ -10,7 +10,7 @@ import type { Pool } from "../db/pool.ts";
 import { createPool, isConnectionError } from "../db/pool.ts";
 import { StoreUnavailableError } from "../shared/errors.ts";
 import type { Position } from "../shared/position.ts";
-import { decodePayloadAt, rememberWireForms } from "./codec.ts";
+import { decodePayload, rememberWireForms } from "./codec.ts";
 import { AppendBatcher, type AppendBatcherOptions } from "./pg_append_batch.ts";
 import { Wakeup } from "./pg_wakeup.ts";
 import { SharedWindow, type ReadResult } from "./shared_window.ts";
@@ -84,8 +84,8 @@ function toRecorded(row: EventRow): RecordedEvent {
     streamId: row.stream_id,
     streamVersion: Number(row.stream_version),
     type: row.type,
-    data: decodePayloadAt(row.data, 0, row.data.length),
-    metadata: decodePayloadAt<EventMetadata>(row.metadata, 0, row.metadata.length),
+    data: decodePayload(row.data),
+    metadata: decodePayload<EventMetadata>(row.metadata),
     position: { commit: BigInt(row.tx), prepare: BigInt(row.global_position) },
   };
 }

@@ -13,6 +13,14 @@ import { acknowledged, runLoad, type LedgerEntry } from "./support/workload.ts";
 
 const skip = faultStackSkipReason();
 
+/** Sends each command again with its Idempotency-Key; every one must get a final answer (no 5xx, no network error). */
+async function retryWithSameKeys(base: string, entries: readonly LedgerEntry[]): Promise<LedgerEntry[]> {
+  const retried: LedgerEntry[] = [];
+  for (const entry of entries) retried.push({ ...entry, answer: await sendCommand(base, entry.path, entry.body, { key: entry.key }) });
+  expect(retried.filter((entry) => entry.answer.status >= 500 || entry.answer.status === 0).map((entry) => `${entry.path} → ${entry.answer.status}`)).toEqual([]);
+  return retried;
+}
+
 describe.skipIf(skip !== null)(`PostgreSQL outage under command load${skip ? ` (${skip})` : ""}`, () => {
   let postgres: PostgresServer;
   let service: ServiceProcess;
@@ -56,12 +64,7 @@ describe.skipIf(skip !== null)(`PostgreSQL outage under command load${skip ? ` (
     expect(ledger.filter((entry) => acknowledged(entry) && entry.answer.ms > 0).length).toBeGreaterThan(0);
 
     // A client retries every 503 with the same Idempotency-Key: each now gets a final answer.
-    const retried: LedgerEntry[] = [];
-    for (const entry of unavailable) {
-      const answer = await sendCommand(service.url, entry.path, entry.body, { key: entry.key });
-      retried.push({ ...entry, answer });
-    }
-    expect(retried.filter((entry) => entry.answer.status >= 500 || entry.answer.status === 0).map((entry) => `${entry.path} → ${entry.answer.status}`)).toEqual([]);
+    const retried = await retryWithSameKeys(service.url, unavailable);
     expect(retried.filter(acknowledged).length).toBeGreaterThan(0);
 
     const events = await readEvents(databaseUrl);
@@ -93,9 +96,7 @@ describe.skipIf(skip !== null)(`PostgreSQL outage under command load${skip ? ` (
 
     // A client retries every 503 with the same Idempotency-Key (a create cut off between its sku
     // reservation and its product completes so, as in the outage above).
-    const retried: LedgerEntry[] = [];
-    for (const entry of ledger.filter((candidate) => candidate.answer.status === 503)) retried.push({ ...entry, answer: await sendCommand(service.url, entry.path, entry.body, { key: entry.key }) });
-    expect(retried.filter((entry) => entry.answer.status >= 500 || entry.answer.status === 0).map((entry) => `${entry.path} → ${entry.answer.status}`)).toEqual([]);
+    const retried = await retryWithSameKeys(service.url, ledger.filter((entry) => entry.answer.status === 503));
 
     const events = await readEvents(databaseUrl);
     expect(exactlyOnceProblems([...ledger, ...retried], events)).toEqual([]);

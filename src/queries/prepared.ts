@@ -79,8 +79,8 @@ const COMMA = 0x2c;
 
 /**
  * Joins prepared item bytes into `{"items":[…]` + tail, without parsing them: one buffer
- * sized up front and filled by copies (a small Buffer per separator made a daily-sales range
- * of a few hundred items allocate ~46 KB of short-lived objects per request).
+ * sized up front and filled by copies (a small Buffer per separator was 417 MB of the 4,479 MB
+ * a heap profile of the service saw allocated in one mixed-90-10-steady run).
  */
 export function itemsBody(items: readonly Buffer[], tail: string): Buffer {
   const end = `]${tail}}`;

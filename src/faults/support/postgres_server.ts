@@ -72,10 +72,11 @@ export async function startPostgresServer(): Promise<PostgresServer> {
       // start() would refuse and its stop() wait for an exit that already happened.
       const holder = server as unknown as { process?: ChildProcess | undefined };
       const postmaster = holder.process;
-      if (!postmaster || postmaster.exitCode !== null) return;
-      const exited = new Promise<void>((resolve) => postmaster.once("exit", () => resolve()));
-      postmaster.kill("SIGQUIT");
-      await exited;
+      if (postmaster && postmaster.exitCode === null) {
+        const exited = new Promise<void>((resolve) => postmaster.once("exit", () => resolve()));
+        postmaster.kill("SIGQUIT");
+        await exited;
+      }
       holder.process = undefined;
     },
     async start() {

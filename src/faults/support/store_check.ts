@@ -5,6 +5,7 @@
 import pg from "pg";
 import { decodePayload } from "../../event_store/codec.ts";
 import type { EventMetadata } from "../../event_store/types.ts";
+import { readTable } from "../../shared/read_models.ts";
 import { sendQuery } from "./client.ts";
 import { acknowledged, type LedgerEntry } from "./workload.ts";
 
@@ -110,7 +111,7 @@ export async function readTableLag(databaseUrl: string, versions: ReadonlyMap<st
     for (const [kind, projection, table] of [["order", "orders", "orders"], ["product", "product_catalog", "products"]] as const) {
       const version = active.get(projection);
       if (version === undefined) continue;
-      for (const row of (await client.query<{ id: string; version: number }>(`SELECT id::text AS id, version FROM ${table}_v${version}`)).rows) rows.set(`${kind}-${row.id}`, row.version);
+      for (const row of (await client.query<{ id: string; version: number }>(`SELECT id::text AS id, version FROM ${readTable(table, version)}`)).rows) rows.set(`${kind}-${row.id}`, row.version);
     }
     const behind: string[] = [];
     for (const [streamId, version] of versions) if (rows.get(streamId) !== version) behind.push(`${streamId}: stream version ${version}, read table v${rows.get(streamId) ?? "-"}`);

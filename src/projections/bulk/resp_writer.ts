@@ -41,8 +41,6 @@ export class RespWriter {
   readonly #socket: net.Socket;
   readonly #prefix: string;
   readonly #encoder: RespEncoder;
-  /** Written commands whose replies are still expected. */
-  #inFlight = 0;
   /** Elements still expected of an EXEC reply being read. */
   #inArray = 0;
   /** The start of a reply line that has not fully arrived. */
@@ -52,6 +50,10 @@ export class RespWriter {
   /** Commands written and replies read since the connection opened (transaction() waits for its own). */
   #sent = 0;
   #answeredTotal = 0;
+  /** Written commands whose replies are still expected. */
+  get #inFlight(): number {
+    return this.#sent - this.#answeredTotal;
+  }
   /** The number of the command whose reply was the first error reply (the commands before it were answered). */
   #failedAt = Number.POSITIVE_INFINITY;
   #onClose: (() => void)[] = [];
@@ -143,7 +145,6 @@ export class RespWriter {
     for (const op of ops) encoder.op(op);
     encoder.command(["EXEC"]);
     const { bytes, commands } = encoder.take();
-    this.#inFlight += commands;
     this.#sent += commands;
     const last = this.#sent;
     this.#socket.write(bytes);
@@ -205,7 +206,6 @@ export class RespWriter {
     // Bounded: wait for replies while too much is unanswered.
     while (this.#inFlight > MAX_UNANSWERED && this.#failure === null) await this.#progress();
     if (this.#failure) throw this.#failure;
-    this.#inFlight += commands;
     this.#sent += commands;
     if (!this.#socket.write(bytes)) {
       while (this.#socket.writableNeedDrain && this.#failure === null) await this.#progress(true);
@@ -261,7 +261,6 @@ export class RespWriter {
   }
 
   #answered(): void {
-    this.#inFlight--;
     this.#answeredTotal++;
   }
 

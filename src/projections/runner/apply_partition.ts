@@ -119,7 +119,7 @@ async function setCheckpointsAndCommit(client: PoolClient, projection: string, v
   const statements = [...extra];
   if (positions.size > 0) {
     const encoded = [...positions.values()].map(encodePosition);
-    await TASK_STATEMENTS.prepare(client, [SET_CHECKPOINTS]);
+    // SET_CHECKPOINTS was prepared on this connection by beginLockAndLoad, before BEGIN.
     statements.unshift(
       TASK_STATEMENTS.execute(SET_CHECKPOINTS, [
         ...checkpointLiterals(client, projection, version, [...positions.keys()]),
