@@ -16,14 +16,13 @@ import { comparePositions, START, type Position } from "../../shared/position.ts
 import { sentinelKey } from "../../shared/read_models.ts";
 import type { ProjectionDefinition, ProjectionModuleRef } from "../define.ts";
 import { isConnectionError } from "../../db/pool.ts";
-import { backoffMs, sleep } from "./backoff.ts";
 import { BulkBuildError, visibleEventsAfter, type BulkBuilder } from "./bulk_builder.ts";
 import { partitionCount, partitionGroups } from "./partition.ts";
 import { runPartitions, type PartitionRunnerDeps } from "./partition_runner.ts";
 import { deferIndexes, finishIndexes } from "./schema.ts";
 import { SideEffects } from "./side_effects.ts";
 import { dropVersionKeys } from "./retire.ts";
-import { readProgress, writeWatermark } from "./watermark.ts";
+import { readProgress, watermarkWriter } from "./watermark.ts";
 
 export interface LoopDeps extends Omit<PartitionRunnerDeps, "signal" | "onViewsFailed"> {
   store: EventStore;
@@ -67,8 +66,6 @@ export interface LoopDeps extends Omit<PartitionRunnerDeps, "signal" | "onViewsF
 }
 
 const DEFAULT_EVENTS_PER_TASK = 1000;
-/** Least time between two watermark writes of a loop. */
-const MARK_SPACING_MS = 25;
 
 export type LoopState = "starting" | "running" | "paused" | "failed" | "stopped";
 
@@ -92,7 +89,6 @@ export class ProjectionLoop {
   #mark: { through: Position; consumed: number } | null = null;
   #marking: Promise<void> | null = null;
   #markFailure: unknown = null;
-  #markedAt = Number.NEGATIVE_INFINITY;
   #deferral: "always" | "backlog" | null = null;
   /** The head when a "backlog" deferral began: it ends there at the latest. */
   #backlogHead: Position = START;
@@ -440,9 +436,10 @@ export class ProjectionLoop {
   /**
    * Records that every batch through `through` has committed: progress is announced at once
    * (the read model has it; in-process readers waiting for a position go on), and the
-   * watermark is written in the background, at most one write in flight and at most one
-   * every MARK_SPACING_MS: batches finishing meanwhile are covered by the next write (live
-   * batches of a few events each no longer cost a watermark UPDATE + NOTIFY apiece). A
+   * watermark is written in the background by the pool's WatermarkWriter, together with the
+   * other loops' marks, at most one write in flight and at most one every MARK_SPACING_MS:
+   * batches finishing meanwhile are covered by the next write (live batches of a few events
+   * each no longer cost a watermark UPDATE + NOTIFY apiece). A
    * watermark a little behind is harmless: after a crash or hand-over the partition
    * checkpoints skip what was applied. pause() and the end of a run wait for the write.
    */
@@ -457,24 +454,16 @@ export class ProjectionLoop {
   }
 
   async #writeMarks(): Promise<void> {
+    const writer = watermarkWriter(this.#deps.pool);
     while (this.#mark) {
-      const wait = this.#markedAt + MARK_SPACING_MS - performance.now();
-      if (wait > 0) await sleep(wait);
       const { through, consumed } = this.#mark;
       this.#mark = null;
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await writeWatermark(this.#deps.pool, this.definition.name, this.version, through, consumed);
-          break;
-        } catch (error) {
-          if (!isConnectionError(error) || attempt > 100) {
-            this.#markFailure ??= error;
-            return;
-          }
-          await sleep(backoffMs(attempt));
-        }
+      try {
+        await writer.write(this.definition.name, this.version, through, consumed);
+      } catch (error) {
+        this.#markFailure ??= error;
+        return;
       }
-      this.#markedAt = performance.now();
     }
   }
 
