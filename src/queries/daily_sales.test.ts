@@ -1,20 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { projections } from "../projections/all.ts";
 import { dailySales } from "../projections/daily_sales/projection.ts";
+import { projectEvents } from "../projections/testing/project.ts";
 import { Scenario } from "../projections/testing/scenario.ts";
+import { dailyBlobField, dailyBlobsKey, dailyItemsKey, dailyMember } from "../shared/daily_sales_keys.ts";
 import { sentinelKey } from "../shared/read_models.ts";
 import { databaseAvailable, databaseSkipReason } from "../testing/db.ts";
 import { redisAvailable, redisSkipReason } from "../testing/redis.ts";
+import { daysOf } from "./daily_sales.ts";
 import { getBoth, getJson, startQueryHarness, withoutSentinel, type QueryHarness } from "./test_harness.ts";
 
 const skip = !databaseAvailable || !redisAvailable;
 
 describe.skipIf(skip)(skip ? `daily sales query: skipped, ${!databaseAvailable ? databaseSkipReason : redisSkipReason}` : "daily sales query", () => {
   let h: QueryHarness;
+  const s = new Scenario();
+  let book = "";
+  let ab = "";
 
   beforeAll(async () => {
-    const s = new Scenario();
-    const book = s.createProduct("2026-01-01T00:00:00.000Z", { category: "books", priceCents: 1000 });
-    const ab = s.createProduct("2026-01-01T00:00:00.000Z", { category: "a-b", priceCents: 100 });
+    book = s.createProduct("2026-01-01T00:00:00.000Z", { category: "books", priceCents: 1000 });
+    ab = s.createProduct("2026-01-01T00:00:00.000Z", { category: "a-b", priceCents: 100 });
     const abc = s.createProduct("2026-01-01T00:00:00.000Z", { category: "ab", priceCents: 100 });
     const usd = s.createProduct("2026-01-01T00:00:00.000Z", { category: "books", priceCents: 500, currency: "USD" });
     const pay = (day: string, lines: [string, number][]): string => {
@@ -73,6 +79,69 @@ describe.skipIf(skip)(skip ? `daily sales query: skipped, ${!databaseAvailable ?
       expect(redis.body.equals(pg.body)).toBe(true);
       expect(h.viewReads.postgres - before.postgres).toBe(1);
     });
+  });
+
+  it("keeps the day blobs it caches in step with the rows: a row's write deletes its day's blobs, the next read joins them again", async () => {
+    const version = dailySales.version;
+    const blobs = dailyBlobsKey(version);
+    const paths = ["/v1/stats/daily-sales?from=2026-04-01&to=2026-04-30", "/v1/stats/daily-sales?from=2026-04-01&to=2026-04-30&category=books"];
+    const same = async (): Promise<unknown[]> => {
+      const answers = [];
+      for (const path of paths) {
+        const [redis, pg] = await getBoth(h, path);
+        expect(redis.body.toString(), path).toBe(pg.body.toString());
+        answers.push(JSON.parse(redis.body.toString()).items);
+      }
+      return answers;
+    };
+    const cached = async (day: string): Promise<[number, number]> => [await h.redis.hexists(blobs, dailyBlobField(null, day)), await h.redis.hexists(blobs, dailyBlobField("books", day))];
+    const before = { ...h.viewReads };
+    const apply = async (write: () => void): Promise<void> => {
+      const count = s.log.events.length;
+      write();
+      await projectEvents({ pool: h.db.pool, redis: h.redis, definitions: projections, events: s.log.events.slice(count) });
+    };
+    let order = "";
+    await apply(() => {
+      order = s.placeOrder("2026-04-10T08:00:00.000Z", crypto.randomUUID(), [[book, 2], [ab, 1]]);
+      s.pay("2026-04-10T09:00:00.000Z", order);
+    });
+    expect(await same()).toEqual([
+      [{ date: "2026-04-10", category: "a-b", currency: "EUR", orders: 1, units: 1, revenueCents: 100 }, { date: "2026-04-10", category: "books", currency: "EUR", orders: 1, units: 2, revenueCents: 2000 }],
+      [{ date: "2026-04-10", category: "books", currency: "EUR", orders: 1, units: 2, revenueCents: 2000 }],
+    ]);
+    // Every day of both ranges is cached now, days without rows too.
+    expect(await cached("2026-04-10")).toEqual([1, 1]);
+    expect(await cached("2026-04-11")).toEqual([1, 1]);
+    expect(await h.redis.hget(blobs, dailyBlobField(null, "2026-04-11"))).toBe("");
+    await apply(() => {
+      const more = s.placeOrder("2026-04-10T10:00:00.000Z", crypto.randomUUID(), [[book, 1]]);
+      s.pay("2026-04-10T11:00:00.000Z", more);
+    });
+    // The write deleted the day's blobs of both sets it touched, and no other day's.
+    expect(await cached("2026-04-10")).toEqual([0, 0]);
+    expect(await cached("2026-04-11")).toEqual([1, 1]);
+    expect((await same())[1]).toEqual([{ date: "2026-04-10", category: "books", currency: "EUR", orders: 2, units: 3, revenueCents: 3000 }]);
+    await apply(() => s.cancel("2026-04-12T10:00:00.000Z", order));
+    expect(await same()).toEqual([
+      [{ date: "2026-04-10", category: "books", currency: "EUR", orders: 1, units: 1, revenueCents: 1000 }],
+      [{ date: "2026-04-10", category: "books", currency: "EUR", orders: 1, units: 1, revenueCents: 1000 }],
+    ]);
+    expect(h.viewReads.postgres - before.postgres).toBe(0);
+    // A blob whose items are gone from the hash is not trusted: the item is missing, PostgreSQL answers.
+    await h.redis.hdel(blobs, dailyBlobField(null, "2026-04-10"));
+    await h.redis.hdel(dailyItemsKey(version), dailyMember("2026-04-10", "books", "EUR"));
+    const [redis, pg] = await getBoth(h, paths[0]!);
+    expect(redis.body.toString()).toBe(pg.body.toString());
+    expect(h.viewReads.postgres - before.postgres).toBe(1);
+  });
+
+  it("lists every day of a range, across months, leap days and years", () => {
+    expect(daysOf("2024-02-28", "2024-03-01")).toEqual(["2024-02-28", "2024-02-29", "2024-03-01"]);
+    expect(daysOf("2026-12-31", "2027-01-01")).toEqual(["2026-12-31", "2027-01-01"]);
+    expect(daysOf("2026-03-01", "2026-03-01")).toEqual(["2026-03-01"]);
+    expect(daysOf("2024-01-01", "2025-01-01")).toHaveLength(367);
+    expect(daysOf("0001-01-01", "0001-01-02")).toEqual(["0001-01-01", "0001-01-02"]);
   });
 
   it("accepts exactly 366 days and rejects more, a reversed range, bad dates and unknown parameters", async () => {

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { sendBuilt } from "../http/conditional.ts";
 import { checkQuery, waitForPosition, type ConsistencyOptions } from "../http/consistency.ts";
 import type { RouteModule } from "../http/route_module.ts";
-import { dailyItemsKey, dailySetKey } from "../shared/daily_sales_keys.ts";
+import { dailyBlobsKey, dailyItemsKey, dailySetKey } from "../shared/daily_sales_keys.ts";
 import { readTable, sentinelKey } from "../shared/read_models.ts";
 import { dailySalesAnswer } from "./answers.ts";
 import type { QueryDeps } from "./deps.ts";
@@ -57,34 +57,80 @@ export function dailySalesSql(options: { table: string; from: string; to: string
 }
 
 /**
- * The items of a day range of a set, in one atomic call. KEYS: the views sentinel (unless
- * "1" the script answers false: ask PostgreSQL), the set, the item hash. ARGV: the two
- * ZRANGEBYLEX bounds. Answers the item bytes in order, or false when one is missing.
+ * The items of a day range of a set, in one atomic call, from the day blobs the script
+ * caches (daily_sales_keys.ts). KEYS: the views sentinel (unless "1" the script answers
+ * false: ask PostgreSQL), the set, the item hash, the blob hash. ARGV: the set's blob tag
+ * (its category, "" for all), then every day of the range in order. Days without a blob are
+ * joined from the set's members between the first and the last of them and their items, and
+ * stored (an empty string for a day without rows). Answers the range's items joined by
+ * commas, or false when an item is missing.
  */
 const RANGE_SCRIPT = redisScript(`
 if redis.call('GET', KEYS[1]) ~= '1' then return false end
-local members = redis.call('ZRANGEBYLEX', KEYS[2], ARGV[1], ARGV[2])
-local out = {}
-for first = 1, #members, 500 do
-  local last = math.min(first + 499, #members)
-  local values = redis.call('HMGET', KEYS[3], unpack(members, first, last))
-  for i = 1, #values do
-    if not values[i] then return false end
-    out[#out + 1] = values[i]
+local tag = ARGV[1]
+local n = #ARGV - 1
+local fields = {}
+for i = 1, n do fields[i] = tag .. '\\0' .. ARGV[i + 1] end
+local blobs = redis.call('HMGET', KEYS[4], unpack(fields))
+local first, last
+for i = 1, n do
+  if not blobs[i] then
+    first = first or i
+    last = i
   end
+end
+if first then
+  local members = redis.call('ZRANGEBYLEX', KEYS[2], '[' .. ARGV[first + 1], '(' .. ARGV[last + 1] .. '\\1')
+  local byDay = {}
+  for start = 1, #members, 500 do
+    local stop = math.min(start + 499, #members)
+    local values = redis.call('HMGET', KEYS[3], unpack(members, start, stop))
+    for i = 1, #values do
+      if not values[i] then return false end
+      local day = string.sub(members[start + i - 1], 1, 10)
+      local items = byDay[day]
+      if not items then
+        items = {}
+        byDay[day] = items
+      end
+      items[#items + 1] = values[i]
+    end
+  end
+  local writes = {}
+  for i = first, last do
+    if not blobs[i] then
+      local items = byDay[ARGV[i + 1]]
+      blobs[i] = items and table.concat(items, ',') or ''
+      writes[#writes + 1] = fields[i]
+      writes[#writes + 1] = blobs[i]
+    end
+  end
+  redis.call('HSET', KEYS[4], unpack(writes))
+end
+local out = {}
+for i = 1, n do
+  if blobs[i] ~= '' then out[#out + 1] = blobs[i] end
 end
 return table.concat(out, ',')
 `);
 
+/** Every day from `from` to `to` (inclusive, YYYY-MM-DD, at most MAX_RANGE_DAYS + 1 of them). */
+export function daysOf(from: string, to: string): string[] {
+  const days: string[] = [];
+  const last = Date.parse(`${to}T00:00:00.000Z`);
+  for (let time = Date.parse(`${from}T00:00:00.000Z`); time <= last; time += DAY_MS) days.push(new Date(time).toISOString().slice(0, 10));
+  return days;
+}
+
 /**
- * The range's item bytes from the Redis day sets, already joined by commas in Redis (one
+ * The range's item bytes from the Redis day blobs, already joined by commas in Redis (one
  * script call, one bulk reply: an array reply of a few hundred items made as many Buffers
  * in the client); null: ask PostgreSQL.
  */
 async function itemsFromRedis(redis: Redis | null, version: number, query: { from: string; to: string; category?: string | undefined }): Promise<Buffer[] | null> {
-  // Members start "<day>\0": from the first of `from` to before "<to>\u0001", i.e. every member of `to`.
-  const range = [`[${query.from}`, `(${query.to}\u0001`];
-  const joined = await tryScript(redis, RANGE_SCRIPT, [sentinelKey(DAILY_SALES, version), dailySetKey(version, query.category ?? null), dailyItemsKey(version)], range);
+  const category = query.category ?? null;
+  const keys = [sentinelKey(DAILY_SALES, version), dailySetKey(version, category), dailyItemsKey(version), dailyBlobsKey(version)];
+  const joined = await tryScript(redis, RANGE_SCRIPT, keys, [category ?? "", ...daysOf(query.from, query.to)]);
   // One "item" holding them all: itemsBody adds no comma around a single item (empty: no items).
   return Buffer.isBuffer(joined) ? [joined] : null;
 }

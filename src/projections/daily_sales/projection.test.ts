@@ -56,12 +56,14 @@ describe("daily_sales projection", () => {
     const result = foldBatch(dailySales, rows, s.log.events.slice(count + 2));
     expect(rows.size).toBe(0);
     expect(result.changed.get("daily_sales|2026-11-20|books|EUR")?.row).toBeUndefined();
-    // The row leaves its day sets and the item hash.
+    // The row leaves its day sets and the item hash, and the day's cached blobs of both sets go last.
     const member = "2026-11-20\u0000books\u0000EUR";
     expect(result.views).toEqual([
       { op: "zrem", key: "daily_sales:v1:days:all", member },
       { op: "zrem", key: "daily_sales:v1:days:c:books", member },
       { op: "hdel", key: "daily_sales:v1:day_items", field: member },
+      { op: "hdel", key: "daily_sales:v1:day_blobs", field: "\u00002026-11-20" },
+      { op: "hdel", key: "daily_sales:v1:day_blobs", field: "books\u00002026-11-20" },
     ]);
   });
 

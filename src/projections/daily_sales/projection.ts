@@ -3,11 +3,12 @@
  * currency. OrderPaid adds its lines to the payment day's rows (an order counts once
  * per row); OrderCancelled of a paid order takes them out of the day it was paid
  * (`paidAt`); a row whose order count falls to zero is deleted. Redis views: the rows in
- * lex-ordered day sets and an item hash (src/shared/daily_sales_keys.ts). Pure.
+ * lex-ordered day sets and an item hash, and the deletion of the query's cached day blobs
+ * the row is in (src/shared/daily_sales_keys.ts). Pure.
  */
 import type { RecordedEvent } from "../../event_store/types.ts";
 import type { OrderCancelled, OrderPaid, SalesLine } from "../../shared/events.ts";
-import { dailyItemsKey, dailyMember, dailyPatterns, dailySetKey } from "../../shared/daily_sales_keys.ts";
+import { dailyBlobField, dailyBlobsKey, dailyItemsKey, dailyMember, dailyPatterns, dailySetKey } from "../../shared/daily_sales_keys.ts";
 import { defineProjection, type Row, type RowRef, type ViewOp } from "../define.ts";
 import { cellBuffer, cellNumber } from "../shared/cells.ts";
 import { jsonBytes } from "../shared/prepared_view.ts";
@@ -114,15 +115,23 @@ function finalize(_table: string, row: Row): Row {
   return { ...row, view: jsonBytes(item) };
 }
 
-/** The row in the day sets (all categories and its category's) and its item in the hash; removed with the row. */
+/**
+ * The row in the day sets (all categories and its category's) and its item in the hash;
+ * removed with the row. Last, the day's cached blobs of both sets go (the query joins them
+ * again from the items): after the row's own operations, so a query between them that
+ * cached the day without this row is undone.
+ */
 function views(_table: string, key: string, row: Row | undefined, _previous: Row | undefined, version: number): ViewOp[] {
   const { day, category, currency } = parseKey(key);
   const member = dailyMember(day, category, currency);
   const sets = [dailySetKey(version, null), dailySetKey(version, category)];
-  if (row === undefined) return [...sets.map((set): ViewOp => ({ op: "zrem", key: set, member })), { op: "hdel", key: dailyItemsKey(version), field: member }];
+  const blobs = dailyBlobsKey(version);
+  const forget: ViewOp[] = [{ op: "hdel", key: blobs, field: dailyBlobField(null, day) }, { op: "hdel", key: blobs, field: dailyBlobField(category, day) }];
+  if (row === undefined) return [...sets.map((set): ViewOp => ({ op: "zrem", key: set, member })), { op: "hdel", key: dailyItemsKey(version), field: member }, ...forget];
   return [
     { op: "hset", key: dailyItemsKey(version), field: member, value: cellBuffer(row, "view") ?? Buffer.alloc(0) },
     ...sets.map((set): ViewOp => ({ op: "zadd", key: set, score: 0, member })),
+    ...forget,
   ];
 }
 
