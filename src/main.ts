@@ -23,7 +23,7 @@ import { sequentialIds } from "./http/request_id.ts";
 import { startServer } from "./http/server.ts";
 import { projectionModules } from "./projections/all.ts";
 import { startProjections } from "./projections/runner/start.ts";
-import { boundHeapGrowth } from "./runtime/heap_growth.ts";
+import { boundHeapGrowth, SERVICE_HEAP_GROWING_PERCENT } from "./runtime/heap_growth.ts";
 import { projectionLagDetails } from "./projections/runner/status.ts";
 import { createHotReads } from "./queries/hot_reads.ts";
 import { queryRoutes } from "./queries/routes.ts";
@@ -98,7 +98,7 @@ async function connectRedis(config: Config, logger: Logger, keyPrefix: string, p
 
 /** Starts every role on the given configuration; resolves once the API is listening. */
 export async function startService(config: Config, options: { logger?: Logger; /** Prefix for every Redis key (default: REDIS_KEY_PREFIX; tests isolate themselves with it). */ redisKeyPrefix?: string } = {}): Promise<Service> {
-  boundHeapGrowth();
+  boundHeapGrowth(SERVICE_HEAP_GROWING_PERCENT);
   const logger = options.logger ?? createLogger(config);
   const cleanups: Array<() => Promise<void>> = [];
   const stop = async (): Promise<void> => {
