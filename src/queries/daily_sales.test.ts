@@ -110,23 +110,33 @@ describe.skipIf(skip)(skip ? `daily sales query: skipped, ${!databaseAvailable ?
       [{ date: "2026-04-10", category: "a-b", currency: "EUR", orders: 1, units: 1, revenueCents: 100 }, { date: "2026-04-10", category: "books", currency: "EUR", orders: 1, units: 2, revenueCents: 2000 }],
       [{ date: "2026-04-10", category: "books", currency: "EUR", orders: 1, units: 2, revenueCents: 2000 }],
     ]);
-    // Every day of both ranges is cached now, days without rows too.
+    // Every day of both ranges up to the sets' last day (2026-04-10) is cached now, days without rows too; none after it.
     expect(await cached("2026-04-10")).toEqual([1, 1]);
-    expect(await cached("2026-04-11")).toEqual([1, 1]);
-    expect(await h.redis.hget(blobs, dailyBlobField(null, "2026-04-11"))).toBe("");
+    expect(await cached("2026-04-05")).toEqual([1, 1]);
+    expect(await h.redis.hget(blobs, dailyBlobField(null, "2026-04-05"))).toBe("");
+    expect(await cached("2026-04-11")).toEqual([0, 0]);
     await apply(() => {
       const more = s.placeOrder("2026-04-10T10:00:00.000Z", crypto.randomUUID(), [[book, 1]]);
       s.pay("2026-04-10T11:00:00.000Z", more);
     });
     // The write deleted the day's blobs of both sets it touched, and no other day's.
     expect(await cached("2026-04-10")).toEqual([0, 0]);
-    expect(await cached("2026-04-11")).toEqual([1, 1]);
+    expect(await cached("2026-04-05")).toEqual([1, 1]);
     expect((await same())[1]).toEqual([{ date: "2026-04-10", category: "books", currency: "EUR", orders: 2, units: 3, revenueCents: 3000 }]);
     await apply(() => s.cancel("2026-04-12T10:00:00.000Z", order));
     expect(await same()).toEqual([
       [{ date: "2026-04-10", category: "books", currency: "EUR", orders: 1, units: 1, revenueCents: 1000 }],
       [{ date: "2026-04-10", category: "books", currency: "EUR", orders: 1, units: 1, revenueCents: 1000 }],
     ]);
+    expect(h.viewReads.postgres - before.postgres).toBe(0);
+    // Days outside a set's first and last day, and categories without rows, are not cached: the blobs stay bounded by the data.
+    const fields = await h.redis.hlen(blobs);
+    for (const path of ["/v1/stats/daily-sales?from=2030-01-01&to=2030-12-31", "/v1/stats/daily-sales?from=2025-01-01&to=2025-12-31&category=books", "/v1/stats/daily-sales?from=2026-01-01&to=2026-12-31&category=nothing-here"]) {
+      const [redis, pg] = await getBoth(h, path);
+      expect(JSON.parse(redis.body.toString()), path).toEqual({ items: [] });
+      expect(redis.body.toString(), path).toBe(pg.body.toString());
+    }
+    expect(await h.redis.hlen(blobs)).toBe(fields);
     expect(h.viewReads.postgres - before.postgres).toBe(0);
     // A blob whose items are gone from the hash is not trusted: the item is missing, PostgreSQL answers.
     await h.redis.hdel(blobs, dailyBlobField(null, "2026-04-10"));

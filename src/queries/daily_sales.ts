@@ -60,27 +60,38 @@ export function dailySalesSql(options: { table: string; from: string; to: string
  * The items of a day range of a set, in one atomic call, from the day blobs the script
  * caches (daily_sales_keys.ts). KEYS: the views sentinel (unless "1" the script answers
  * false: ask PostgreSQL), the set, the item hash, the blob hash. ARGV: the set's blob tag
- * (its category, "" for all), then every day of the range in order. Days without a blob are
- * joined from the set's members between the first and the last of them and their items, and
- * stored (an empty string for a day without rows). Answers the range's items joined by
- * commas, or false when an item is missing.
+ * (its category, "" for all), then every day of the range in order. Only days from the set's
+ * first to its last member's day are looked at (the others hold no rows), so the blobs stay
+ * bounded by the data: a query for a category without rows, or for years without sales,
+ * stores nothing. Days without a blob are joined from the set's members between the first
+ * and the last of them and their items, and stored (an empty string for a day without
+ * rows). Answers the range's items joined by commas, or false when an item is missing.
  */
 const RANGE_SCRIPT = redisScript(`
 if redis.call('GET', KEYS[1]) ~= '1' then return false end
+local low = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+if not low then return '' end
+local high = redis.call('ZRANGE', KEYS[2], -1, -1)[1]
+low = string.sub(low, 1, 10)
+high = string.sub(high, 1, 10)
 local tag = ARGV[1]
-local n = #ARGV - 1
+local days = {}
+for i = 2, #ARGV do
+  if ARGV[i] >= low and ARGV[i] <= high then days[#days + 1] = ARGV[i] end
+end
+if #days == 0 then return '' end
 local fields = {}
-for i = 1, n do fields[i] = tag .. '\\0' .. ARGV[i + 1] end
+for i = 1, #days do fields[i] = tag .. '\\0' .. days[i] end
 local blobs = redis.call('HMGET', KEYS[4], unpack(fields))
 local first, last
-for i = 1, n do
+for i = 1, #days do
   if not blobs[i] then
     first = first or i
     last = i
   end
 end
 if first then
-  local members = redis.call('ZRANGEBYLEX', KEYS[2], '[' .. ARGV[first + 1], '(' .. ARGV[last + 1] .. '\\1')
+  local members = redis.call('ZRANGEBYLEX', KEYS[2], '[' .. days[first], '(' .. days[last] .. '\\1')
   local byDay = {}
   for start = 1, #members, 500 do
     local stop = math.min(start + 499, #members)
@@ -99,7 +110,7 @@ if first then
   local writes = {}
   for i = first, last do
     if not blobs[i] then
-      local items = byDay[ARGV[i + 1]]
+      local items = byDay[days[i]]
       blobs[i] = items and table.concat(items, ',') or ''
       writes[#writes + 1] = fields[i]
       writes[#writes + 1] = blobs[i]
@@ -108,7 +119,7 @@ if first then
   redis.call('HSET', KEYS[4], unpack(writes))
 end
 local out = {}
-for i = 1, n do
+for i = 1, #days do
   if blobs[i] ~= '' then out[#out + 1] = blobs[i] end
 end
 return table.concat(out, ',')
