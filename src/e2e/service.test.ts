@@ -125,6 +125,23 @@ describe.skipIf(!available)(`service end to end (${available ? "PostgreSQL + Red
     expect(salesAfter.body.items).toEqual([]);
     const bestAfter = await read<{ items: unknown[] }>("/v1/categories/e2e-sales/best-sellers", cancelled.body.position);
     expect(bestAfter.body.items).toEqual([]);
+
+    // Reads cache a day's joined items (per category and for all); the live projection's next write to the day drops them.
+    type Sales = { items: Array<{ category: string; orders: number; units: number; revenueCents: number }> };
+    const payOrder = async (lines: { productId: string; quantity: number }[], amountCents: number): Promise<string> => {
+      const order = await command("/v1/orders", { customerId, lines });
+      const payment = await command(`/v1/orders/${order.body.id}/pay`, { paymentId: crypto.randomUUID(), amountCents, method: "card" });
+      expect(payment.status).toBe(200);
+      return payment.body.position;
+    };
+    const salesNow = async (position: string): Promise<unknown[]> => {
+      const one = await read<Sales>(`/v1/stats/daily-sales?from=${today}&to=${today}&category=e2e-sales`, position);
+      const all = await read<Sales>(`/v1/stats/daily-sales?from=${today}&to=${today}`, position);
+      expect(all.body.items.filter((item) => item.category === "e2e-sales")).toEqual(one.body.items);
+      return one.body.items;
+    };
+    expect(await salesNow(await payOrder([{ productId: b.body.id, quantity: 2 }], 2000))).toEqual([{ date: today, category: "e2e-sales", currency: "EUR", orders: 1, units: 2, revenueCents: 2000 }]);
+    expect(await salesNow(await payOrder([{ productId: a.body.id, quantity: 4 }], 1000))).toEqual([{ date: today, category: "e2e-sales", currency: "EUR", orders: 2, units: 6, revenueCents: 3000 }]);
   });
 
   it("serves a valid OpenAPI 3.1 document covering every contract route", async () => {
