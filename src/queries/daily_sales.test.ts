@@ -7,7 +7,7 @@ import { dailyBlobField, dailyBlobsKey, dailyItemsKey, dailyMember } from "../sh
 import { sentinelKey } from "../shared/read_models.ts";
 import { databaseAvailable, databaseSkipReason } from "../testing/db.ts";
 import { redisAvailable, redisSkipReason } from "../testing/redis.ts";
-import { daysOf } from "./daily_sales.ts";
+import { DAY_BLOBS_TTL_S, daysOf } from "./daily_sales.ts";
 import { getBoth, getJson, startQueryHarness, withoutSentinel, type QueryHarness } from "./test_harness.ts";
 
 const skip = !databaseAvailable || !redisAvailable;
@@ -115,6 +115,10 @@ describe.skipIf(skip)(skip ? `daily sales query: skipped, ${!databaseAvailable ?
     expect(await cached("2026-04-05")).toEqual([1, 1]);
     expect(await h.redis.hget(blobs, dailyBlobField(null, "2026-04-05"))).toBe("");
     expect(await cached("2026-04-11")).toEqual([0, 0]);
+    // The hash expires (a bound on blobs no write deletes: left while an older version, which does not, led the projection).
+    const ttl = await h.redis.ttl(blobs);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(DAY_BLOBS_TTL_S);
     await apply(() => {
       const more = s.placeOrder("2026-04-10T10:00:00.000Z", crypto.randomUUID(), [[book, 1]]);
       s.pay("2026-04-10T11:00:00.000Z", more);

@@ -66,7 +66,16 @@ export function dailySalesSql(options: { table: string; from: string; to: string
  * stores nothing. Days without a blob are joined from the set's members between the first
  * and the last of them and their items, and stored (an empty string for a day without
  * rows). Answers the range's items joined by commas, or false when an item is missing.
+ * The hash expires DAY_BLOBS_TTL_S after the script first fills it.
  */
+/**
+ * Seconds the day blobs live (from the first fill of the hash; then they are joined again).
+ * The projection deletes a day's blobs whenever it writes the day, so this only bounds what
+ * it cannot: blobs written by this version and left while an older one (which does not
+ * delete them) led the projection, as in a rollback and a roll-forward.
+ */
+export const DAY_BLOBS_TTL_S = 300;
+
 const RANGE_SCRIPT = redisScript(`
 if redis.call('GET', KEYS[1]) ~= '1' then return false end
 local low = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
@@ -117,6 +126,7 @@ if first then
     end
   end
   redis.call('HSET', KEYS[4], unpack(writes))
+  if redis.call('TTL', KEYS[4]) < 0 then redis.call('EXPIRE', KEYS[4], ${DAY_BLOBS_TTL_S}) end
 end
 local out = {}
 for i = 1, #days do

@@ -11,7 +11,8 @@
  * blobs in the same transaction, so a blob is never older than the items it joins; a range's
  * answer is then a concatenation of at most 367 blobs instead of an item per row (a 30-day
  * range over all categories: 1,800 items, 2.8 ms of Redis's single thread, every other read
- * waiting behind it).
+ * waiting behind it). The hash expires a few minutes after the query first fills it
+ * (src/queries/daily_sales.ts).
  */
 import { viewKey } from "./read_models.ts";
 
