@@ -57,9 +57,18 @@ export function dailySalesSql(options: { table: string; from: string; to: string
 }
 
 /**
+ * Seconds the day blobs live (from the first fill of the hash; then they are joined again).
+ * The projection deletes a day's blobs whenever it writes the day, so this only bounds what
+ * it cannot: blobs written by this version and left while an older one (which does not
+ * delete them) led the projection, as in a rollback and a roll-forward.
+ */
+export const DAY_BLOBS_TTL_S = 300;
+
+/**
  * The items of a day range of a set, in one atomic call, from the day blobs the script
- * caches (daily_sales_keys.ts). KEYS: the views sentinel (unless "1" the script answers
- * false: ask PostgreSQL), the set, the item hash, the blob hash. ARGV: the set's blob tag
+ * caches (daily_sales_keys.ts; a blob's field is dailyBlobField's `<tag>\0<day>`). KEYS:
+ * the views sentinel (unless "1" the script answers false: ask PostgreSQL), the set, the
+ * item hash, the blob hash. ARGV: the set's blob tag
  * (its category, "" for all), then every day of the range in order. Only days from the set's
  * first to its last member's day are looked at (the others hold no rows), so the blobs stay
  * bounded by the data: a query for a category without rows, or for years without sales,
@@ -68,14 +77,6 @@ export function dailySalesSql(options: { table: string; from: string; to: string
  * rows). Answers the range's items joined by commas, or false when an item is missing.
  * The hash expires DAY_BLOBS_TTL_S after the script first fills it.
  */
-/**
- * Seconds the day blobs live (from the first fill of the hash; then they are joined again).
- * The projection deletes a day's blobs whenever it writes the day, so this only bounds what
- * it cannot: blobs written by this version and left while an older one (which does not
- * delete them) led the projection, as in a rollback and a roll-forward.
- */
-export const DAY_BLOBS_TTL_S = 300;
-
 const RANGE_SCRIPT = redisScript(`
 if redis.call('GET', KEYS[1]) ~= '1' then return false end
 local low = redis.call('ZRANGE', KEYS[2], 0, 0)[1]

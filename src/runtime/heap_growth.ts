@@ -25,8 +25,8 @@ export const HEAP_GROWING_PERCENT = 25;
  * builds on threads of their own (and heaps grow by BUILD_HEAP_GROWING_PERCENT while they
  * do), so between builds its main heap holds little (~30-45 MiB live under a mixed load).
  * Capped at 25%, V8 started marking again right after nearly every young collection: 1.5-3
- * full collections a second at 1,000 requests/s, 4-12 ms pauses each. At 100%: one in 10-30
- * s, the heap 50-90 MiB; read p95 / p99 4.5-4.8 / 13.2-14.5 ms against 6.2-6.3 / 15.1-17.0
+ * full collections a second at 1,000 requests/s, 4-12 ms pauses each. At 100%: three in 40
+ * s, the heap 69-89 MiB (36-61 MiB used); read p95 / p99 4.5-4.8 / 13.2-14.5 ms against 6.2-6.3 / 15.1-17.0
  * at 25% (mixed 90/10, alternating runs, bench/RESULTS.md 2026-12-07).
  */
 export const SERVICE_HEAP_GROWING_PERCENT = 100;
