@@ -56,7 +56,7 @@ export async function startTarget(options: BenchOptions, events = options.events
     const begin = performance.now();
     let lastTenth = -1;
     const seeded = await seed(store, {
-      ...size, concurrency: 16,
+      ...size,
       onProgress: (done, total) => {
         const tenth = Math.floor((done / total) * 10);
         if (tenth !== lastTenth) options.log(`seeding ${done}/${total} events`);

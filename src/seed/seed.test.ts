@@ -3,7 +3,8 @@ import { createPostgresStore } from "../event_store/postgres.ts";
 import type { EventStore, RecordedEvent } from "../event_store/types.ts";
 import type { OrderCancelled, OrderPaid, OrderPlaced, ProductCreated } from "../shared/events.ts";
 import { createTestDatabase, databaseAvailable, databaseSkipReason, type TestDatabase } from "../testing/db.ts";
-import { seed, SeedConflictError, seedEventCount, seedSizeForEvents } from "./seed.ts";
+import { planOrders } from "./orders.ts";
+import { seed, seedCatalog, SeedConflictError, seedEventCount, seedSizeForEvents, seedWindow, timeOrdered } from "./seed.ts";
 
 const SIZE = { products: 40, orders: 300, customers: 60, seed: 7 };
 
@@ -137,5 +138,48 @@ describe.skipIf(!databaseAvailable)(`seed (${databaseAvailable ? "PostgreSQL" : 
     }
     expect(cancelledAfterPay).toBeGreaterThan(0);
     expect(cancelledBeforePay).toBeGreaterThan(0);
+  });
+
+  it("appends in business-time order: an order's later events come after other orders', and after the products it names", () => {
+    const position = new Map(events.map((e, i) => [`${e.streamId}/${e.streamVersion}`, i]));
+    const createdAt = new Map(events.filter((e) => e.type === "ProductCreated").map((e) => [(e.data as ProductCreated["data"]).productId, position.get(`${e.streamId}/${e.streamVersion}`)!]));
+    let interleaved = 0;
+    let multi = 0;
+    for (const [streamId, stream] of byStream(events)) {
+      if (!streamId.startsWith("order-")) continue;
+      const at = stream.map((e) => position.get(`${e.streamId}/${e.streamVersion}`)!);
+      for (const line of (stream[0]!.data as OrderPlaced["data"]).lines) expect(createdAt.get(line.productId)!).toBeLessThan(at[0]!);
+      if (stream.length > 1) {
+        multi++;
+        if (at.at(-1)! - at[0]! >= stream.length) interleaved++;
+      }
+    }
+    // Payments come minutes to hours after placement, with other orders placed meanwhile.
+    expect(multi).toBeGreaterThan(100);
+    expect(interleaved / multi).toBeGreaterThan(0.9);
+    // Commits of concurrent appends (8 here) may swap neighbours; across the log, time goes forward.
+    const rank = events.map((e, i) => ({ time: Date.parse(e.metadata.occurredAt), i })).sort((a, b) => a.time - b.time || a.i - b.i);
+    const displaced = Math.max(...rank.map(({ i }, r) => Math.abs(i - r)));
+    expect(displaced).toBeLessThanOrEqual(32);
+  });
+});
+
+describe("timeOrdered", () => {
+  it("yields every planned event once, in business-time order, each stream's events in order", () => {
+    const size = { products: 30, orders: 400, customers: 50, seed: 3 };
+    const catalog = seedCatalog(size);
+    const orders = [...planOrders(catalog, { ...size, ...seedWindow({}) })];
+    const items = [...timeOrdered(catalog, orders[Symbol.iterator]())];
+    const planned = catalog.products.reduce((sum, product) => sum + product.events.length, 0) + orders.reduce((sum, order) => sum + order.events.length, 0);
+    expect(items).toHaveLength(planned);
+    const seen = new Set(items.map((item) => `${item.kind === "product" ? item.productId : item.order.id}/${item.index}`));
+    expect(seen.size).toBe(planned);
+    for (let i = 1; i < items.length; i++) expect(items[i]!.atMs).toBeGreaterThanOrEqual(items[i - 1]!.atMs);
+    const next = new Map<string, number>();
+    for (const item of items) {
+      const stream = item.kind === "product" ? item.productId : item.order.id;
+      expect(item.index).toBe(next.get(stream) ?? 0);
+      next.set(stream, item.index + 1);
+    }
   });
 });
