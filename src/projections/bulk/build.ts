@@ -91,16 +91,21 @@ export interface BuildDeps {
 export const FLUSH_EVENTS = 250_000;
 /** Events read between two reading() reports. */
 const READ_REPORT_EVENTS = 10_000;
-export const FLUSH_ROWS = 5000;
 /**
- * New rows folded between flushes (rows the table does not hold yet; the others count
- * toward FLUSH_ROWS only). A new row is written once, by COPY, whatever the period: a
- * shorter period for them costs a few more flushes, while a period of 5,000 new orders
- * kept 5,000 rows and their views' bytes alive (and promoted) until written. A replay CLI of
- * all three projections over 1M events: peak RSS 377–397 MiB against 433–465 MiB, in the same
- * time (within the noise of alternating runs); see bench/RESULTS.md.
+ * Rows folded between flushes, and new rows (rows the table does not hold yet; they count
+ * toward FLUSH_ROWS too). A row folded again after a flush is written again (finalized, its
+ * views moved, an upsert instead of a COPY), so a period shorter than an order's lifecycle in
+ * the log writes each order once per event. In a log appended in business time (payment
+ * minutes to hours after placement, shipment days later: an order's events 13,485 log events
+ * apart at the median, 29,947 at p90, in the seed's 1M-event history), a replay CLI of all
+ * three projections took 85.6-87.8 s at 5,000 rows / 1,500 new rows per period (403 MiB), 65-68
+ * s at 20,000 / 8,000 (461-500 MiB), 52-54 s at 50,000 / 20,000 (631 MiB): a period holds its
+ * rows and, while the next is folded, their finalized bytes. (A log with each order's events
+ * side by side, as the seed appended them before 2026-12-07: 35.4 s at 5,000 / 1,500.) See
+ * bench/RESULTS.md.
  */
-export const FLUSH_NEW_ROWS = 1500;
+export const FLUSH_ROWS = 20_000;
+export const FLUSH_NEW_ROWS = 8000;
 /** Projections built together at most (each holds a connection of its own for its flushes). */
 export const MAX_GROUP = 3;
 /**

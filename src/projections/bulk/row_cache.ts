@@ -28,8 +28,14 @@ export interface CachedRow {
   hits: number;
 }
 
-/** Rows kept from one flush to the next at most (the hottest ones). */
-export const MAX_CACHED_ROWS = 5000;
+/**
+ * Rows kept from one flush to the next at most (the most recently touched). An order let go
+ * before its payment or shipment is read back from PostgreSQL (and its view parsed) while the
+ * build waits: with 20,000 / 8,000 rows per period in a log appended in business time, a
+ * replay of all three projections took 67.8 s keeping 5,000 rows (461 MiB), 65.1 s keeping
+ * 12,000 (500 MiB), 55.9 s keeping 20,000 (523 MiB).
+ */
+export const MAX_CACHED_ROWS = 10_000;
 
 export class RowCache {
   readonly #definition: ProjectionDefinition;
