@@ -66,6 +66,13 @@ export interface ProjectionDefinition {
    */
   finalize?(table: string, row: Row): Row;
   /**
+   * The row as a bulk build keeps it in memory after writing it, until an event touches it
+   * again (default: the row as written). It must keep what reduce() needs and what views()
+   * reads of `previous`; derived bytes it drops are made again by finalize() at the row's
+   * next write. Pure.
+   */
+  compact?(table: string, row: Row): Row;
+  /**
    * The Redis writes that make the views match the final row (undefined: deleted).
    * `previous` is the row before the batch, for moves (e.g. a category change).
    * `version` is the projection version being written (keys are versioned).

@@ -35,7 +35,7 @@ export interface FlushTarget {
 }
 
 export interface FlushResult {
-  /** Per row (parallel to the rows flushed): what the table holds now. */
+  /** Per row (parallel to the rows flushed): what the table holds now (as the definition's compact() keeps it). */
   stored: (Row | undefined)[];
   rowsWritten: number;
   viewsFailed: boolean;
@@ -153,7 +153,10 @@ export async function flushRows(target: FlushTarget, rows: readonly CachedRow[],
   let rowsWritten = 0;
   // Finalized as they stand now, the views' gzips made together off this thread (gzip_batch.ts).
   const gzips = new GzipBatch();
-  const finalized = deferringGzip(gzips, () => rows.map((entry) => (entry.current === undefined ? undefined : (definition.finalize?.(entry.ref.table, entry.current) ?? entry.current))));
+  // A row still the very object stored (folded into nothing new: a redelivered event) is not finalized or written.
+  const finalized = deferringGzip(gzips, () =>
+    rows.map((entry) => (entry.current === undefined || entry.current === entry.stored ? entry.current : (definition.finalize?.(entry.ref.table, entry.current) ?? entry.current))),
+  );
   if (gzips.size > 0) {
     await gzips.run();
     let swapped = 0;
@@ -176,11 +179,12 @@ export async function flushRows(target: FlushTarget, rows: readonly CachedRow[],
     const after = finalized[i];
     const before = entry.stored;
     if (after === undefined && before === undefined) return;
-    if (after !== undefined && before !== undefined && sameRow(model, after, before)) {
+    if (after !== undefined && before !== undefined && (after === before || sameRow(model, after, before))) {
       stored[i] = before;
       return;
     }
-    stored[i] = after;
+    // Kept in memory as the projection compacts it (its derived bytes made again at its next write).
+    stored[i] = after === undefined || !definition.compact ? after : definition.compact(table, after);
     rowsWritten++;
     if (after === undefined) {
       let list = deletes.get(table);

@@ -13,7 +13,7 @@ import { defineProjection, type Row, type RowRef, type ViewOp } from "../define.
 import { cellBuffer, cellIso, cellString, isoOf } from "../shared/cells.ts";
 import { jsonBytes, prepareView } from "../shared/prepared_view.ts";
 import { ORDERS_TABLE, ordersTable } from "./schema.ts";
-import { orderSummary, orderToRow, rowToOrder, type OrderView } from "./state.ts";
+import { hasOrder, orderSummary, orderToRow, rowToOrder, type OrderView } from "./state.ts";
 
 /** Projection name (Redis key prefix, progress tracking). */
 export const ORDERS = "orders";
@@ -88,6 +88,16 @@ function finalize(_table: string, row: Row): Row {
   return { ...row, view: prepared.view, view_gz: prepared.view_gz, etag: prepared.etag, summary: jsonBytes(orderSummary(order)) };
 }
 
+/**
+ * A row a bulk build keeps after writing it: its view, gzip and list-item bytes dropped (a
+ * cached order held ~1.2 KB of them until its next event; finalize makes them again from
+ * the order, which the row keeps). Rows without the order at hand (read from PostgreSQL,
+ * whose state is their view) are kept whole.
+ */
+function compact(_table: string, row: Row): Row {
+  return hasOrder(row) ? { ...row, view: null, view_gz: null, summary: null } : row;
+}
+
 function views(_table: string, key: string, row: Row | undefined, previous: Row | undefined, version: number): ViewOp[] {
   const idKey = viewKey(ORDERS, version, "id", key);
   const gzKey = viewKey(ORDERS, version, "id_gz", key);
@@ -125,6 +135,7 @@ export const orders = defineProjection({
   touches,
   reduce,
   finalize,
+  compact,
   views,
   viewCollections: customerPatterns,
 });

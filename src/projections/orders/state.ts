@@ -43,6 +43,11 @@ type OrderRow = Row & { [ORDER]?: OrderView };
 /** Orders read back from rows loaded from PostgreSQL (which have no memo of their own). */
 const parsed = new WeakMap<Row, OrderView>();
 
+/** True when the row carries its order (made by orderToRow, or a copy of such a row): its state does not depend on its view bytes. */
+export function hasOrder(row: Row): boolean {
+  return (row as OrderRow)[ORDER] !== undefined;
+}
+
 /** Reads an order from a row (as written by orderToRow or loaded from PostgreSQL). */
 export function rowToOrder(row: Row): OrderView {
   const known = (row as OrderRow)[ORDER] ?? parsed.get(row);
