@@ -38,7 +38,6 @@ async function postmaster(dataDir: string): Promise<number | null> {
   return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : null;
 }
 
-/** Waits until every projection of the service is led and running (its leaders have started). */
 /**
  * Waits until every projection runs with no lag and, with `views`, its Redis views are complete
  * (`projection_views_ready` 1): a projection that started on a log with events defers its

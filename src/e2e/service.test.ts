@@ -43,12 +43,25 @@ describe.skipIf(!available)(`service end to end (${available ? "PostgreSQL + Red
       API_TOKENS: `${TOKEN}:commands+operator`,
       LOG_LEVEL: "silent",
       PROJECTION_WORKERS: "1",
+      // Reads wait for their X-Consistent-With position up to this long: the default 2 s ran out
+      // in a full suite on a slow hour of a loaded 2-core machine (the tests check what the
+      // read answers, not how soon).
+      CONSISTENCY_WAIT_MS: "15000",
     });
     // Views left in the same Redis by an earlier database must not leak into this one.
     await redis.redis.zadd("product_catalog:v1:best:e2e-stale", -5, crypto.randomUUID());
     await redis.redis.set(`product_catalog:v1:id:${STALE_ID}`, '"etag"\n{"stale":true}');
     service = await startService(config, { redisKeyPrefix: redis.prefix });
-  });
+    // Every projection led and running before the first command (its worker threads load TypeScript first).
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const answer = await fetch(`${service.url}/v1/projections`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      const items = ((await answer.json()) as { items: { status: string }[] }).items;
+      if (items.length > 0 && items.every((item) => item.status === "running")) break;
+      if (Date.now() > deadline) throw new Error(`projections not running within 60 s: ${JSON.stringify(items)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }, 90_000);
   afterAll(async () => {
     await service?.stop();
     await redis?.cleanup();
