@@ -73,6 +73,12 @@ export interface ProjectionDefinition {
    */
   compact?(table: string, row: Row): Row;
   /**
+   * True when no event is expected to change the row again (an order shipped or cancelled):
+   * a bulk build lets such rows go first when it keeps more than its budget. A hint only: a
+   * settled row touched again is read back from PostgreSQL. Pure.
+   */
+  settled?(table: string, row: Row): boolean;
+  /**
    * The Redis writes that make the views match the final row (undefined: deleted).
    * `previous` is the row before the batch, for moves (e.g. a category change).
    * `version` is the projection version being written (keys are versioned).

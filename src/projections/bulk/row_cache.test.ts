@@ -84,4 +84,32 @@ describe("RowCache", () => {
     const refs = cache.refs(events(from));
     expect(Object.fromEntries(cache.missing(refs))).toStrictEqual({ orders: [a] });
   });
+
+  it("lets go of settled rows first (shipped or cancelled orders: no event changes them again)", () => {
+    const { cache, world, fold } = setUp(2);
+    const product = world.createProduct("2026-01-01T00:00:00.000Z");
+    const flush = (): void => {
+      const taken = cache.takeDirty();
+      cache.flushed(taken, taken.map((entry) => entry.current));
+    };
+    // a: placed long ago, still waiting for payment; b and c: placed later, b shipped.
+    const a = world.placeOrder("2026-01-01T00:01:00.000Z", crypto.randomUUID(), [[product, 1]]);
+    fold(0);
+    flush();
+    let from = world.log.events.length;
+    const b = world.placeOrder("2026-01-01T00:02:00.000Z", crypto.randomUUID(), [[product, 1]]);
+    world.pay("2026-01-01T00:03:00.000Z", b);
+    world.ship("2026-01-01T00:04:00.000Z", b);
+    const c = world.placeOrder("2026-01-01T00:05:00.000Z", crypto.randomUUID(), [[product, 1]]);
+    fold(from);
+    // Three rows, budget two: the shipped one goes, though a was untouched longer.
+    flush();
+    from = world.log.events.length;
+    world.pay("2026-01-01T00:06:00.000Z", a);
+    world.pay("2026-01-01T00:07:00.000Z", c);
+    const events = world.log.events.slice(from).filter((event) => orders.handles.has(event.type));
+    expect(cache.missing(cache.refs(events)).size).toBe(0);
+    // And b, touched again (a redelivery, say), is read back.
+    expect(Object.fromEntries(cache.missing(cache.refs(world.log.events.filter((event) => event.type === "OrderShipped"))))).toStrictEqual({ orders: [b] });
+  });
 });

@@ -188,7 +188,8 @@ export class RowCache {
   /**
    * After a flush committed: each written row's stored state is what was written (`written`
    * parallel to `rows`; undefined: deleted). Then, while the cache holds more rows than its
-   * budget, lets go of rows that are not waiting for the next flush: first those no event
+   * budget, lets go of rows that are not waiting for the next flush: first those the
+   * projection calls settled (no event expected to change them), then those no event
    * touched in the period flushed or since (the longest untouched first), then the coldest of
    * that period (fewest events folded). Rows are kept while they fit: a row let go and
    * touched again is read back from PostgreSQL, while its build waits. Letting go of every
@@ -204,14 +205,20 @@ export class RowCache {
     if (this.#size <= this.#maxRows) return;
     // The period flushed is the one before the current.
     const flushedPeriod = this.#period - 1;
+    const settled = this.#definition.settled;
     const candidates: CachedRow[] = [];
+    const settledFirst: CachedRow[] = [];
     for (const cached of this.#tables.values()) {
       for (const entry of cached.values()) {
         // Rows of the period in progress (folded, or about to be) stay.
-        if (!entry.dirty && entry.touched <= flushedPeriod) candidates.push(entry);
+        if (entry.dirty || entry.touched > flushedPeriod) continue;
+        // Rows no event is expected to change again go first (kept, they hold the place of rows that will be touched).
+        if (settled && entry.current !== undefined && settled(entry.ref.table, entry.current)) settledFirst.push(entry);
+        else candidates.push(entry);
       }
     }
-    // Least recently touched first; within a period, the coldest.
+    for (let i = 0; i < settledFirst.length && this.#size > this.#maxRows; i++) this.#evict(settledFirst[i]!);
+    // Then the least recently touched; within a period, the coldest.
     candidates.sort((a, b) => a.touched - b.touched || a.hits - b.hits);
     for (let i = 0; i < candidates.length && this.#size > this.#maxRows; i++) this.#evict(candidates[i]!);
   }

@@ -98,6 +98,12 @@ function compact(_table: string, row: Row): Row {
   return hasOrder(row) ? { ...row, view: null, view_gz: null, summary: null } : row;
 }
 
+/** Shipped and cancelled orders take no more events (no cancellation after shipment). */
+function settled(_table: string, row: Row): boolean {
+  const status = row["status"];
+  return status === "shipped" || status === "cancelled";
+}
+
 function views(_table: string, key: string, row: Row | undefined, previous: Row | undefined, version: number): ViewOp[] {
   const idKey = viewKey(ORDERS, version, "id", key);
   const gzKey = viewKey(ORDERS, version, "id_gz", key);
@@ -136,6 +142,7 @@ export const orders = defineProjection({
   reduce,
   finalize,
   compact,
+  settled,
   views,
   viewCollections: customerPatterns,
 });
