@@ -172,12 +172,12 @@ describe("timeOrdered", () => {
     const items = [...timeOrdered(catalog, orders[Symbol.iterator]())];
     const planned = catalog.products.reduce((sum, product) => sum + product.events.length, 0) + orders.reduce((sum, order) => sum + order.events.length, 0);
     expect(items).toHaveLength(planned);
-    const seen = new Set(items.map((item) => `${item.kind === "product" ? item.productId : item.order.id}/${item.index}`));
+    const seen = new Set(items.map((item) => `${item.kind === "product" ? item.product.id : item.order.id}/${item.index}`));
     expect(seen.size).toBe(planned);
     for (let i = 1; i < items.length; i++) expect(items[i]!.atMs).toBeGreaterThanOrEqual(items[i - 1]!.atMs);
     const next = new Map<string, number>();
     for (const item of items) {
-      const stream = item.kind === "product" ? item.productId : item.order.id;
+      const stream = item.kind === "product" ? item.product.id : item.order.id;
       expect(item.index).toBe(next.get(stream) ?? 0);
       next.set(stream, item.index + 1);
     }

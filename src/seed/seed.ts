@@ -8,7 +8,7 @@
 import type { EventStore } from "../event_store/types.ts";
 import { streams } from "../shared/events.ts";
 import { runBounded } from "./bounded.ts";
-import { DAY_MS, EXPECTED_EVENTS_PER_PRODUCT, planCatalog, type Catalog } from "./catalog.ts";
+import { DAY_MS, EXPECTED_EVENTS_PER_PRODUCT, planCatalog, type Catalog, type PlannedProduct } from "./catalog.ts";
 import { EXPECTED_EVENTS_PER_ORDER, planOrders, type PlannedOrder } from "./orders.ts";
 import { createRandom } from "./prng.ts";
 
@@ -101,12 +101,11 @@ export async function seed(store: EventStore, options: SeedOptions): Promise<{ e
   // write the order again at each later event.) Appends of one stream go one after another
   // (each names the version it expects), and an order waits for its products' creation, so
   // the log keeps the causal order concurrent appends could otherwise swap.
-  const products = new Map(catalog.products.map((product) => [product.id, product]));
-  const productIds = new Map(catalog.products.map((product) => [product.id, { correlationId: ids.uuid(), later: product.events.slice(1).map(() => ids.uuid()) }]));
+  const productIds = catalog.products.map((product) => ({ correlationId: ids.uuid(), later: product.events.slice(1).map(() => ids.uuid()) }));
   const created = new Map<string, Promise<void>>();
   const tails = new Map<string, { last: Promise<void>; left: number }>();
   /** Appends after the stream's previous append (and `after`); the stream's entry goes once its last planned event is in. */
-  const chained = (stream: string, count: number, append: () => Promise<void>, after: readonly Promise<void>[] = []): Promise<void> => {
+  const chained = (stream: string, count: number, append: () => Promise<unknown>, after: readonly Promise<void>[] = []): Promise<void> => {
     const tail = tails.get(stream);
     const previous = tail?.last;
     const done = (async () => {
@@ -124,8 +123,8 @@ export async function seed(store: EventStore, options: SeedOptions): Promise<{ e
   const orders = planOrders(catalog, { orders: options.orders, customers: options.customers, seed: seedValue, ...window });
   await runBounded(timeOrdered(catalog, orders), concurrency, async (item) => {
     if (item.kind === "product") {
-      const product = products.get(item.productId)!;
-      const { correlationId, later } = productIds.get(item.productId)!;
+      const { product } = item;
+      const { correlationId, later } = productIds[product.index]!;
       const { event, atMs } = product.events[item.index]!;
       const metadata = { occurredAt: iso(atMs), correlationId: item.index === 0 ? correlationId : later[item.index - 1]!, causationId: null };
       if (item.index === 0) {
@@ -140,7 +139,7 @@ export async function seed(store: EventStore, options: SeedOptions): Promise<{ e
         progress(2);
         return;
       }
-      await chained(streams.product(product.id), product.events.length, () => store.append(streams.product(product.id), [{ type: event.type, data: event.data, metadata }], { expectedVersion: item.index }).then(() => undefined));
+      await chained(streams.product(product.id), product.events.length, () => store.append(streams.product(product.id), [{ type: event.type, data: event.data, metadata }], { expectedVersion: item.index }));
       progress(1);
       return;
     }
@@ -149,7 +148,7 @@ export async function seed(store: EventStore, options: SeedOptions): Promise<{ e
     const after = event.type === "OrderPlaced" ? event.data.lines.map((line) => created.get(line.productId)!) : [];
     await chained(
       streams.order(order.id), order.events.length,
-      () => store.append(streams.order(order.id), [{ type: event.type, data: event.data, metadata: { occurredAt: iso(atMs), correlationId, causationId: null } }], { expectedVersion: index === 0 ? "no_stream" : index }).then(() => undefined),
+      () => store.append(streams.order(order.id), [{ type: event.type, data: event.data, metadata: { occurredAt: iso(atMs), correlationId, causationId: null } }], { expectedVersion: index === 0 ? "no_stream" : index }),
       after,
     );
     progress(1);
@@ -159,7 +158,7 @@ export async function seed(store: EventStore, options: SeedOptions): Promise<{ e
 }
 
 /** One append of the seed: a product's event (`index` 0: its creation, with the sku reservation) or an order's. */
-type SeedItem = { kind: "product"; productId: string; index: number; atMs: number } | { kind: "order"; order: PlannedOrder; index: number; atMs: number };
+type SeedItem = { kind: "product"; product: PlannedProduct; index: number; atMs: number } | { kind: "order"; order: PlannedOrder; index: number; atMs: number };
 
 /**
  * The catalog's and the orders' events merged in business-time order (ties: catalog first,
@@ -169,9 +168,8 @@ type SeedItem = { kind: "product"; productId: string; index: number; atMs: numbe
  */
 export function* timeOrdered(catalog: Catalog, orders: Iterator<PlannedOrder>): Generator<SeedItem> {
   const productItems: SeedItem[] = catalog.products
-    .flatMap((product) => product.events.map((event, index) => ({ kind: "product" as const, productId: product.id, index, atMs: event.atMs, order: product.index })))
-    .sort((a, b) => a.atMs - b.atMs || a.order - b.order || a.index - b.index)
-    .map(({ order: _order, ...item }) => item);
+    .flatMap((product) => product.events.map((event, index) => ({ kind: "product" as const, product, index, atMs: event.atMs })))
+    .sort((a, b) => a.atMs - b.atMs || a.product.index - b.product.index || a.index - b.index);
   const heap = new MinHeap<SeedItem & { kind: "order" }>();
   let next = orders.next();
   let p = 0;
@@ -179,7 +177,8 @@ export function* timeOrdered(catalog: Catalog, orders: Iterator<PlannedOrder>): 
     const productAt = p < productItems.length ? productItems[p]!.atMs : Infinity;
     const heapAt = heap.peek()?.atMs ?? Infinity;
     const placedAt = next.done ? Infinity : next.value.events[0]!.atMs;
-    if (placedAt < Math.min(productAt, heapAt) || (placedAt === heapAt && placedAt < productAt)) {
+    // An order joins the heap before anything at or after its placement (catalog events at the same instant first).
+    if (placedAt < productAt && placedAt <= heapAt) {
       const order = next.value as PlannedOrder;
       order.events.forEach((event, index) => heap.push({ kind: "order", order, index, atMs: event.atMs }));
       next = orders.next();

@@ -98,8 +98,8 @@ const READ_REPORT_EVENTS = 10_000;
  * the log writes each order once per event. In a log appended in business time (payment
  * minutes to hours after placement, shipment days later: an order's events 13,485 log events
  * apart at the median, 29,947 at p90, in the seed's 1M-event history), a replay CLI of all
- * three projections took 85.6-87.8 s at 5,000 rows / 1,500 new rows per period (403 MiB), 65-68
- * s at 20,000 / 8,000 (461-500 MiB), 52-54 s at 50,000 / 20,000 (631 MiB): a period holds its
+ * three projections took 85.6-87.8 s at 5,000 rows / 1,500 new rows per period (393-394 MiB), 65-68
+ * s at 20,000 / 8,000 (450-489 MiB), 52-54 s at 50,000 / 20,000 (616-617 MiB): a period holds its
  * rows and, while the next is folded, their finalized bytes. (A log with each order's events
  * side by side, as the seed appended them before 2026-12-07: 35.4 s at 5,000 / 1,500.) See
  * bench/RESULTS.md.

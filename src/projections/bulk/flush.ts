@@ -179,7 +179,7 @@ export async function flushRows(target: FlushTarget, rows: readonly CachedRow[],
     const after = finalized[i];
     const before = entry.stored;
     if (after === undefined && before === undefined) return;
-    if (after !== undefined && before !== undefined && (after === before || sameRow(model, after, before))) {
+    if (after !== undefined && before !== undefined && sameRow(model, after, before)) {
       stored[i] = before;
       return;
     }

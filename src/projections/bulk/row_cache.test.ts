@@ -6,7 +6,7 @@ import { Scenario } from "../testing/scenario.ts";
 import { RowCache } from "./row_cache.ts";
 
 /** A cache over the orders projection from an empty version, and a scenario to fold events of. */
-function setUp(maxRows?: number): { cache: RowCache; world: Scenario; fold: (from: number) => void } {
+function setUp(maxRows?: number): { cache: RowCache; world: Scenario; fold: (from: number) => void; flush: () => void } {
   const cache = new RowCache(orders, { partitions: partitionCount(orders), checkpoints: Array.from({ length: partitionCount(orders) }, () => START), emptyTables: true, ...(maxRows === undefined ? {} : { maxRows }) });
   const world = new Scenario();
   const fold = (from: number): void => {
@@ -15,7 +15,12 @@ function setUp(maxRows?: number): { cache: RowCache; world: Scenario; fold: (fro
     expect(cache.missing(refs).size).toBe(0); // an empty table, rows kept: nothing to load
     cache.fold(events, refs);
   };
-  return { cache, world, fold };
+  /** A flush that wrote every row folded since the last one as it stands. */
+  const flush = (): void => {
+    const taken = cache.takeDirty();
+    cache.flushed(taken, taken.map((entry) => entry.current));
+  };
+  return { cache, world, fold, flush };
 }
 
 describe("RowCache", () => {
@@ -50,12 +55,8 @@ describe("RowCache", () => {
   });
 
   it("keeps rows while they fit its budget, then lets go of the least recently touched first (they are read back when touched again)", () => {
-    const { cache, world, fold } = setUp(3);
+    const { cache, world, fold, flush } = setUp(3);
     const product = world.createProduct("2026-01-01T00:00:00.000Z");
-    const flush = (): void => {
-      const taken = cache.takeDirty();
-      cache.flushed(taken, taken.map((entry) => entry.current));
-    };
     const [a, b] = [1, 2].map((minute) => world.placeOrder(`2026-01-01T00:0${minute}:00.000Z`, crypto.randomUUID(), [[product, 1]]));
     world.pay("2026-01-01T00:03:00.000Z", a!);
     fold(0);
@@ -86,12 +87,8 @@ describe("RowCache", () => {
   });
 
   it("lets go of settled rows first (shipped or cancelled orders: no event changes them again)", () => {
-    const { cache, world, fold } = setUp(2);
+    const { cache, world, fold, flush } = setUp(2);
     const product = world.createProduct("2026-01-01T00:00:00.000Z");
-    const flush = (): void => {
-      const taken = cache.takeDirty();
-      cache.flushed(taken, taken.map((entry) => entry.current));
-    };
     // a: placed long ago, still waiting for payment; b and c: placed later, b shipped.
     const a = world.placeOrder("2026-01-01T00:01:00.000Z", crypto.randomUUID(), [[product, 1]]);
     fold(0);

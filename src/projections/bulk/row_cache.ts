@@ -29,11 +29,11 @@ export interface CachedRow {
 }
 
 /**
- * Rows kept from one flush to the next at most (the most recently touched). An order let go
+ * Rows kept from one flush to the next at most (see flushed() for which go first). An order let go
  * before its payment or shipment is read back from PostgreSQL (and its view parsed) while the
  * build waits: with 20,000 / 8,000 rows per period in a log appended in business time, a
- * replay of all three projections took 67.8 s keeping 5,000 rows (461 MiB), 65.1 s keeping
- * 12,000 (500 MiB), 55.9 s keeping 20,000 (523 MiB).
+ * replay of all three projections took 67.8 s keeping 5,000 rows (450 MiB), 65.1 s keeping
+ * 12,000 (489 MiB), 55.9 s keeping 20,000 (511 MiB).
  */
 export const MAX_CACHED_ROWS = 10_000;
 
