@@ -79,6 +79,14 @@ export interface ProjectionDefinition {
    */
   settled?(table: string, row: Row): boolean;
   /**
+   * True when reduce() returns the row itself, unchanged, for an event the row already
+   * reflects (an order row keeps its stream's version). A bulk build may then hold rows that
+   * are not settled() back across flushes, writing each once its events are in (HOLD_EVENTS
+   * in src/projections/bulk/build.ts): its watermark stays before their first events, and a
+   * build resumed from there folds events that rows already written take as no-ops.
+   */
+  ignoresRedelivery?: boolean;
+  /**
    * The Redis writes that make the views match the final row (undefined: deleted).
    * `previous` is the row before the batch, for moves (e.g. a category change).
    * `version` is the projection version being written (keys are versioned).

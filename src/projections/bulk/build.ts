@@ -27,7 +27,7 @@ import { tablesEmpty } from "../runner/schema.ts";
 import { flushRows, type FlushTarget } from "./flush.ts";
 import { readLogRange, type LogChunk } from "./log_copy.ts";
 import type { RespWriter } from "./resp_writer.ts";
-import { MAX_CACHED_ROWS, RowCache } from "./row_cache.ts";
+import { MAX_CACHED_ROWS, RowCache, type CachedRow, type ReadMark } from "./row_cache.ts";
 
 export interface BuildRequest {
   /** Physical version written. */
@@ -44,6 +44,8 @@ export interface BuildRequest {
   flushNewRows?: number;
   /** Rows kept from one flush to the next (default MAX_CACHED_ROWS). */
   cachedRows?: number;
+  /** Log events an unsettled row may be held back unwritten (default HOLD_EVENTS; 0: none held). */
+  holdEvents?: number;
 }
 
 export interface BuildResult {
@@ -106,6 +108,16 @@ const READ_REPORT_EVENTS = 10_000;
  */
 export const FLUSH_ROWS = 20_000;
 export const FLUSH_NEW_ROWS = 8000;
+/**
+ * Log events a row may be held back unwritten, folded on across flushes, while it is not
+ * settled, for projections whose reduce ignores events a row already reflects (see
+ * ProjectionDefinition.ignoresRedelivery). In a log appended in business time an order is
+ * placed, paid and shipped over ~13,500 log events (median; p99 ~35,000): flushed every
+ * 20,000 rows, it was written (finalized, upserted, its views sent) once per event; held,
+ * once, mostly by COPY. The flush's watermark stays before the held rows' first events, so a
+ * crash redoes at most this many events more (their rows written already take them as no-ops).
+ */
+export const HOLD_EVENTS = 50_000;
 /** Projections built together at most (each holds a connection of its own for its flushes). */
 export const MAX_GROUP = 3;
 /**
@@ -148,6 +160,11 @@ class MemberBuild {
   #periodEvents = 0;
   #reported = 0;
   #last: Position | null = null;
+  /** Where the build stands before the chunk it takes next. */
+  #read: ReadMark;
+  /** Rows the last flush held back, and of those, new rows (not counted toward the next period). */
+  #held = 0;
+  #heldNew = 0;
   #flushing: Promise<void> | null = null;
 
   private constructor(init: {
@@ -161,6 +178,7 @@ class MemberBuild {
     this.#client = init.client;
     this.after = init.after;
     this.#consumed = init.consumed;
+    this.#read = { position: init.after, consumed: init.consumed };
     this.#cache = init.cache;
     this.#target = init.target;
     this.#views = init.views;
@@ -217,16 +235,17 @@ class MemberBuild {
     const refs = cache.refs(events);
     // Read without a lock: the build is the version's only writer.
     for (const [table, keys] of cache.missing(refs)) cache.loaded(table, await readRowsByKeys(this.#pool, modelOf(this.definition, table), this.#request.version, keys));
-    cache.fold(events, refs);
+    cache.fold(events, refs, this.#read);
     this.result.events += events.length;
     this.#consumed += chunk.read;
     this.#periodEvents += chunk.read;
     this.#last = chunk.through;
+    this.#read = { position: chunk.through, consumed: this.#consumed };
     if (
       this.#periodEvents >= this.flushEvents ||
-      cache.dirtyCount >= (this.#request.flushRows ?? FLUSH_ROWS) ||
-      cache.dirtyNewCount >= (this.#request.flushNewRows ?? FLUSH_NEW_ROWS)
-    ) await this.#flush();
+      cache.dirtyCount - this.#held >= (this.#request.flushRows ?? FLUSH_ROWS) ||
+      cache.dirtyNewCount - this.#heldNew >= (this.#request.flushNewRows ?? FLUSH_NEW_ROWS)
+    ) await this.#flush(false);
     else if (this.#consumed - this.#reported >= READ_REPORT_EVENTS) {
       this.#reported = this.#consumed;
       this.#hooks.reading?.(this.#consumed);
@@ -234,15 +253,34 @@ class MemberBuild {
   }
 
   /**
-   * Writes the period just folded while the next one is read and folded: one flush in flight
-   * at a time, and the next starts only once it committed.
+   * Which rows a flush holds back (none in the last one): unsettled rows of a projection that
+   * ignores redelivered events, for HOLD_EVENTS at most since their first unwritten event.
    */
-  async #flush(): Promise<void> {
+  #holding(last: boolean): ((entry: CachedRow) => boolean) | undefined {
+    const { definition } = this;
+    const settled = definition.settled;
+    const limit = this.#request.holdEvents ?? HOLD_EVENTS;
+    if (last || !definition.ignoresRedelivery || !settled || limit <= 0) return undefined;
+    const consumed = this.#consumed;
+    return (entry) =>
+      entry.current !== undefined && entry.since !== null && consumed - entry.since.consumed < limit && !settled(entry.ref.table, entry.current);
+  }
+
+  /**
+   * Writes the period just folded while the next one is read and folded: one flush in flight
+   * at a time, and the next starts only once it committed. Rows held back keep the
+   * watermark before their first events.
+   */
+  async #flush(last: boolean): Promise<void> {
     if (this.#flushing) await this.#flushing;
-    if (this.#last === null) return;
-    const position = this.#last;
-    const upTo = this.#consumed;
-    const rows = this.#cache.takeDirty();
+    // Nothing read since the last flush, and nothing it held back.
+    if (this.#last === null && this.#held === 0) return;
+    const taken = this.#cache.takeDirty(this.#holding(last));
+    const rows = taken.write;
+    const position = taken.since?.position ?? this.#read.position;
+    const upTo = taken.since?.consumed ?? this.#read.consumed;
+    this.#held = taken.held;
+    this.#heldNew = taken.heldNew;
     this.#periodEvents = 0;
     this.#last = null;
     const result = this.result;
@@ -267,7 +305,7 @@ class MemberBuild {
 
   /** Flushes what is folded (unless stopped or failed) and waits for its flushes. */
   async finish(): Promise<void> {
-    if (this.active) await this.#flush();
+    if (this.active) await this.#flush(true);
     if (this.#flushing) await this.#flushing;
   }
 

@@ -26,6 +26,25 @@ export interface CachedRow {
   touched: number;
   /** Events folded into it while cached (how hot it is). */
   hits: number;
+  /** While dirty: where the build stood before the first event folded into it since its last write (see takeDirty()). */
+  since: ReadMark | null;
+}
+
+/** Where a build stood in the log: everything up to `position` read, `consumed` log events up to it. */
+export interface ReadMark {
+  position: Position;
+  consumed: number;
+}
+
+/** The rows a flush writes, and what it holds back for a later one (takeDirty()). */
+export interface DirtyTake {
+  /** The rows to write. */
+  write: CachedRow[];
+  /** Rows held back (still dirty), and of those, rows the table does not hold yet. */
+  held: number;
+  heldNew: number;
+  /** The earliest mark of the rows held back (null: none): the flush's watermark may not pass it. */
+  since: ReadMark | null;
 }
 
 /**
@@ -145,12 +164,16 @@ export class RowCache {
   }
 
   #place(rows: Map<string, CachedRow>, ref: RowRef): void {
-    rows.set(ref.key, { ref: { table: ref.table, key: ref.key }, stored: undefined, current: undefined, dirty: false, touched: this.#period, hits: 0 });
+    rows.set(ref.key, { ref: { table: ref.table, key: ref.key }, stored: undefined, current: undefined, dirty: false, touched: this.#period, hits: 0, since: null });
     this.#size++;
   }
 
-  /** Folds the events (log order; `refsOf`: their refs()) into their rows; every touched row must be present (see missing/loaded). */
-  fold(events: readonly RecordedEvent[], refsOf: readonly RowRef[][]): void {
+  /**
+   * Folds the events (log order; `refsOf`: their refs()) into their rows; every touched row
+   * must be present (see missing/loaded). `mark`: where the build stood before these events
+   * (recorded on the rows they make dirty, for takeDirty()'s holds).
+   */
+  fold(events: readonly RecordedEvent[], refsOf: readonly RowRef[][], mark: ReadMark | null = null): void {
     const definition = this.#definition;
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
@@ -161,6 +184,7 @@ export class RowCache {
         if (!entry) throw new Error(`row ${ref.table}/${ref.key} was not loaded before folding`);
         if (!entry.dirty) {
           entry.dirty = true;
+          entry.since = mark;
           this.#dirty.push(entry);
           if (entry.stored === undefined) this.#dirtyNew++;
         }
@@ -172,17 +196,35 @@ export class RowCache {
   }
 
   /**
-   * The rows folded since the last flush, and the start of the next period: the caller writes
-   * them (from their state now), then calls flushed(). Events may be folded into them
-   * meanwhile: they are then dirty again, for the next flush.
+   * The rows folded since the last flush to write now, and the start of the next period: the
+   * caller writes them (from their state now), then calls flushed(). Events may be folded into
+   * them meanwhile: they are then dirty again, for the next flush. Rows `hold` picks stay
+   * dirty, unwritten, for a later flush (their events folded on): the flush's watermark must
+   * stay before the earliest of their marks (`since`), so a build resumed from it folds
+   * their events again.
    */
-  takeDirty(): CachedRow[] {
+  takeDirty(hold?: (entry: CachedRow) => boolean): DirtyTake {
     const dirty = this.#dirty;
     this.#dirty = [];
     this.#dirtyNew = 0;
-    for (const entry of dirty) entry.dirty = false;
     this.#period++;
-    return dirty;
+    const write: CachedRow[] = [];
+    let since: ReadMark | null = null;
+    let heldNew = 0;
+    for (const entry of dirty) {
+      if (hold?.(entry)) {
+        this.#dirty.push(entry);
+        if (entry.stored === undefined) heldNew++;
+        if (entry.since === null) throw new Error(`row ${entry.ref.table}/${entry.ref.key} was held without a mark (fold it with one)`);
+        if (since === null || entry.since.consumed < since.consumed) since = entry.since;
+        continue;
+      }
+      entry.dirty = false;
+      entry.since = null;
+      write.push(entry);
+    }
+    this.#dirtyNew = heldNew;
+    return { write, held: this.#dirty.length, heldNew, since };
   }
 
   /**

@@ -143,6 +143,8 @@ export const orders = defineProjection({
   finalize,
   compact,
   settled,
+  // reduce() skips events at or below the row's version (an order's events are its stream's).
+  ignoresRedelivery: true,
   views,
   viewCollections: customerPatterns,
 });

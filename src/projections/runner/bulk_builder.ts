@@ -36,6 +36,7 @@ export interface BulkTuning {
   flushRows?: number;
   flushNewRows?: number;
   cachedRows?: number;
+  holdEvents?: number;
 }
 
 export interface BulkRun {

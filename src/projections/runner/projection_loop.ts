@@ -297,7 +297,9 @@ export class ProjectionLoop {
         signal,
         onProgress: (position, consumed) => {
           this.#position = position;
-          this.#consumed = this.#read = consumed;
+          this.#consumed = consumed;
+          // A flush that held rows back stores less than was read: the display keeps what was read.
+          if (consumed > this.#read) this.#read = consumed;
           this.#deps.onProgress(position);
         },
         onReading: (consumed) => {
