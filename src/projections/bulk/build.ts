@@ -95,19 +95,20 @@ export const FLUSH_EVENTS = 250_000;
 const READ_REPORT_EVENTS = 10_000;
 /**
  * Rows folded between flushes, and new rows (rows the table does not hold yet; they count
- * toward FLUSH_ROWS too). A row folded again after a flush is written again (finalized, its
- * views moved, an upsert instead of a COPY), so a period shorter than an order's lifecycle in
- * the log writes each order once per event. In a log appended in business time (payment
- * minutes to hours after placement, shipment days later: an order's events 13,485 log events
- * apart at the median, 29,947 at p90, in the seed's 1M-event history), a replay CLI of all
- * three projections took 85.6-87.8 s at 5,000 rows / 1,500 new rows per period (393-394 MiB), 65-68
- * s at 20,000 / 8,000 (450-489 MiB), 52-54 s at 50,000 / 20,000 (616-617 MiB): a period holds its
- * rows and, while the next is folded, their finalized bytes. (A log with each order's events
- * side by side, as the seed appended them before 2026-12-07: 35.4 s at 5,000 / 1,500.) See
- * bench/RESULTS.md.
+ * toward FLUSH_ROWS too); rows held back (HOLD_EVENTS) count toward neither. A row folded
+ * again after a flush is written again (finalized, its views moved, an upsert instead of a
+ * COPY). In a log appended in business time (payment minutes to hours after placement,
+ * shipment days later: an order's events 13,485 log events apart at the median, 29,947 at
+ * p90, in the seed's 1M-event history), before rows were held back, a replay CLI of all three
+ * projections took 85.6-87.8 s at 5,000 rows / 1,500 new rows per period (393-394 MiB), 65-68 s
+ * at 20,000 / 8,000 (450-489 MiB), 52-54 s at 50,000 / 20,000 (616-617 MiB). With orders held
+ * until they settle, a period writes mostly settled orders once: 24.3-29.4 s at 10,000 / 4,000
+ * (427-474 MiB, four runs) against 32.5-38.7 s at 20,000 / 8,000 (464-506 MiB, three runs
+ * alternating with them; a large period's finalized bytes and RESP stage outlive young
+ * collections) and 32.3 s at 5,000 / 2,000. See bench/RESULTS.md.
  */
-export const FLUSH_ROWS = 20_000;
-export const FLUSH_NEW_ROWS = 8000;
+export const FLUSH_ROWS = 10_000;
+export const FLUSH_NEW_ROWS = 4000;
 /**
  * Log events a row may be held back unwritten, folded on across flushes, while it is not
  * settled, for projections whose reduce ignores events a row already reflects (see
@@ -116,6 +117,9 @@ export const FLUSH_NEW_ROWS = 8000;
  * 20,000 rows, it was written (finalized, upserted, its views sent) once per event; held,
  * once, mostly by COPY. The flush's watermark stays before the held rows' first events, so a
  * crash redoes at most this many events more (their rows written already take them as no-ops).
+ * A replay CLI of all three projections over the 1M-event log: 54.3 s without holding, 24.1-35.5
+ * s holding for 50,000 (the same hour); 29.6 s for 30,000; 27.6 and 34.4 s for 100,000, with
+ * 506 MiB at the most (held rows stay in memory, uncompacted).
  */
 export const HOLD_EVENTS = 50_000;
 /** Projections built together at most (each holds a connection of its own for its flushes). */
