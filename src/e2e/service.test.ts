@@ -6,6 +6,7 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../config.ts";
 import { startService, type Service } from "../main.ts";
+import { waitUntil } from "../projections/runner/testing/fixtures.ts";
 import { createTestDatabase, databaseAvailable, databaseSkipReason, type TestDatabase } from "../testing/db.ts";
 import { createTestRedis, redisAvailable, redisSkipReason } from "../testing/redis.ts";
 
@@ -53,14 +54,11 @@ describe.skipIf(!available)(`service end to end (${available ? "PostgreSQL + Red
     await redis.redis.set(`product_catalog:v1:id:${STALE_ID}`, '"etag"\n{"stale":true}');
     service = await startService(config, { redisKeyPrefix: redis.prefix });
     // Every projection led and running before the first command (its worker threads load TypeScript first).
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const answer = await fetch(`${service.url}/v1/projections`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    await waitUntil(async () => {
+      const answer = await fetch(`${service!.url}/v1/projections`, { headers: { authorization: `Bearer ${TOKEN}` } });
       const items = ((await answer.json()) as { items: { status: string }[] }).items;
-      if (items.length > 0 && items.every((item) => item.status === "running")) break;
-      if (Date.now() > deadline) throw new Error(`projections not running within 60 s: ${JSON.stringify(items)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+      return items.length > 0 && items.every((item) => item.status === "running");
+    }, 60_000, "every projection running");
   }, 90_000);
   afterAll(async () => {
     await service?.stop();

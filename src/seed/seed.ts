@@ -101,7 +101,7 @@ export async function seed(store: EventStore, options: SeedOptions): Promise<{ e
   // write the order again at each later event.) Appends of one stream go one after another
   // (each names the version it expects), and an order waits for its products' creation, so
   // the log keeps the causal order concurrent appends could otherwise swap.
-  const productIds = catalog.products.map((product) => ({ correlationId: ids.uuid(), later: product.events.slice(1).map(() => ids.uuid()) }));
+  const productCorrelations = catalog.products.map((product) => ({ correlationId: ids.uuid(), later: product.events.slice(1).map(() => ids.uuid()) }));
   const created = new Map<string, Promise<void>>();
   const tails = new Map<string, { last: Promise<void>; left: number }>();
   /** Appends after the stream's previous append (and `after`); the stream's entry goes once its last planned event is in. */
@@ -124,7 +124,7 @@ export async function seed(store: EventStore, options: SeedOptions): Promise<{ e
   await runBounded(timeOrdered(catalog, orders), concurrency, async (item) => {
     if (item.kind === "product") {
       const { product } = item;
-      const { correlationId, later } = productIds[product.index]!;
+      const { correlationId, later } = productCorrelations[product.index]!;
       const { event, atMs } = product.events[item.index]!;
       const metadata = { occurredAt: iso(atMs), correlationId: item.index === 0 ? correlationId : later[item.index - 1]!, causationId: null };
       if (item.index === 0) {

@@ -103,7 +103,7 @@ const READ_REPORT_EVENTS = 10_000;
  * projections took 85.6-87.8 s at 5,000 rows / 1,500 new rows per period (393-394 MiB), 65-68 s
  * at 20,000 / 8,000 (450-489 MiB), 52-54 s at 50,000 / 20,000 (616-617 MiB). With orders held
  * until they settle, a period writes mostly settled orders once: 24.3-29.4 s at 10,000 / 4,000
- * (427-474 MiB, four runs) against 32.5-38.7 s at 20,000 / 8,000 (464-506 MiB, three runs
+ * (427-464 MiB, four runs) against 32.5-38.7 s at 20,000 / 8,000 (454-494 MiB, three runs
  * alternating with them; a large period's finalized bytes and RESP stage outlive young
  * collections) and 32.3 s at 5,000 / 2,000. See bench/RESULTS.md.
  */
@@ -163,7 +163,8 @@ class MemberBuild {
   #consumed: number;
   #periodEvents = 0;
   #reported = 0;
-  #last: Position | null = null;
+  /** Events read since the last flush (its watermark can move on). */
+  #unflushed = false;
   /** Where the build stands before the chunk it takes next. */
   #read: ReadMark;
   /** Rows the last flush held back, and of those, new rows (not counted toward the next period). */
@@ -243,7 +244,7 @@ class MemberBuild {
     this.result.events += events.length;
     this.#consumed += chunk.read;
     this.#periodEvents += chunk.read;
-    this.#last = chunk.through;
+    this.#unflushed = true;
     this.#read = { position: chunk.through, consumed: this.#consumed };
     if (
       this.#periodEvents >= this.flushEvents ||
@@ -278,7 +279,7 @@ class MemberBuild {
   async #flush(last: boolean): Promise<void> {
     if (this.#flushing) await this.#flushing;
     // Nothing read since the last flush, and nothing it held back.
-    if (this.#last === null && this.#held === 0) return;
+    if (!this.#unflushed && this.#held === 0) return;
     const taken = this.#cache.takeDirty(this.#holding(last));
     const rows = taken.write;
     const position = taken.since?.position ?? this.#read.position;
@@ -286,7 +287,7 @@ class MemberBuild {
     this.#held = taken.held;
     this.#heldNew = taken.heldNew;
     this.#periodEvents = 0;
-    this.#last = null;
+    this.#unflushed = false;
     const result = this.result;
     const flushing = (async () => {
       const outcome = await flushRows(this.#target, rows, position, upTo);

@@ -16,6 +16,26 @@ const skip = runnerStackSkipReason;
 /** Small flushes, few rows kept: a 20,000-event build is some 40 flushes, with rows let go of and read back. */
 const TUNING = { minEvents: 1, flushEvents: 500, flushRows: 300, cachedRows: 100 };
 
+/**
+ * Runs the projection process up to four times, each killed (SIGKILL) after its build's next
+ * flush (or two), at a random moment of the one after, until the watermark reaches `last`;
+ * answers how many were killed. A kill must not make a build fall back to batches.
+ */
+async function killAtRandomFlushes(options: Parameters<typeof startRunnerProcess>[0], watermark: () => Promise<Position>, last: Position): Promise<number> {
+  let kills = 0;
+  for (let round = 0; round < 4; round++) {
+    const before = await watermark();
+    if (comparePositions(before, last) >= 0) break;
+    const runner = startRunnerProcess(options);
+    await waitUntil(async () => comparePositions(await watermark(), before) > 0, 30_000, "a flush after restart");
+    await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 300)));
+    expect(await runner.kill("SIGKILL")).toBe("SIGKILL");
+    kills++;
+    expect(runner.logs.some((line) => line["msg"] === "bulk build failed; going on with batches")).toBe(false);
+  }
+  return kills;
+}
+
 describe.skipIf(skip !== null)(`bulk build faults${skip ? ` (${skip})` : ""}`, () => {
   let stack: RunnerStack | undefined;
 
@@ -34,19 +54,7 @@ describe.skipIf(skip !== null)(`bulk build faults${skip ? ` (${skip})` : ""}`, (
       (await db.pool.query<{ indexes_built: boolean }>("SELECT indexes_built FROM projections WHERE name = 'test_counter' AND version = 1")).rows[0]?.indexes_built;
     const last = await appendCounts(store, makeCounts(20_000, { keys: 3000, groups: 13, seed: 11 }), 500);
     const options = { databaseUrl: db.url, redisUrl: redisHandle.url, redisKeyPrefix: redisHandle.prefix, modules: [counterModule], bulk: TUNING };
-    let kills = 0;
-    for (let round = 0; round < 4; round++) {
-      const before = await watermark();
-      if (comparePositions(before, last) >= 0) break;
-      const runner = startRunnerProcess(options);
-      // Killed after the build's next flush (or two), at a random moment of the one after.
-      await waitUntil(async () => comparePositions(await watermark(), before) > 0, 30_000, "a flush after restart");
-      await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 300)));
-      expect(await runner.kill("SIGKILL")).toBe("SIGKILL");
-      kills++;
-      expect(runner.logs.some((line) => line["msg"] === "bulk build failed; going on with batches")).toBe(false);
-    }
-    expect(kills).toBeGreaterThan(0);
+    expect(await killAtRandomFlushes(options, watermark, last)).toBeGreaterThan(0);
     const runner = startRunnerProcess(options);
     try {
       await waitUntil(async () => comparePositions(await watermark(), last) >= 0, 60_000, "catch-up");
@@ -97,18 +105,7 @@ describe.skipIf(skip !== null)(`bulk build faults while orders are held back${sk
       databaseUrl: db.url, redisUrl: redisHandle.url, redisKeyPrefix: redisHandle.prefix, modules: projectionModules.filter((ref) => ref.name === orders.name),
       bulk: { minEvents: 1, flushEvents: 500, flushRows: 200, flushNewRows: 80, cachedRows: 100, holdEvents: 1500 },
     };
-    let kills = 0;
-    for (let round = 0; round < 4; round++) {
-      const before = await watermark();
-      if (comparePositions(before, last) >= 0) break;
-      const runner = startRunnerProcess(options);
-      await waitUntil(async () => comparePositions(await watermark(), before) > 0, 30_000, "a flush after restart");
-      await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 300)));
-      expect(await runner.kill("SIGKILL")).toBe("SIGKILL");
-      kills++;
-      expect(runner.logs.some((line) => line["msg"] === "bulk build failed; going on with batches")).toBe(false);
-    }
-    expect(kills).toBeGreaterThan(0);
+    expect(await killAtRandomFlushes(options, watermark, last)).toBeGreaterThan(0);
     const runner = startRunnerProcess(options);
     try {
       await waitUntil(async () => comparePositions(await watermark(), last) >= 0, 60_000, "catch-up");
